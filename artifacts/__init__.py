@@ -1,0 +1,40 @@
+"""artifacts: versioned, content-addressed artifacts of media values on any fsspec store.
+
+``open_store(url)`` opens a store; ``Artifact(name, type)`` is a draft to fill and
+``store.commit(draft)`` makes it a version; ``Run`` logs values and artifacts from a local
+run folder.  See docs/store-format.md for the layout and the commit protocol.
+"""
+
+from media.errors import IntegrityError
+
+from .artifact import Artifact
+from .errors import (
+    ArtifactError,
+    ArtifactNotFoundError,
+    EntryNotFoundError,
+    ReadOnlyError,
+    UnsafeBackendError,
+)
+from .manifest import Manifest, ManifestEntry
+from .run import HistoryWarning, Run, read_history
+from .store import STORE_ENV, GcReport, Store, default_store_path, open_store
+
+__all__ = [
+    "open_store",
+    "default_store_path",
+    "STORE_ENV",
+    "Store",
+    "Artifact",
+    "Manifest",
+    "ManifestEntry",
+    "Run",
+    "read_history",
+    "GcReport",
+    "ArtifactError",
+    "ArtifactNotFoundError",
+    "EntryNotFoundError",
+    "IntegrityError",
+    "ReadOnlyError",
+    "UnsafeBackendError",
+    "HistoryWarning",
+]

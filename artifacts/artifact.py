@@ -1,0 +1,615 @@
+"""``Artifact``: a draft that collects files and values, and, once committed, a read-only
+version that loads them back."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Any
+
+import fsspec
+
+from media import Media, OpaqueValue, Value
+from media.errors import IntegrityError, UnknownTypeError
+from media.paths import join_inside
+from media.value import CHUNK, hash_stream
+
+from .errors import EntryNotFoundError, ReadOnlyError
+from .manifest import (
+    Manifest,
+    ManifestEntry,
+    canonical_json,
+    check_artifact_name,
+    check_entry_name,
+)
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["Artifact"]
+
+_VALUE_JSON = re.compile(r"^(?P<base>.+)\.(?P<tag>[a-z0-9][a-z0-9_-]{0,63})\.json$")
+BIG = 64 << 20  # blobs above this are verified by streaming, not read into memory
+
+
+class Artifact:
+    """A set of files and values under a name.
+
+    ``Artifact(name, type)`` is a *draft*: ``add``, ``add_file``, ``add_dir``,
+    ``add_reference``, ``new_file`` and ``remove`` change it, and ``store.commit(draft)``
+    makes it the next version.  The committed artifact is read-only: ``get``, ``download``,
+    ``verify``, ``new_draft``.  A committed artifact is also the :class:`media.MediaSource`
+    of the values loaded from it.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        description: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ):
+        self.name = check_artifact_name(name)
+        if not isinstance(type, str) or not 1 <= len(type) <= 128:
+            raise ValueError(f"Invalid artifact type {type!r}: give a short str like 'dataset'")
+        if description is not None and not isinstance(description, str):
+            raise TypeError(f"Invalid description {description!r}: expected a str or None")
+        self.type = type
+        self.description = description
+        self.metadata = _check_metadata(metadata)
+        self._entries: dict[str, dict[str, Any]] = {}
+        self._pending: dict[str, Any] = {}  # path -> bytes | local path | opener | None
+        self._sources: dict[str, tuple[Artifact, str]] = {}  # path -> (artifact, its path)
+        self._dirs: set[str] = set()
+        self._store: Store | None = None
+        self._manifest: Manifest | None = None
+        self._index: dict[str, str] | None = None
+        self.version: str | None = None
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def is_draft(self) -> bool:
+        """``True`` until committed."""
+        return self._manifest is None
+
+    def _draft_only(self) -> None:
+        if self._manifest is not None:
+            raise ReadOnlyError(
+                f"{self.qualified_name} is committed and read-only; call new_draft() to make "
+                "a draft of the next version"
+            )
+
+    def _committed_only(self, what: str) -> Manifest:
+        if self._manifest is None:
+            raise ValueError(f"{what} needs a committed artifact; commit the draft first")
+        return self._manifest
+
+    @property
+    def qualified_name(self) -> str:
+        """``"name:vN"`` (``"name:draft"`` before commit)."""
+        return f"{self.name}:{self.version or 'draft'}"
+
+    @property
+    def digest(self) -> str:
+        """sha256 over the entries (equal content, equal digest)."""
+        from .manifest import entries_digest
+
+        return entries_digest(self._entries)
+
+    @property
+    def manifest(self) -> Manifest:
+        """The committed version's manifest."""
+        return self._committed_only("manifest")
+
+    @property
+    def entries(self) -> dict[str, ManifestEntry]:
+        """Entry path -> :class:`ManifestEntry`, sorted by path."""
+        return {p: ManifestEntry.from_json(p, self._entries[p]) for p in sorted(self._entries)}
+
+    @property
+    def aliases(self) -> list[str]:
+        """Aliases (``latest`` included) that point at this version now."""
+        self._committed_only("aliases")
+        assert self._store is not None and self.version is not None
+        return self._store.aliases_of(self.name, self.version)
+
+    @property
+    def created_at(self) -> str | None:
+        """UTC time of the commit."""
+        return None if self._manifest is None else self._manifest["created_at"]
+
+    @property
+    def created_by(self) -> str | None:
+        """Id of the run that logged this version, if any."""
+        return None if self._manifest is None else self._manifest.obj.get("created_by")
+
+    @property
+    def store(self) -> Store | None:
+        """The store of a committed artifact."""
+        return self._store
+
+    def __repr__(self) -> str:
+        return f"<Artifact {self.qualified_name} type={self.type!r} entries={len(self._entries)}>"
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._entries
+
+    # -- drafting -------------------------------------------------------------------------
+    def _put(
+        self,
+        path: str,
+        entry: dict[str, Any],
+        content: Any,
+        overwrite: bool,
+        source: tuple[Artifact, str] | None = None,
+    ) -> ManifestEntry:
+        path = check_entry_name(path)
+        old = self._entries.get(path)
+        if old is not None and not overwrite:
+            if old == entry:
+                return ManifestEntry.from_json(path, entry)
+            raise ValueError(
+                f"an entry named {path!r} is already in {self.qualified_name}; pass "
+                "overwrite=True to replace it, or choose another name"
+            )
+        if old is None:
+            if path in self._dirs:
+                raise ValueError(f"Invalid entry name {path!r}: it is already a folder of entries")
+            parents = path.split("/")[:-1]
+            for i in range(1, len(parents) + 1):
+                if "/".join(parents[:i]) in self._entries:
+                    raise ValueError(
+                        f"Invalid entry name {path!r}: {'/'.join(parents[:i])!r} is a file entry"
+                    )
+            for i in range(1, len(parents) + 1):
+                self._dirs.add("/".join(parents[:i]))
+        self._entries[path] = entry
+        self._pending[path] = content
+        if source is not None:
+            self._sources[path] = source
+        else:
+            self._sources.pop(path, None)
+        self._index = None
+        return ManifestEntry.from_json(path, entry)
+
+    def add(self, obj: Value, name: str, overwrite: bool = False) -> ManifestEntry:
+        """Add a value as ``<name>.<artifact_type>.json`` plus its media files.
+
+        Returns the JSON's manifest entry.  A value loaded from a committed artifact keeps
+        its media as a reference to that artifact's entries: no bytes are copied.
+        On any error the draft is left as it was.
+        """
+        self._draft_only()
+        if not isinstance(obj, Value):
+            raise TypeError(
+                f"Invalid value {obj!r}: add() takes a media value (Audio, Table, a registered "
+                "type); use add_file() for files"
+            )
+        tag = obj.tag if isinstance(obj, OpaqueValue) else obj.artifact_type
+        check_entry_name(name)
+        suffix = f".{tag}.json"
+        path = name if name.endswith(suffix) else name + suffix
+        path = check_entry_name(path)
+        if path in self._entries and not overwrite:
+            raise ValueError(
+                f"an entry named {path!r} is already in {self.qualified_name}; pass "
+                "overwrite=True to replace it, or choose another name"
+            )
+        snapshot = (dict(self._entries), dict(self._pending), dict(self._sources), set(self._dirs))
+        try:
+            if isinstance(obj, OpaqueValue):
+                self._add_opaque_files(obj)
+            data = canonical_json(obj.to_json(self))
+            entry = {"digest": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            return self._put(path, entry, data, overwrite=True)
+        except BaseException:
+            self._entries, self._pending, self._sources, self._dirs = snapshot
+            self._index = None
+            raise
+
+    def _add_opaque_files(self, obj: OpaqueValue) -> None:
+        source = obj.source
+        if not isinstance(source, Artifact) or source.is_draft:
+            return
+        for path in _paths_in(obj.json):
+            if path in source._entries:
+                e = source._entries[path]
+                self._put(
+                    path, _ref_entry(source, path, e), None, overwrite=True, source=(source, path)
+                )
+
+    def store_media(self, media: Media) -> str:
+        """Target protocol: store ``media``'s file in the draft and return its entry path.
+
+        A file loaded from a committed artifact becomes a reference to that artifact's entry;
+        identical files share one entry.
+        """
+        self._draft_only()
+        src = media.source_file()
+        if src is not None and isinstance(src[0], Artifact) and not src[0].is_draft:
+            artifact, path = src
+            e = artifact._entries.get(path)
+            if e is not None:
+                if path in self._entries and self._entries[path].get("digest") == e.get("digest"):
+                    return path
+                if path not in self._entries:
+                    self._put(
+                        path,
+                        _ref_entry(artifact, path, e),
+                        None,
+                        overwrite=False,
+                        source=(artifact, path),
+                    )
+                    return path
+        digest = media.sha256
+        path = f"{media.get_media_subdir()}/{digest[:20]}.{media.extension}"
+        existing = self._entries.get(path)
+        if existing is not None and existing.get("digest") == digest:
+            return path
+        data = media.in_memory_bytes()
+        local = media.local_path() if data is None else None
+        content: Any = data if data is not None else (local or media.open)
+        self._put(path, {"digest": digest, "size": media.size}, content, overwrite=True)
+        return path
+
+    def add_file(
+        self, local_path: str | os.PathLike[str], name: str | None = None, overwrite: bool = False
+    ) -> ManifestEntry:
+        """Add a local file (hashed by streaming) as entry ``name`` (default: its basename)."""
+        self._draft_only()
+        local = os.fspath(local_path)
+        if not os.path.isfile(local):
+            raise FileNotFoundError(f"no such file to add: {local!r}")
+        name = os.path.basename(local) if name is None else name
+        with open(local, "rb") as f:
+            digest, size = hash_stream(f)
+        return self._put(name, {"digest": digest, "size": size}, os.path.abspath(local), overwrite)
+
+    def add_dir(
+        self, local_dir: str | os.PathLike[str], name: str | None = None, overwrite: bool = False
+    ) -> list[ManifestEntry]:
+        """Add every file under a local folder, as ``<name>/<relative path>``.
+
+        Symbolic links that lead outside the folder are refused (``ValueError``) before
+        anything is added.
+        """
+        self._draft_only()
+        root = os.fspath(local_dir)
+        if not os.path.isdir(root):
+            raise NotADirectoryError(f"no such folder to add: {root!r}")
+        prefix = "" if not name else check_entry_name(name) + "/"
+        files: list[tuple[str, str]] = []
+        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+            for d in list(dirnames):
+                full = os.path.join(dirpath, d)
+                if os.path.islink(full):
+                    dirnames.remove(d)
+                    join_inside(root, os.path.relpath(full, root).replace(os.sep, "/"), "link")
+                    raise ValueError(
+                        f"Invalid folder {full!r}: add_dir does not follow links to folders"
+                    )
+            for fname in filenames:
+                full = os.path.join(dirpath, fname)
+                rel = os.path.relpath(full, root).replace(os.sep, "/")
+                real = join_inside(root, rel, "file in the folder")  # links must stay inside
+                if not os.path.isfile(real):
+                    raise ValueError(f"Invalid file {full!r}: not a regular file")
+                files.append((prefix + rel, real))
+        snapshot = (dict(self._entries), dict(self._pending), dict(self._sources), set(self._dirs))
+        try:
+            return [self.add_file(real, rel, overwrite) for rel, real in sorted(files)]
+        except BaseException:
+            self._entries, self._pending, self._sources, self._dirs = snapshot
+            raise
+
+    def add_reference(
+        self,
+        uri: str,
+        name: str | None = None,
+        checksum: bool = True,
+        overwrite: bool = False,
+        **storage_options: Any,
+    ) -> ManifestEntry:
+        """Record an external file by URI (any fsspec URL) and its digest; copies no bytes.
+
+        With ``checksum=False`` the file's ETag (or modification time) is recorded instead
+        of reading it to compute a sha256.
+        """
+        self._draft_only()
+        if not isinstance(uri, str) or not uri:
+            raise TypeError(f"Invalid uri {uri!r}: expected an fsspec URL")
+        fs, path = fsspec.core.url_to_fs(uri, **storage_options)
+        try:
+            info = fs.info(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no such file to reference: {uri!r}") from None
+        if info.get("type") == "directory":
+            raise IsADirectoryError(f"{uri!r} is a folder; reference its files one by one")
+        name = uri.rstrip("/").rsplit("/", 1)[-1] if name is None else name
+        entry: dict[str, Any] = {"uri": uri, "size": int(info["size"])}
+        if checksum:
+            with fs.open(path, "rb") as f:
+                entry["digest"], entry["size"] = hash_stream(f)
+        else:
+            tag = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("created")
+            entry["etag"] = str(tag).strip('"')
+        return self._put(name, entry, None, overwrite)
+
+    @contextlib.contextmanager
+    def new_file(
+        self, name: str, mode: str = "w", encoding: str | None = "utf-8", overwrite: bool = False
+    ) -> Iterator[IO[Any]]:
+        """Write a new entry: ``with draft.new_file("notes.txt") as f: f.write(...)``.
+
+        The entry is added when the block ends without an error; nothing is added otherwise.
+        """
+        self._draft_only()
+        if mode not in ("w", "wb"):
+            raise ValueError(f"Unknown mode {mode!r}: new_file opens files with 'w' or 'wb'")
+        name = check_entry_name(name)
+        if name in self._entries and not overwrite:
+            raise ValueError(
+                f"an entry named {name!r} is already in {self.qualified_name}; "
+                "pass overwrite=True to replace it"
+            )
+        buf = io.BytesIO()
+        f: IO[Any] = io.TextIOWrapper(buf, encoding=encoding, newline="") if mode == "w" else buf
+        yield f
+        f.flush()
+        data = buf.getvalue()
+        self._put(
+            name, {"digest": hashlib.sha256(data).hexdigest(), "size": len(data)}, data, overwrite
+        )
+
+    def remove(self, name: str) -> None:
+        """Remove an entry, a value (given without its suffix), or a folder of entries."""
+        self._draft_only()
+        path = self._resolve_name(name)
+        if path is not None:
+            doomed = [path]
+        else:
+            prefix = check_entry_name(name) + "/"
+            doomed = [p for p in self._entries if p.startswith(prefix)]
+            if not doomed:
+                raise EntryNotFoundError(f"no entry named {name!r} in {self.qualified_name}")
+        for p in doomed:
+            del self._entries[p]
+            self._pending.pop(p, None)
+            self._sources.pop(p, None)
+        self._dirs = {d for p in self._entries for d in _parents(p)}
+        self._index = None
+
+    # -- reading --------------------------------------------------------------------------
+    def _resolve_name(self, name: str) -> str | None:
+        if name in self._entries:
+            return name
+        if self._index is None:
+            index: dict[str, str] = {}
+            for p in self._entries:
+                m = _VALUE_JSON.match(p)
+                if m:
+                    index.setdefault(m["base"], p)
+            self._index = index
+        return self._index.get(name)
+
+    def get_entry(self, name: str) -> ManifestEntry:
+        """The manifest entry of ``name`` (a path, or a value name without suffix)."""
+        path = self._resolve_name(name)
+        if path is None:
+            raise EntryNotFoundError(f"no entry named {name!r} in {self.qualified_name}")
+        return ManifestEntry.from_json(path, self._entries[path])
+
+    def get(self, name: str) -> Value:
+        """The value stored under ``name`` (with or without its ``.<tag>.json`` suffix).
+
+        Media are lazy: their files are read, and checked, when first needed.  The value's
+        ``artifact_source`` names this artifact and ``name``.  JSON of a type no installed
+        plugin knows loads as a :class:`media.OpaqueValue`.
+        """
+        self._committed_only("get")
+        path = self._resolve_name(name)
+        if path is None or not path.endswith(".json"):
+            raise EntryNotFoundError(
+                f"no value named {name!r} in {self.qualified_name}; values: "
+                f"{', '.join(sorted(self.value_names())[:20]) or '(none)'}"
+            )
+        raw = self.read_bytes(path)
+        try:
+            obj = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{self.qualified_name}/{path} is not JSON: {exc}") from None
+        m = _VALUE_JSON.match(path)
+        base = m["base"] if m else path
+        try:
+            value = Value.init_from_json(obj, self, name=base)
+        except UnknownTypeError:
+            value = OpaqueValue(obj, self)
+            value.artifact_source = _source(self, base)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"{self.qualified_name}/{path}: {exc}") from None
+        return value
+
+    def value_names(self) -> list[str]:
+        """Names of the values (entries ``<name>.<tag>.json``)."""
+        self._resolve_name("")
+        assert self._index is not None
+        return sorted(self._index)
+
+    def read_bytes(self, path: str) -> bytes:
+        """The bytes of entry ``path``, checked against its digest and size."""
+        self._committed_only("read_bytes")
+        e = self._entry_json(path)
+        assert self._store is not None
+        return self._store._read_entry(self, path, e)
+
+    def _entry_json(self, path: str) -> dict[str, Any]:
+        e = self._entries.get(path)
+        if e is None:
+            raise FileNotFoundError(f"{path!r} is not an entry of {self.qualified_name}")
+        return e
+
+    def open_media(
+        self, path: str, sha256: str | None = None, size: int | None = None
+    ) -> IO[bytes]:
+        """Source protocol: open entry ``path``, checked against the manifest (and the JSON)."""
+        self._committed_only("open_media")
+        e = self._entry_json(path)
+        if sha256 is not None and e.get("digest") not in (None, sha256):
+            raise IntegrityError(
+                f"{self.qualified_name}/{path}: the value's JSON says sha256 {sha256}, the "
+                f"manifest says {e.get('digest')}"
+            )
+        if size is not None and e["size"] != size:
+            raise IntegrityError(
+                f"{self.qualified_name}/{path}: the value's JSON says {size} bytes, the "
+                f"manifest says {e['size']}"
+            )
+        assert self._store is not None
+        if e["size"] > BIG:
+            return self._store._open_verified(self, path, e)
+        return io.BytesIO(self._store._read_entry(self, path, e))
+
+    def download(self, root: str | os.PathLike[str] | None = None) -> str:
+        """Write every entry under ``root`` (default ``./artifacts/<name>-<version>``).
+
+        Each file is checked against its digest before it appears; on any error nothing of
+        this download is left behind.  Returns the folder.
+        """
+        self._committed_only("download")
+        assert self._store is not None
+        root = os.path.abspath(
+            os.fspath(root)
+            if root is not None
+            else os.path.join("artifacts", f"{self.name}-{self.version}")
+        )
+        os.makedirs(root, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=".download-", dir=root)
+        try:
+            paths = sorted(self._entries)
+            for path in self._store._progress(paths, "download", unit="file"):
+                dest = join_inside(staging, path, "entry name")
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                e = self._entries[path]
+                with (
+                    self._store._open_entry_streaming(self, path, e) as src,
+                    open(dest, "wb") as out,
+                ):
+                    shutil.copyfileobj(src, out, CHUNK)
+            for path in paths:
+                dest = join_inside(root, path, "entry name")
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                os.replace(join_inside(staging, path, "entry name"), dest)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return root
+
+    def verify(self, raise_on_error: bool = True) -> list[str]:
+        """Re-hash every entry (following references); return the problems found.
+
+        With ``raise_on_error`` (the default) any problem raises :class:`IntegrityError`
+        naming every bad entry.
+        """
+        self._committed_only("verify")
+        assert self._store is not None
+        problems = []
+        for path in self._store._progress(sorted(self._entries), "verify", unit="file"):
+            e = self._entries[path]
+            try:
+                with self._store._open_entry_streaming(self, path, e) as f:
+                    while f.read(CHUNK):
+                        pass
+            except (IntegrityError, FileNotFoundError, OSError) as exc:
+                problems.append(f"{path}: {exc}")
+        if problems and raise_on_error:
+            raise IntegrityError(
+                f"{self.qualified_name}: {len(problems)} bad entr"
+                f"{'y' if len(problems) == 1 else 'ies'}:\n  " + "\n  ".join(problems)
+            )
+        return problems
+
+    def new_draft(self) -> Artifact:
+        """A draft of the next version, with this version's entries and metadata."""
+        self._committed_only("new_draft")
+        draft = Artifact(self.name, self.type, self.description, self.metadata)
+        draft._entries = dict(self._entries)
+        draft._pending = dict.fromkeys(self._entries)
+        draft._dirs = {d for p in self._entries for d in _parents(p)}
+        draft._parent = self  # type: ignore[attr-defined]
+        return draft
+
+    # -- internals for the store ----------------------------------------------------------
+    @classmethod
+    def _committed(cls, store: Store, manifest: Manifest) -> Artifact:
+        obj = manifest.obj
+        art = cls.__new__(cls)
+        art.name = obj["name"]
+        art.type = obj["type"]
+        art.description = obj.get("description")
+        art.metadata = obj.get("metadata", {})
+        art._entries = obj["entries"]
+        art._pending = {}
+        art._sources = {}
+        art._dirs = set()
+        art._store = store
+        art._manifest = manifest
+        art._index = None
+        art.version = obj["version"]
+        return art
+
+
+def _source(artifact: Artifact, name: str) -> Any:
+    from media import ArtifactSource
+
+    return ArtifactSource(artifact, name)
+
+
+def _ref_entry(artifact: Artifact, path: str, e: dict[str, Any]) -> dict[str, Any]:
+    """A draft entry that refers to ``path`` of a committed artifact (no bytes copied)."""
+    out = {k: v for k, v in e.items() if k != "ref"}
+    if "uri" in e:
+        return out
+    ref = dict(e["ref"]) if "ref" in e else {"artifact": artifact.qualified_name, "path": path}
+    if "store" not in ref:
+        assert artifact._store is not None
+        ref["store"] = artifact._store.url  # dropped at commit when it is the same store
+    out["ref"] = ref
+    return out
+
+
+def _paths_in(obj: Any) -> Iterator[str]:
+    """Every string under a ``"path"`` key, anywhere in a JSON object."""
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k == "path" and isinstance(v, str):
+                yield v
+            else:
+                yield from _paths_in(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _paths_in(v)
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"Invalid metadata {metadata!r}: expected a dict")
+    try:
+        return json.loads(json.dumps(dict(metadata), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"Invalid metadata: it must be JSON-serializable ({exc})") from None

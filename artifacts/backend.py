@@ -1,0 +1,350 @@
+"""Byte storage for a store: a few operations, on the local disk or any fsspec filesystem.
+
+Every path is relative to the store's root and made of components already checked by the
+caller.  Two operations carry the commit protocol:
+
+* ``write(path, data)`` replaces a file atomically: readers see the old or the new bytes,
+  never a mix (local: temp file + ``os.replace``; object stores: one PUT).
+* ``create(path, data)`` writes a file only if it does not exist, and raises
+  ``FileExistsError`` otherwise (local: temp file + ``os.link``, atomic and never partial;
+  fsspec: ``pipe_file(mode="create")``, which on S3 is a PUT with ``If-None-Match: *``).
+  Whether a backend really honours it is probed by the store (some S3-compatible servers
+  ignore the condition).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from typing import IO, Any
+
+import fsspec
+
+#: exceptions that mean "there is no such file", across fsspec implementations
+MISSING = (FileNotFoundError, KeyError)
+
+
+class LocalBackend:
+    """A store root on the local disk, driven with ``os`` calls."""
+
+    is_local = True
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+        self._dirs: set[str] = set()
+
+    def _full(self, path: str) -> str:
+        return os.path.join(self.root, path)
+
+    def _ensure_dir(self, full: str) -> None:
+        d = os.path.dirname(full)
+        if d not in self._dirs:
+            os.makedirs(d, exist_ok=True)
+            self._dirs.add(d)
+
+    def _tmp(self, full: str) -> str:
+        return f"{os.path.dirname(full)}/.tmp-{uuid.uuid4().hex}"
+
+    def read(self, path: str) -> bytes:
+        with open(self._full(path), "rb") as f:
+            return f.read()
+
+    def open(self, path: str) -> IO[bytes]:
+        return open(self._full(path), "rb")
+
+    def local_path(self, path: str) -> str:
+        return self._full(path)
+
+    def write(self, path: str, data: bytes) -> None:
+        full = self._full(path)
+        self._ensure_dir(full)
+        tmp = self._tmp(full)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, full)
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def put_file(self, path: str, local: str) -> None:
+        full = self._full(path)
+        self._ensure_dir(full)
+        tmp = self._tmp(full)
+        try:
+            shutil.copyfile(local, tmp)
+            os.replace(tmp, full)
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def put_stream(self, path: str, stream: IO[bytes]) -> None:
+        full = self._full(path)
+        self._ensure_dir(full)
+        tmp = self._tmp(full)
+        try:
+            with open(tmp, "wb") as f:
+                shutil.copyfileobj(stream, f, 1 << 20)
+            os.replace(tmp, full)
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def create(self, path: str, data: bytes) -> None:
+        full = self._full(path)
+        self._ensure_dir(full)
+        tmp = self._tmp(full)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(tmp, full)  # atomic; FileExistsError when taken
+        finally:
+            _unlink(tmp)
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(self._full(path))
+
+    def size(self, path: str) -> int:
+        return os.path.getsize(self._full(path))
+
+    def listdir(self, path: str) -> list[str]:
+        try:
+            return sorted(n for n in os.listdir(self._full(path)) if not n.startswith(".tmp-"))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def walk_files(self, path: str) -> Iterator[tuple[str, float]]:
+        """``(relative path, mtime)`` of every file under ``path``, temp files included."""
+        base = self._full(path)
+        for dirpath, _, files in os.walk(base):
+            for name in files:
+                full = os.path.join(dirpath, name)
+                try:
+                    mtime = os.stat(full).st_mtime
+                except FileNotFoundError:
+                    continue
+                yield os.path.relpath(full, self.root).replace(os.sep, "/"), mtime
+
+    def delete(self, path: str) -> None:
+        _unlink(self._full(path))
+
+    def write_many(self, items: list[tuple[str, Any]], progress: Any = None) -> None:
+        """Write ``(path, bytes | local file path | opener)`` items; existing paths kept."""
+        for path, content in items:
+            if not self.exists(path):
+                _put(self, path, content)
+            if progress is not None:
+                progress(1)
+
+    def invalidate(self) -> None:
+        pass
+
+
+class FsspecBackend:
+    """A store root on any fsspec filesystem (memory, S3, GCS, ...)."""
+
+    is_local = False
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, max_concurrency: int = 32):
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.max_concurrency = max_concurrency
+
+    def _full(self, path: str) -> str:
+        return f"{self.root}/{path}" if self.root else path
+
+    def read(self, path: str) -> bytes:
+        try:
+            return self.fs.cat_file(self._full(path))
+        except MISSING as exc:
+            raise FileNotFoundError(path) from exc
+
+    def open(self, path: str) -> IO[bytes]:
+        try:
+            return self.fs.open(self._full(path), "rb")
+        except MISSING as exc:
+            raise FileNotFoundError(path) from exc
+
+    def local_path(self, path: str) -> None:
+        return None
+
+    def write(self, path: str, data: bytes) -> None:
+        self.fs.pipe_file(self._full(path), data)
+
+    def put_file(self, path: str, local: str) -> None:
+        self.fs.put_file(local, self._full(path))
+
+    def put_stream(self, path: str, stream: IO[bytes]) -> None:
+        with self.fs.open(self._full(path), "wb") as f:
+            shutil.copyfileobj(stream, f, 1 << 20)
+
+    def create(self, path: str, data: bytes) -> None:
+        self.fs.pipe_file(self._full(path), data, mode="create")
+
+    def exists(self, path: str) -> bool:
+        return self.fs.exists(self._full(path))
+
+    def size(self, path: str) -> int:
+        return int(self.fs.size(self._full(path)))
+
+    def listdir(self, path: str) -> list[str]:
+        full = self._full(path)
+        self.fs.invalidate_cache(full)
+        try:
+            names = self.fs.ls(full, detail=False)
+        except MISSING:
+            return []
+        prefix = full.rstrip("/") + "/"
+        out = []
+        for n in names:
+            n = n.rstrip("/")
+            if n.startswith(prefix):
+                n = n[len(prefix) :]
+            else:
+                n = n.rsplit("/", 1)[-1]
+            if n and not n.startswith(".tmp-"):
+                out.append(n)
+        return sorted(set(out))
+
+    def walk_files(self, path: str) -> Iterator[tuple[str, float]]:
+        full = self._full(path)
+        self.fs.invalidate_cache(full)
+        try:
+            found = self.fs.find(full, detail=True)
+        except MISSING:
+            return
+        prefix = (self.root + "/") if self.root else ""
+        for name, info in found.items():
+            if info.get("type") == "directory":
+                continue
+            rel = name[len(prefix) :] if name.startswith(prefix) else name
+            yield rel, _mtime(info)
+
+    def delete(self, path: str) -> None:
+        try:
+            self.fs.rm_file(self._full(path))
+        except MISSING:
+            pass
+
+    def write_many(self, items: list[tuple[str, Any]], progress: Any = None) -> None:
+        """Write many files, concurrently on async filesystems (S3, GCS)."""
+        if not items:
+            return
+        full = [self._full(p) for p, _ in items]
+        if self.fs.async_impl:
+            present = _exists_many(self.fs, full)
+        else:
+            present = {f for f in full if self.fs.exists(f)}
+        todo = [(p, c) for (p, c), f in zip(items, full) if f not in present]
+        if self.fs.async_impl:
+            batch = max(1, self.max_concurrency) * 4
+            for i in range(0, len(todo), batch):
+                chunk = todo[i : i + batch]
+                data = {self._full(p): _as_bytes(c) for p, c in chunk}
+                self.fs.pipe(data, batch_size=self.max_concurrency)
+                if progress is not None:
+                    progress(len(chunk))
+            if progress is not None:
+                progress(len(items) - len(todo))
+            return
+        for path, content in todo:
+            _put(self, path, content)
+            if progress is not None:
+                progress(1)
+        if progress is not None:
+            progress(len(items) - len(todo))
+
+    def invalidate(self) -> None:
+        self.fs.invalidate_cache()
+
+
+def _exists_many(fs: Any, paths: list[str]) -> set[str]:
+    """Which of ``paths`` exist, asked concurrently on an async filesystem."""
+    from fsspec.asyn import sync
+
+    async def one(p: str) -> str | None:
+        try:
+            await fs._info(p)
+            return p
+        except MISSING:
+            return None
+
+    async def many() -> list[str | None]:
+        import asyncio
+
+        sem = asyncio.Semaphore(32)
+
+        async def bounded(p: str) -> str | None:
+            async with sem:
+                return await one(p)
+
+        return await asyncio.gather(*(bounded(p) for p in paths))
+
+    return {p for p in sync(fs.loop, many) if p}
+
+
+def _mtime(info: dict[str, Any]) -> float:
+    for key in ("mtime", "LastModified", "last_modified", "created", "updated"):
+        v = info.get(key)
+        if v is None:
+            continue
+        if isinstance(v, (int, float)):
+            return float(v)
+        ts = getattr(v, "timestamp", None)
+        if callable(ts):
+            return float(ts())
+        try:
+            from datetime import datetime
+
+            return datetime.fromisoformat(str(v).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            continue
+    return 0.0
+
+
+def _as_bytes(content: Any) -> bytes:
+    if isinstance(content, (bytes, bytearray)):
+        return bytes(content)
+    if isinstance(content, str):
+        with open(content, "rb") as f:
+            return f.read()
+    with content() as f:
+        return f.read()
+
+
+def _put(backend: Any, path: str, content: Any) -> None:
+    if isinstance(content, (bytes, bytearray)):
+        backend.write(path, bytes(content))
+    elif isinstance(content, str):
+        backend.put_file(path, content)
+    else:
+        with content() as f:
+            backend.put_stream(path, f)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def open_backend(url: str, **storage_options: Any) -> tuple[Any, str]:
+    """The backend for ``url`` and the URL in canonical form."""
+    fs, root = fsspec.core.url_to_fs(url, **storage_options)
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    if "file" in protocols or "local" in protocols:
+        root = os.path.abspath(root)
+        return LocalBackend(root), root
+    canonical = fs.unstrip_protocol(root) if root else url
+    return FsspecBackend(fs, root), canonical
+
+
+def temp_dir() -> str:
+    """A new private temporary folder."""
+    return tempfile.mkdtemp(prefix="media-artifacts-")

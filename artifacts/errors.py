@@ -1,0 +1,34 @@
+"""The error family of :mod:`artifacts` (all derive from :class:`media.MediaError`)."""
+
+from __future__ import annotations
+
+from media.errors import IntegrityError, MediaError
+
+__all__ = [
+    "ArtifactError",
+    "ArtifactNotFoundError",
+    "EntryNotFoundError",
+    "IntegrityError",
+    "UnsafeBackendError",
+    "ReadOnlyError",
+]
+
+
+class ArtifactError(MediaError):
+    """Base class of the store's errors."""
+
+
+class ArtifactNotFoundError(ArtifactError, LookupError):
+    """No artifact, version or alias of that name in the store."""
+
+
+class EntryNotFoundError(ArtifactError, LookupError):
+    """No entry of that name in the artifact."""
+
+
+class ReadOnlyError(ArtifactError, ValueError):
+    """A committed artifact cannot change: make a new draft with ``new_draft()``."""
+
+
+class UnsafeBackendError(ArtifactError, RuntimeError):
+    """The backend does not honour create-if-absent, so concurrent commits could lose data."""

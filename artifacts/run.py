@@ -1,0 +1,253 @@
+"""``Run``: a local run folder with a history of logged values and artifact lineage."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import schemas
+from media import Audio, FolderSource, Media, Table, Value, load_cell
+from media.paths import check_relpath
+
+from .artifact import Artifact
+from .manifest import check_artifact_name
+from .store import Store, open_store
+
+__all__ = ["Run", "read_history", "HistoryWarning"]
+
+HISTORY = "history.jsonl"
+LINEAGE = "lineage.jsonl"
+
+
+class HistoryWarning(UserWarning):
+    """A history line could not be read (a torn write) and was skipped."""
+
+
+def _json_scalar(value: Any, key: str) -> Any:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():
+        return _json_scalar(item(), key)
+    if isinstance(value, (list, tuple)):
+        return [_json_scalar(v, key) for v in value]
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"Invalid key {k!r} in the value of {key!r}: keys must be str")
+            out[k] = _json_scalar(v, key)
+        return out
+    raise TypeError(
+        f"Invalid value for {key!r}: {type(value).__name__} cannot be logged; log numbers, "
+        "strings, lists or dicts of them, media values (Audio, Table, ...) or lists of Audio"
+    )
+
+
+class Run:
+    """A run: logs values to ``<dir>/history.jsonl`` and artifacts to a store.
+
+    ``Run(dir=None, store=None)``: ``dir`` defaults to ``./runs/<id>``; ``store`` (a
+    :class:`Store` or URL) defaults to the embedded store, opened when first needed.
+    Media are copied into ``<dir>/media/<kind>/`` when logged.
+    """
+
+    def __init__(
+        self,
+        dir: str | os.PathLike[str] | None = None,
+        store: Store | str | None = None,
+        id: str | None = None,
+    ):
+        self.id = (
+            check_artifact_name(id)
+            if id is not None
+            else (time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8])
+        )
+        self.dir = os.path.abspath(
+            os.fspath(dir) if dir is not None else os.path.join("runs", self.id)
+        )
+        os.makedirs(self.dir, exist_ok=True)
+        self._store_arg = store
+        self._store: Store | None = store if isinstance(store, Store) else None
+        self._start = time.time()
+        self._finished = False
+        rows = read_history(self.dir, load_values=False, warn=False)
+        self._step = rows[-1]["_step"] + 1 if rows else 0
+
+    @property
+    def store(self) -> Store:
+        """The store artifacts are logged to and used from."""
+        if self._store is None:
+            self._store = open_store(self._store_arg)  # type: ignore[arg-type]
+        return self._store
+
+    @property
+    def step(self) -> int:
+        """The step the next ``log`` call uses by default."""
+        return self._step
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} at {self.dir}>"
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise RuntimeError(f"run {self.id} is finished; start a new Run to log more")
+
+    # -- target protocol ------------------------------------------------------------------
+    def store_media(self, media: Media) -> str:
+        """Target protocol: the path of a media file bound to this run."""
+        path = media.bound_path(self.dir)
+        if path is None:
+            raise ValueError(
+                f"{media!r} is not bound to run {self.id}: call "
+                "media.bind_to_run(run, key, step) first (run.log does it for you)"
+            )
+        return path
+
+    # -- logging --------------------------------------------------------------------------
+    def log(self, data: Mapping[str, Any], step: int | None = None) -> dict[str, Any]:
+        """Append one history row: ``run.log({"loss": 0.1, "clip": Audio(...)})``.
+
+        Media are copied into the run folder; lists of Audio are written in the ``audio``
+        seq form.  ``step`` defaults to one more than the last; it may not go back.
+        Returns the row as written.
+        """
+        self._check_open()
+        if not isinstance(data, Mapping):
+            raise TypeError(f"Invalid data {data!r}: log() takes a dict of key -> value")
+        if step is None:
+            step = self._step
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"Invalid step {step!r}: give an int >= 0")
+        if step < self._step - 1 or (step == self._step - 1 and self._step > 0):
+            raise ValueError(
+                f"Invalid step {step}: the last logged step is {self._step - 1}; steps only grow"
+            )
+        row: dict[str, Any] = {
+            "_step": step,
+            "_timestamp": time.time(),
+            "_runtime": time.time() - self._start,
+        }
+        for key, value in data.items():
+            if not isinstance(key, str):
+                raise TypeError(f"Invalid key {key!r}: history keys are str")
+            if key.startswith("_"):
+                raise ValueError(f"Invalid key {key!r}: keys starting with '_' are reserved")
+            check_relpath(key, "run key")
+            row[key] = self._encode(value, key, step)
+        schemas.validate(row, "history-row")
+        line = json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
+        fd = os.open(os.path.join(self.dir, HISTORY), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        self._step = step + 1
+        return row
+
+    def _encode(self, value: Any, key: str, step: int) -> Any:
+        if isinstance(value, (Media, Table)):
+            if not (isinstance(value, Media) and value.is_bound()):
+                value.bind_to_run(self, key, step)
+            return value.to_json(self)
+        if isinstance(value, Value):
+            return value.to_json(self)
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, Audio) for v in value):
+            return Audio.seq_to_json(value, self, key, step)
+        return _json_scalar(value, key)
+
+    def history(self) -> list[dict[str, Any]]:
+        """The rows logged so far, with values rebuilt (media lazy, read from the folder)."""
+        return read_history(self.dir)
+
+    # -- artifacts ------------------------------------------------------------------------
+    def log_artifact(self, draft: Artifact, aliases: Iterable[str] = ()) -> Artifact:
+        """Commit ``draft`` to the run's store, recording that this run logged it."""
+        self._check_open()
+        committed = self.store.commit(draft, aliases, run_id=self.id)
+        self._lineage("logged", committed)
+        return committed
+
+    def use_artifact(self, ref: str) -> Artifact:
+        """The committed artifact ``ref`` (``"clips:latest"``), recording that this run used it."""
+        self._check_open()
+        artifact = self.store.artifact(ref)
+        self._lineage("used", artifact)
+        return artifact
+
+    def _lineage(self, action: str, artifact: Artifact) -> None:
+        record = self.store.record_lineage(self.id, action, artifact)
+        with open(os.path.join(self.dir, LINEAGE), "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+
+    def lineage(self) -> list[dict[str, Any]]:
+        """The lineage records of this run: which versions it logged and used."""
+        path = os.path.join(self.dir, LINEAGE)
+        if not os.path.exists(path):
+            return []
+        return _read_jsonl(path, "lineage", warn=True)
+
+    def finish(self) -> None:
+        """End the run: further ``log`` calls raise."""
+        self._finished = True
+
+
+def _read_jsonl(path: str, tag: str, warn: bool) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
+    for i, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            schemas.validate(row, tag)
+        except (ValueError, schemas.SchemaError) as exc:
+            if warn:
+                warnings.warn(f"{path}: line {i} skipped ({exc})", HistoryWarning, stacklevel=3)
+            continue
+        rows.append(row)
+    return rows
+
+
+def read_history(
+    dir: str | os.PathLike[str], load_values: bool = True, warn: bool = True
+) -> list[dict[str, Any]]:
+    """Rows of ``<dir>/history.jsonl``, values rebuilt through ``Value.init_from_json``.
+
+    Lines that cannot be read (a torn write at a crash) are skipped with a
+    :class:`HistoryWarning`.  ``audio`` seq values become lists of Audio; values of types no
+    installed plugin knows stay as :class:`media.OpaqueValue`.  Also reads the history the
+    wandb client writes, given its rows as JSON Lines and its media folder.
+    """
+    dir = os.fspath(dir)
+    path = os.path.join(dir, HISTORY)
+    if not os.path.exists(path):
+        return []
+    rows = _read_jsonl(path, "history-row", warn)
+    if not load_values:
+        return rows
+    source = FolderSource(dir)
+    return [load_row(row, source) for row in rows]
+
+
+def load_row(row: Mapping[str, Any], source: Any) -> dict[str, Any]:
+    """One history row with its values rebuilt from ``source``."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, dict) and value.get("_type") == "audio":
+            out[key] = Audio.seq_from_json(value, source)
+        else:
+            out[key] = load_cell(value, source)
+    return out

@@ -1,0 +1,631 @@
+"""The store: versioned, content-addressed artifacts on the local disk or any fsspec URL.
+
+Layout (see docs/store-format.md)::
+
+    store.json                                   marker: {"_type": "store", "format": 1}
+    blobs/sha256/<2 hex>/<62 hex>                one copy of every distinct file
+    artifacts/<name>/versions/v<N>.json          immutable manifests, created if absent
+    artifacts/<name>/aliases/<alias>.json        movable pointers (latest is derived)
+    lineage/<name>/<version>/<run>.<action>.json which run logged or used a version
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timezone
+from typing import IO, Any
+
+import fsspec
+
+import schemas
+from media.errors import IntegrityError
+from media.value import CHUNK, check_bytes
+
+from .artifact import Artifact
+from .backend import LocalBackend, open_backend
+from .errors import ArtifactNotFoundError, ReadOnlyError, UnsafeBackendError
+from .manifest import (
+    VERSION_RE,
+    Manifest,
+    blob_path,
+    canonical_json,
+    check_alias,
+    check_artifact_name,
+    entries_digest,
+    parse_ref,
+)
+
+__all__ = ["Store", "open_store", "default_store_path", "GcReport", "STORE_ENV"]
+
+STORE_ENV = "MEDIA_ARTIFACTS_STORE"
+_VERSION_FILE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.json$")
+DEFAULT_GRACE = 3600.0
+
+
+def default_store_path() -> str:
+    """The embedded default store's folder.
+
+    ``$MEDIA_ARTIFACTS_STORE`` when set; else ``$XDG_DATA_HOME/media-artifacts/store``
+    (``~/.local/share/media-artifacts/store``) on Linux and other POSIX systems,
+    ``~/Library/Application Support/media-artifacts/store`` on macOS and
+    ``%LOCALAPPDATA%\\media-artifacts\\store`` on Windows.
+    """
+    env = os.environ.get(STORE_ENV)
+    if env:
+        return env
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Application Support")
+    else:
+        base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return os.path.join(base, "media-artifacts", "store")
+
+
+def open_store(
+    url: str | os.PathLike[str] | None = None,
+    *,
+    single_writer: bool = False,
+    progress: bool | None = None,
+    **storage_options: Any,
+) -> Store:
+    """Open (creating if needed) the store at an fsspec URL or local path.
+
+    ``None`` opens the embedded default store (:func:`default_store_path`).
+    ``single_writer=True`` promises that one process at a time commits, which is required
+    on backends that do not honour create-if-absent.  ``progress`` shows progress bars
+    (default: when stderr is a terminal).  Other keyword arguments go to fsspec.
+    """
+    if url is None:
+        url = default_store_path()
+    url = os.fspath(url)
+    backend, canonical = open_backend(url, **storage_options)
+    return Store(backend, canonical, single_writer=single_writer, progress=progress)
+
+
+@dataclasses.dataclass
+class GcReport:
+    """What ``gc`` found: blobs and temporary files deleted (or to delete, in a dry run)."""
+
+    deleted: list[str]
+    freed_bytes: int
+    live_blobs: int
+    kept_young: int
+    dry_run: bool
+
+
+class Store:
+    """Versioned artifacts on one backend.  Get one with :func:`open_store`."""
+
+    def __init__(
+        self, backend: Any, url: str, *, single_writer: bool = False, progress: bool | None = None
+    ):
+        self.backend = backend
+        self.url = url
+        self.single_writer = single_writer
+        self.progress = progress
+        self._manifests: dict[tuple[str, str], Manifest] = {}
+        self._honours_create: bool | None = None
+        self._others: dict[str, Store] = {}
+        self._verified: set[str] = set()
+        self._lock = threading.Lock()
+        self._init_marker()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.url}>"
+
+    def _init_marker(self) -> None:
+        try:
+            data = self.backend.read("store.json")
+        except FileNotFoundError:
+            try:
+                self.backend.create("store.json", canonical_json({"_type": "store", "format": 1}))
+            except FileExistsError:
+                pass
+            return
+        try:
+            marker = json.loads(data)
+            schemas.validate(marker, "store")
+        except (ValueError, schemas.SchemaError) as exc:
+            raise ValueError(
+                f"{self.url} has a store.json that is not a media-artifacts store marker ({exc})"
+            ) from None
+
+    # -- progress -------------------------------------------------------------------------
+    def _show_progress(self) -> bool:
+        if self.progress is not None:
+            return self.progress
+        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+    def _progress(self, items: Sequence[Any], desc: str, unit: str = "it") -> Iterable[Any]:
+        if not self._show_progress() or len(items) < 2:
+            return items
+        from tqdm import tqdm
+
+        return tqdm(items, desc=desc, unit=unit, leave=False, file=sys.stderr)
+
+    def _progress_counter(self, total: int, desc: str) -> Any:
+        if not self._show_progress() or total < 2:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit="file", leave=False, file=sys.stderr)
+
+    # -- create-if-absent probe -----------------------------------------------------------
+    def honours_create_if_absent(self) -> bool:
+        """Whether the backend refuses a second create of the same file (probed once).
+
+        Commits rely on it to number versions without a lock.  Some S3-compatible servers
+        ignore the condition; on those, commits need ``single_writer=True``.
+        """
+        if self._honours_create is None:
+            probe = f"probe/{uuid.uuid4().hex}"
+            self.backend.create(probe, b"1")
+            try:
+                self.backend.create(probe, b"2")
+                honoured = False
+            except FileExistsError:
+                honoured = True
+            finally:
+                self.backend.delete(probe)
+            self._honours_create = honoured
+        return self._honours_create
+
+    def _check_writable(self) -> None:
+        if not self.single_writer and not self.honours_create_if_absent():
+            raise UnsafeBackendError(
+                f"{self.url} does not honour create-if-absent (a second conditional create "
+                "of the same file succeeded), so concurrent commits could overwrite each "
+                "other's versions; if only one process commits to this store at a time, open "
+                "it with open_store(url, single_writer=True)"
+            )
+
+    # -- reading --------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        """Names of the artifacts in the store, sorted."""
+        out = []
+        for n in self.backend.listdir("artifacts"):
+            try:
+                check_artifact_name(n)
+            except ValueError:
+                continue
+            if self.versions(n):
+                out.append(n)
+        return out
+
+    def versions(self, name: str) -> list[str]:
+        """Versions of artifact ``name``, oldest first (``[]`` when there are none)."""
+        check_artifact_name(name)
+        nums = [
+            int(m.group(1))
+            for f in self.backend.listdir(f"artifacts/{name}/versions")
+            if (m := _VERSION_FILE.match(f))
+        ]
+        return [f"v{n}" for n in sorted(nums)]
+
+    def _latest(self, name: str) -> str | None:
+        versions = self.versions(name)
+        return versions[-1] if versions else None
+
+    def aliases(self, name: str) -> dict[str, str]:
+        """Alias -> version for artifact ``name``, ``latest`` included."""
+        latest = self._latest(name)
+        if latest is None:
+            raise ArtifactNotFoundError(f"no artifact named {name!r} in {self.url}")
+        out = {"latest": latest}
+        for f in self.backend.listdir(f"artifacts/{name}/aliases"):
+            if not f.endswith(".json"):
+                continue
+            try:
+                out[f[:-5]] = self._read_alias(name, check_alias(f[:-5]))
+            except (ValueError, FileNotFoundError):
+                continue
+        return dict(sorted(out.items()))
+
+    def aliases_of(self, name: str, version: str) -> list[str]:
+        """The aliases that point at ``name:version`` now."""
+        return sorted(a for a, v in self.aliases(name).items() if v == version)
+
+    def _read_alias(self, name: str, alias: str) -> str:
+        data = self.backend.read(f"artifacts/{name}/aliases/{alias}.json")
+        try:
+            obj = json.loads(data)
+        except ValueError as exc:
+            raise schemas.SchemaError("alias", "$", f"not JSON ({exc})") from None
+        schemas.validate(obj, "alias")
+        return obj["version"]
+
+    def resolve(self, ref: str) -> tuple[str, str]:
+        """``"clips:best"`` -> ``("clips", "v3")``; unknown: :class:`ArtifactNotFoundError`."""
+        name, label = parse_ref(ref)
+        if VERSION_RE.match(label):
+            if not self.backend.exists(f"artifacts/{name}/versions/{label}.json"):
+                raise ArtifactNotFoundError(self._not_found(name, ref))
+            return name, label
+        if label == "latest":
+            latest = self._latest(name)
+            if latest is None:
+                raise ArtifactNotFoundError(self._not_found(name, ref))
+            return name, latest
+        try:
+            return name, self._read_alias(name, label)
+        except FileNotFoundError:
+            raise ArtifactNotFoundError(self._not_found(name, ref)) from None
+
+    def _not_found(self, name: str, ref: str) -> str:
+        versions = self.versions(name)
+        if not versions:
+            names = self.names()
+            return (
+                f"no artifact named {name!r} in {self.url}; artifacts: "
+                f"{', '.join(names[:20]) or '(none)'}"
+            )
+        labels = list(self.aliases(name))
+        return (
+            f"no version or alias {ref!r} in {self.url}; {name} has versions "
+            f"{versions[0]}..{versions[-1]} and aliases {', '.join(labels)}"
+        )
+
+    def artifact(self, ref: str) -> Artifact:
+        """The committed artifact ``"name:vN"``, ``"name:latest"``, ``"name:<alias>"``."""
+        name, version = self.resolve(ref)
+        return Artifact._committed(self, self._manifest(name, version))
+
+    def _manifest(self, name: str, version: str) -> Manifest:
+        key = (name, version)
+        m = self._manifests.get(key)
+        if m is None:
+            where = f"artifacts/{name}/versions/{version}.json"
+            try:
+                data = self.backend.read(where)
+            except FileNotFoundError:
+                raise ArtifactNotFoundError(f"no version {name}:{version} in {self.url}") from None
+            m = Manifest.parse(data, f"{self.url}/{where}")
+            if (m["name"], m["version"]) != key:
+                raise IntegrityError(
+                    f"{where} names itself {m['name']}:{m['version']}; the store was altered"
+                )
+            self._manifests[key] = m
+        return m
+
+    # -- entries --------------------------------------------------------------------------
+    def _other(self, url: str) -> Store:
+        if url == self.url:
+            return self
+        s = self._others.get(url)
+        if s is None:
+            s = self._others[url] = open_store(url)
+        return s
+
+    def _read_entry(self, art: Artifact, path: str, e: dict[str, Any]) -> bytes:
+        name = f"{art.qualified_name}/{path}"
+        ref = e.get("ref")
+        if "uri" in e or (ref and ref.get("store", self.url) != self.url):
+            with self._open_entry_streaming(art, path, e) as f:
+                return f.read()
+        try:
+            data = self.backend.read(blob_path(e["digest"]))
+        except FileNotFoundError:
+            raise IntegrityError(f"{name}: its blob {e['digest'][:16]}... is missing") from None
+        check_bytes(data, e["digest"], e["size"], name)
+        return data
+
+    def _open_entry_streaming(self, art: Artifact, path: str, e: dict[str, Any]) -> IO[bytes]:
+        """Open an entry for streaming; the stream raises IntegrityError at EOF on a mismatch."""
+        name = f"{art.qualified_name}/{path}"
+        ref = e.get("ref")
+        if "uri" in e:
+            fs, p = fsspec.core.url_to_fs(e["uri"])
+            if "digest" not in e:
+                info = fs.info(p)
+                tag = (
+                    info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("created")
+                )
+                if str(tag).strip('"') != e["etag"]:
+                    raise IntegrityError(f"{name}: {e['uri']} changed since it was referenced")
+            raw = fs.open(p, "rb")
+        elif ref and ref.get("store", self.url) != self.url:
+            other = self._other(ref["store"])
+            src = other.artifact(ref["artifact"])
+            raw = src._store._open_entry_streaming(src, ref["path"], src._entry_json(ref["path"]))
+        else:
+            try:
+                raw = self.backend.open(blob_path(e["digest"]))
+            except FileNotFoundError:
+                raise IntegrityError(f"{name}: its blob {e['digest'][:16]}... is missing") from None
+        return _CheckedReader(raw, e.get("digest"), e["size"], name)
+
+    def _open_verified(self, art: Artifact, path: str, e: dict[str, Any]) -> IO[bytes]:
+        """Open a (large) entry for random access after checking its bytes once by streaming."""
+        key = f"{e.get('digest')}:{e['size']}:{e.get('uri')}"
+        if key not in self._verified:
+            with self._open_entry_streaming(art, path, e) as f:
+                while f.read(CHUNK):
+                    pass
+            self._verified.add(key)
+        ref = e.get("ref")
+        if "uri" in e:
+            fs, p = fsspec.core.url_to_fs(e["uri"])
+            return fs.open(p, "rb")
+        if ref and ref.get("store", self.url) != self.url:
+            src = self._other(ref["store"]).artifact(ref["artifact"])
+            return src.open_media(ref["path"])
+        return self.backend.open(blob_path(e["digest"]))
+
+    # -- committing -----------------------------------------------------------------------
+    def commit(
+        self, draft: Artifact, aliases: Iterable[str] = (), *, run_id: str | None = None
+    ) -> Artifact:
+        """Commit a draft as the next version ``vN`` and return the committed artifact.
+
+        Blobs go first (existing ones are skipped), then the manifest is created if absent
+        as ``vN`` (retrying ``vN+1`` on a conflict), then aliases move.  A draft whose
+        content and metadata equal ``latest`` makes no new version: ``latest`` is returned
+        (and the aliases move to it).
+        """
+        if not isinstance(draft, Artifact):
+            raise TypeError(f"Invalid draft {draft!r}: commit() takes an Artifact draft")
+        if not draft.is_draft:
+            raise ReadOnlyError(f"{draft.qualified_name} is already committed")
+        alias_list = [check_alias(a) for a in aliases if a != "latest"]
+        self._check_writable()
+        entries, uploads = self._resolve_entries(draft)
+        digest = entries_digest(entries)
+        latest = self._latest(draft.name)
+        if latest is not None:
+            m = self._manifest(draft.name, latest)
+            if (m["digest"], m["type"], m.obj.get("description"), m["metadata"]) == (
+                digest,
+                draft.type,
+                draft.description,
+                draft.metadata,
+            ):
+                self._move_aliases(draft.name, latest, alias_list)
+                return Artifact._committed(self, m)
+        counter = self._progress_counter(len(uploads), f"commit {draft.name}")
+        try:
+            self.backend.write_many(uploads, counter.update if counter else None)
+        finally:
+            if counter is not None:
+                counter.close()
+        obj = {
+            "_type": "manifest",
+            "format": 1,
+            "name": draft.name,
+            "version": "",
+            "type": draft.type,
+            "description": draft.description,
+            "metadata": draft.metadata,
+            "digest": digest,
+            "created_at": _now(),
+            "created_by": run_id,
+            "entries": entries,
+        }
+        n = int(latest[1:]) + 1 if latest else 0
+        while True:
+            obj["version"] = f"v{n}"
+            data = canonical_json(obj)
+            try:
+                self.backend.create(f"artifacts/{draft.name}/versions/v{n}.json", data)
+                break
+            except FileExistsError:
+                newest = self._latest(draft.name)
+                n = max(n + 1, int(newest[1:]) + 1 if newest else 0)
+        manifest = Manifest(json.loads(data))
+        self._manifests[(draft.name, obj["version"])] = manifest
+        self._move_aliases(draft.name, obj["version"], alias_list)
+        return Artifact._committed(self, manifest)
+
+    def _resolve_entries(self, draft: Artifact) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+        entries: dict[str, Any] = {}
+        uploads: dict[str, Any] = {}
+        for path, e in draft._entries.items():
+            content = draft._pending.get(path)
+            source = draft._sources.get(path)
+            e = dict(e)
+            ref = e.get("ref")
+            if content is not None:
+                uploads.setdefault(blob_path(e["digest"]), content)
+            elif source is not None and "uri" not in e:
+                src_art, src_path = source
+                src_store = src_art._store
+                assert src_store is not None
+                if ref is None or "store" not in ref or ref["store"] == src_store.url:
+                    ref = dict(ref or {"artifact": src_art.qualified_name, "path": src_path})
+                    ref["store"] = src_store.url
+                if ref["store"] == self.url:
+                    ref.pop("store")
+                e["ref"] = ref
+            if ref is not None and "store" in ref and ref["store"] == self.url:
+                e["ref"] = {k: v for k, v in ref.items() if k != "store"}
+            entries[path] = e
+        return entries, list(uploads.items())
+
+    def _move_aliases(self, name: str, version: str, aliases: Sequence[str]) -> None:
+        for alias in aliases:
+            self.set_alias(name, alias, version)
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        """Point ``name:alias`` at ``version`` (a ``vN`` or another alias)."""
+        check_alias(alias)
+        _, version = self.resolve(f"{name}:{version}")
+        obj = {
+            "_type": "alias",
+            "artifact": name,
+            "alias": alias,
+            "version": version,
+            "updated_at": _now(),
+        }
+        schemas.validate(obj, "alias")
+        self.backend.write(f"artifacts/{name}/aliases/{alias}.json", canonical_json(obj))
+
+    def remove_alias(self, name: str, alias: str) -> None:
+        """Remove alias ``name:alias`` (``latest`` cannot be removed: it is derived)."""
+        check_alias(alias)
+        if alias == "latest":
+            raise ValueError("'latest' always names the newest version and cannot be removed")
+        path = f"artifacts/{name}/aliases/{alias}.json"
+        if not self.backend.exists(path):
+            raise ArtifactNotFoundError(f"no alias {name}:{alias} in {self.url}")
+        self.backend.delete(path)
+
+    # -- lineage --------------------------------------------------------------------------
+    def record_lineage(self, run_id: str, action: str, artifact: Artifact) -> dict[str, Any]:
+        """Record that run ``run_id`` ``"logged"`` or ``"used"`` a committed artifact."""
+        check_artifact_name(run_id)
+        obj = {
+            "_type": "lineage",
+            "run": run_id,
+            "action": action,
+            "artifact": artifact.qualified_name,
+            "digest": artifact.manifest["digest"],
+            "at": _now(),
+        }
+        schemas.validate(obj, "lineage")
+        self.backend.write(
+            f"lineage/{artifact.name}/{artifact.version}/{run_id}.{action}.json",
+            canonical_json(obj),
+        )
+        return obj
+
+    def lineage(self, ref: str) -> dict[str, Any]:
+        """``{"artifact", "created_by", "logged_by", "used_by"}`` for a version."""
+        name, version = self.resolve(ref)
+        m = self._manifest(name, version)
+        out: dict[str, Any] = {
+            "artifact": f"{name}:{version}",
+            "created_by": m.obj.get("created_by"),
+            "logged_by": [],
+            "used_by": [],
+        }
+        for f in self.backend.listdir(f"lineage/{name}/{version}"):
+            run, _, action = f[: -len(".json")].rpartition(".")
+            if action in ("logged", "used"):
+                out[f"{action}_by"].append(run)
+        return out
+
+    # -- garbage collection ---------------------------------------------------------------
+    def live_blobs(self) -> set[str]:
+        """Digests of every blob some manifest of the store refers to."""
+        live: set[str] = set()
+        for name in self.names():
+            for version in self.versions(name):
+                for e in self._manifest(name, version).entries.values():
+                    ref = e.get("ref")
+                    if "uri" in e or (ref and "store" in ref):
+                        continue
+                    live.add(e["digest"])
+        return live
+
+    def gc(self, dry_run: bool = False, grace: float = DEFAULT_GRACE) -> GcReport:
+        """Delete blobs no manifest refers to, and stale temporary files.
+
+        Only files older than ``grace`` seconds are deleted, so that the blobs of a commit in
+        flight (written before its manifest) survive.
+        """
+        if grace < 0:
+            raise ValueError(f"Invalid grace {grace!r}: give a number of seconds >= 0")
+        now = time.time()
+        live = self.live_blobs()
+        deleted: list[str] = []
+        freed = young = 0
+        candidates = []
+        for prefix in ("blobs", "artifacts", "probe", "tmp"):
+            for rel, mtime in self.backend.walk_files(prefix):
+                base = rel.rsplit("/", 1)[-1]
+                if base.startswith(".tmp-") or prefix in ("probe", "tmp"):
+                    candidates.append((rel, mtime))
+                elif prefix == "blobs":
+                    parts = rel.split("/")
+                    digest = "".join(parts[2:4]) if len(parts) == 4 else ""
+                    if digest not in live:
+                        candidates.append((rel, mtime))
+        for rel, mtime in self._progress(candidates, "gc", unit="file"):
+            if now - mtime < grace:
+                young += 1
+                continue
+            try:
+                freed += self.backend.size(rel)
+            except (FileNotFoundError, OSError):
+                continue
+            deleted.append(rel)
+            if not dry_run:
+                self.backend.delete(rel)
+        return GcReport(sorted(deleted), freed, len(live), young, dry_run)
+
+    def is_local(self) -> bool:
+        """Whether the store is a folder on the local disk."""
+        return isinstance(self.backend, LocalBackend)
+
+
+class _CheckedReader(io.RawIOBase):
+    """A read-only stream that hashes what passes and raises IntegrityError at EOF."""
+
+    def __init__(self, raw: IO[bytes], digest: str | None, size: int, name: str):
+        self._raw = raw
+        self._digest = digest
+        self._size = size
+        self._name = name
+        self._h = hashlib.sha256()
+        self._n = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._raw.read(len(b))
+        if not data:
+            self._finish()
+            return 0
+        n = len(data)
+        b[:n] = data
+        self._h.update(data)
+        self._n += n
+        if self._n > self._size:
+            raise IntegrityError(f"{self._name}: longer than its recorded {self._size} bytes")
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            chunks = []
+            while chunk := self.read(CHUNK):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        buf = bytearray(size)
+        n = self.readinto(buf)
+        return bytes(buf[:n])
+
+    def _finish(self) -> None:
+        if self._n != self._size:
+            raise IntegrityError(
+                f"{self._name}: {self._n} bytes stored, its manifest says {self._size}"
+            )
+        if self._digest is not None and self._h.hexdigest() != self._digest:
+            raise IntegrityError(f"{self._name}: stored bytes do not match sha256 {self._digest}")
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def iter_versions(store: Store) -> Iterator[tuple[str, str]]:
+    """Every ``(name, version)`` of the store."""
+    for name in store.names():
+        for v in store.versions(name):
+            yield name, v

@@ -1,0 +1,79 @@
+"""A minimal RIFF/WAVE codec for the four lossless sample formats Audio writes.
+
+Writing: int16 and int32 as PCM, float32 and float64 as IEEE float, little-endian,
+interleaved, with a ``fact`` chunk for float data: the same layout libsndfile writes, readable
+by soundfile, browsers and the wandb client.  Reading: a WAV file of one of those formats
+is turned into an array with one ``numpy.frombuffer``; anything else returns ``None`` and the
+caller falls back to soundfile.  This exists because it is several times faster than a
+round trip through libsndfile for the short clips ML code logs by the thousand.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+__all__ = ["encode", "decode", "MAX_DATA"]
+
+_PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+_FORMATS = {  # dtype -> (format tag, bits)
+    "int16": (_PCM, 16),
+    "int32": (_PCM, 32),
+    "float32": (_FLOAT, 32),
+    "float64": (_FLOAT, 64),
+}
+_DTYPES = {v: np.dtype(k).newbyteorder("<") for k, v in _FORMATS.items()}
+MAX_DATA = 0xFFFFFFFF - 64  # RIFF sizes are 32-bit
+
+
+def encode(array: np.ndarray, sample_rate: int) -> bytes:
+    """WAV bytes of a 1-D (mono) or 2-D (frames x channels) array of a supported dtype."""
+    tag, bits = _FORMATS[array.dtype.name]
+    channels = 1 if array.ndim == 1 else array.shape[1]
+    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    block = channels * bits // 8
+    if tag == _PCM:
+        fmt = struct.pack("<HHIIHH", tag, channels, sample_rate, sample_rate * block, block, bits)
+        extra = b""
+    else:
+        fmt = struct.pack(
+            "<HHIIHHH", tag, channels, sample_rate, sample_rate * block, block, bits, 0
+        )
+        extra = b"fact" + struct.pack("<II", 4, array.shape[0])
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra
+    body += b"data" + struct.pack("<I", len(data))
+    return b"RIFF" + struct.pack("<I", len(body) + len(data)) + body + data
+
+
+def decode(data: bytes | memoryview) -> tuple[np.ndarray, int] | None:
+    """``(frames x channels array, sample_rate)`` of a simple WAV file, else ``None``."""
+    mv = memoryview(data)
+    if len(mv) < 12 or mv[0:4] != b"RIFF" or mv[8:12] != b"WAVE":
+        return None
+    pos, fmt, payload = 12, None, None
+    while pos + 8 <= len(mv):
+        cid = bytes(mv[pos : pos + 4])
+        (size,) = struct.unpack_from("<I", mv, pos + 4)
+        start = pos + 8
+        if cid == b"fmt " and size >= 16:
+            fmt = struct.unpack_from("<HHIIHH", mv, start)
+            if fmt[0] == _EXTENSIBLE and size >= 40:
+                (sub,) = struct.unpack_from("<H", mv, start + 24)
+                fmt = (sub,) + fmt[1:]
+        elif cid == b"data":
+            if start + size > len(mv):
+                return None  # truncated: let soundfile report it
+            payload = mv[start : start + size]
+            break
+        pos = start + size + (size & 1)
+    if fmt is None or payload is None:
+        return None
+    tag, channels, rate, _, block, bits = fmt
+    dtype = _DTYPES.get((tag, bits))
+    if dtype is None or channels < 1 or block != channels * bits // 8 or rate < 1:
+        return None
+    if len(payload) % block:
+        return None
+    samples = np.frombuffer(payload, dtype=dtype).reshape(-1, channels)
+    return samples.astype(dtype.newbyteorder("="), copy=False), rate

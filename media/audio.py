@@ -1,0 +1,432 @@
+"""``Audio``: a clip of audio, lossless from arrays, kept as it is from files."""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import soundfile as sf
+
+import schemas
+
+from . import _wav
+from .errors import IntegrityError
+from .value import Media, Value
+
+__all__ = ["Audio"]
+
+# dtype of the array -> soundfile subtype it is written with, losslessly
+_DTYPE_SUBTYPE = {"float32": "FLOAT", "float64": "DOUBLE", "int16": "PCM_16", "int32": "PCM_32"}
+# soundfile subtype of a file -> the dtype that holds its samples exactly
+_SUBTYPE_DTYPE = {
+    "FLOAT": "float32",
+    "DOUBLE": "float64",
+    "PCM_16": "int16",
+    "PCM_S8": "int16",
+    "PCM_U8": "int16",
+    "PCM_24": "int32",
+    "PCM_32": "int32",
+}
+_FORMAT_EXT = {
+    "WAV": "wav",
+    "WAVEX": "wav",
+    "FLAC": "flac",
+    "OGG": "ogg",
+    "MP3": "mp3",
+    "AIFF": "aiff",
+    "AU": "au",
+    "CAF": "caf",
+    "W64": "w64",
+    "RF64": "wav",
+}
+ALLOWED_DTYPES = tuple(_DTYPE_SUBTYPE)
+MAX_CHANNELS = 64
+MAX_SAMPLE_RATE = 2**31 - 1
+_FLAC_DTYPES = ("int16",)
+
+
+def _check_sample_rate(sample_rate: Any) -> int:
+    if sample_rate is None:
+        raise ValueError(
+            "sample_rate is required when Audio is made from an array: pass the number of "
+            "samples per second, e.g. Audio(array, sample_rate=16000)"
+        )
+    if isinstance(sample_rate, bool) or not isinstance(
+        sample_rate, (int, np.integer, float, np.floating)
+    ):
+        raise TypeError(
+            f"Invalid sample_rate {sample_rate!r}: expected a positive int (samples per second)"
+        )
+    if isinstance(sample_rate, (float, np.floating)):
+        if not np.isfinite(sample_rate) or sample_rate != int(sample_rate):
+            raise ValueError(
+                f"Invalid sample_rate {sample_rate!r}: it must be a whole number of samples "
+                "per second, e.g. 16000"
+            )
+    rate = int(sample_rate)
+    if not 1 <= rate <= MAX_SAMPLE_RATE:
+        raise ValueError(
+            f"Invalid sample_rate {sample_rate!r}: it must be a positive int no larger than "
+            f"{MAX_SAMPLE_RATE}"
+        )
+    return rate
+
+
+def _check_array(array: np.ndarray) -> np.ndarray:
+    if array.dtype.name not in ALLOWED_DTYPES:
+        raise TypeError(
+            f"Invalid dtype {array.dtype.name!r}: Audio stores float32, float64, int16 or int32 "
+            "samples losslessly; convert first, e.g. array.astype(np.float32)"
+        )
+    if array.ndim not in (1, 2):
+        raise ValueError(
+            f"Invalid array shape {array.shape}: give a 1-D array (mono) or a 2-D array of "
+            "frames x channels"
+        )
+    if array.ndim == 2:
+        frames, channels = array.shape
+        if channels == 0:
+            raise ValueError(f"Invalid array shape {array.shape}: a clip needs at least 1 channel")
+        if channels > MAX_CHANNELS or (frames > 0 and channels > frames):
+            raise ValueError(
+                f"Invalid array shape {array.shape}: this looks channels-first "
+                f"({channels} channels, {frames} frames); Audio expects frames x channels, "
+                "so pass array.T"
+            )
+    if array.dtype.kind == "f" and array.size and not np.isfinite(array).all():
+        raise ValueError(
+            "Invalid samples: the array contains NaN or infinite values, which no audio file "
+            "can hold; replace them first, e.g. np.nan_to_num(array)"
+        )
+    out = np.array(array, dtype=array.dtype.newbyteorder("="), order="C", copy=True)
+    out.setflags(write=False)
+    return out
+
+
+class Audio(Media):
+    """An audio clip.
+
+    ``Audio(array, sample_rate, caption)`` keeps a 1-D (mono) or 2-D (frames x channels)
+    array of float32, float64, int16 or int32 losslessly: it is written as WAV FLOAT,
+    DOUBLE, PCM_16 or PCM_32 (or FLAC for int16 with ``format="flac"``) and ``numpy()``
+    returns the same dtype, shape and bits after any round trip.  ``Audio(path)`` keeps a file
+    that soundfile reads (WAV, FLAC, OGG, MP3, ...) exactly as it is, reading only its header.
+    """
+
+    artifact_type: ClassVar[str] = "audio-file"
+    _media_kind: ClassVar[str] = "audio"
+    FORMATS: ClassVar[tuple[str, ...]] = ("wav", "flac")
+
+    def __init__(
+        self,
+        data_or_path: Any,
+        sample_rate: int | None = None,
+        caption: str | None = None,
+        *,
+        format: Literal["wav", "flac"] = "wav",
+    ) -> None:
+        super().__init__()
+        if caption is not None and not isinstance(caption, str):
+            raise TypeError(f"Invalid caption {caption!r}: expected a str or None")
+        if format not in self.FORMATS:
+            raise ValueError(
+                f"Unknown format {format!r}: Audio writes arrays as one of {self.FORMATS}"
+            )
+        self._caption = caption
+        self._array: np.ndarray | None = None
+        self._format = format
+        if isinstance(data_or_path, np.ndarray):
+            self._init_array(data_or_path, sample_rate, format)
+        elif isinstance(data_or_path, (str, os.PathLike)):
+            self._init_path(os.fspath(data_or_path), sample_rate)
+        elif hasattr(data_or_path, "read"):
+            data = data_or_path.read()
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError("Invalid file object: it must be opened in binary mode ('rb')")
+            self._init_bytes(bytes(data), sample_rate, getattr(data_or_path, "name", "<file>"))
+        else:
+            raise TypeError(
+                f"Invalid data_or_path of type {type(data_or_path).__name__}: give a NumPy "
+                "array (with sample_rate), a path to an audio file, or a binary file object"
+            )
+
+    # -- construction ---------------------------------------------------------------------
+    def _init_array(self, array: np.ndarray, sample_rate: Any, format: str) -> None:
+        self._array = _check_array(array)
+        self._sample_rate = _check_sample_rate(sample_rate)
+        self._frames = int(self._array.shape[0])
+        self._channels = 1 if self._array.ndim == 1 else int(self._array.shape[1])
+        self._ndim = self._array.ndim
+        self._dtype = self._array.dtype.name
+        if format == "flac" and self._dtype not in _FLAC_DTYPES:
+            raise ValueError(
+                f"FLAC keeps {', '.join(_FLAC_DTYPES)} samples losslessly, not {self._dtype}; "
+                "use format='wav' (the default) for this array"
+            )
+        self._extension = format
+
+    def _materialize(self) -> None:
+        assert self._array is not None
+        if self._format == "wav" and self._array.nbytes <= _wav.MAX_DATA:
+            self._set_bytes(_wav.encode(self._array, self._sample_rate), "wav")
+            return
+        buf = io.BytesIO()
+        fmt, subtype = (
+            ("FLAC", "PCM_16") if self._format == "flac" else ("RF64", _DTYPE_SUBTYPE[self._dtype])
+        )
+        try:
+            sf.write(buf, self._array, self._sample_rate, format=fmt, subtype=subtype)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+            raise ValueError(f"cannot write this clip as {self._format.upper()}: {exc}") from None
+        self._set_bytes(buf.getvalue(), self._format)
+
+    def _init_path(self, path: str, sample_rate: Any) -> None:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(errno.ENOENT, f"audio file not found: {path!r}", path)
+        self._read_info(path, path)
+        self._set_local_file(os.path.abspath(path), self._extension)
+        self._check_given_rate(sample_rate, path)
+
+    def _init_bytes(self, data: bytes, sample_rate: Any, name: str) -> None:
+        self._read_info(io.BytesIO(data), name)
+        self._set_bytes(data, self._extension)
+        self._check_given_rate(sample_rate, name)
+
+    def _check_given_rate(self, sample_rate: Any, name: str) -> None:
+        if sample_rate is not None and _check_sample_rate(sample_rate) != self._sample_rate:
+            raise ValueError(
+                f"sample_rate={sample_rate!r} contradicts {name!r}, whose header says "
+                f"{self._sample_rate}; leave sample_rate out for files (it is read from them)"
+            )
+
+    def _read_info(self, file: Any, name: str) -> sf._SoundFileInfo:
+        try:
+            info = sf.info(file)
+        except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+            raise ValueError(
+                f"{name!r} is not an audio file that soundfile can read ({exc}); give a "
+                "WAV, FLAC, OGG, MP3 or another format in soundfile.available_formats()"
+            ) from None
+        self._apply_info(info)
+        return info
+
+    def _apply_info(self, info: Any) -> None:
+        self._sample_rate = int(info.samplerate)
+        self._frames = int(info.frames)
+        self._channels = int(info.channels)
+        self._ndim = 1 if self._channels == 1 else 2
+        self._dtype = _SUBTYPE_DTYPE.get(info.subtype, "float32")
+        self._extension = _FORMAT_EXT.get(info.format, str(info.format).lower())
+
+    @classmethod
+    def from_json(cls, json_obj: dict[str, Any], source_artifact: Any) -> Audio:
+        """Rebuild a clip from audio-file JSON; samples are read only by :meth:`numpy`.
+
+        Metadata missing from the JSON (as in JSON written by the wandb client) is read from
+        the file's header, on first use.
+        """
+        self = cls.__new__(cls)
+        Media.__init__(self)
+        self._caption = json_obj.get("caption")
+        self._array = None
+        self._format = "wav"
+        path = json_obj["path"]
+        ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else "bin"
+        self._set_source_file(source_artifact, path, json_obj["sha256"], json_obj.get("size"), ext)
+        keys = ("sample_rate", "frames", "channels")
+        if all(k in json_obj for k in keys):
+            self._sample_rate = json_obj["sample_rate"]
+            self._frames = json_obj["frames"]
+            self._channels = json_obj["channels"]
+            self._dtype = json_obj.get("dtype", "float32")
+            self._ndim = json_obj.get("ndim", 1 if self._channels == 1 else 2)
+            if self._ndim == 1 and self._channels != 1:
+                raise schemas.SchemaError("audio-file", "$.ndim", "ndim 1 needs channels 1")
+        else:
+            self._sample_rate = None
+        return self
+
+    def _ensure_meta(self) -> None:
+        if self._sample_rate is None:
+            with self.open() as f:
+                self._read_info(f, self._describe())
+
+    def _describe(self) -> str:
+        src = self.source_file()
+        return src[1] if src else repr(self)
+
+    # -- metadata -------------------------------------------------------------------------
+    @property
+    def caption(self) -> str | None:
+        """The caption, or ``None``."""
+        return self._caption
+
+    @property
+    def sample_rate(self) -> int:
+        """Samples per second per channel."""
+        self._ensure_meta()
+        return self._sample_rate
+
+    @property
+    def channels(self) -> int:
+        """Number of channels."""
+        self._ensure_meta()
+        return self._channels
+
+    @property
+    def frames(self) -> int:
+        """Number of frames (samples per channel)."""
+        self._ensure_meta()
+        return self._frames
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        self._ensure_meta()
+        return self._frames / self._sample_rate
+
+    @property
+    def dtype(self) -> str:
+        """Name of the NumPy dtype :meth:`numpy` returns."""
+        self._ensure_meta()
+        return self._dtype
+
+    @property
+    def ndim(self) -> int:
+        """1 if :meth:`numpy` returns a 1-D mono array, 2 for frames x channels."""
+        self._ensure_meta()
+        return self._ndim
+
+    def file_is_set(self) -> bool:
+        """Whether the clip has its media (a file, or an array to write as one)."""
+        return self._file is not None or self._array is not None
+
+    # -- samples --------------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The samples: shape ``(frames,)`` for mono or ``(frames, channels)``, a new array."""
+        if self._array is not None:
+            return self._array.copy()
+        self._ensure_meta()
+        local = self.local_path()
+        if local is not None and self.source_file() is None:
+            samples, rate = sf.read(local, dtype=self._dtype, always_2d=True)
+        else:
+            with self.open() as f:
+                data = f.read()
+            decoded = _wav.decode(data)
+            if decoded is not None and decoded[0].dtype.name == self._dtype:
+                samples, rate = decoded
+            else:
+                try:
+                    samples, rate = sf.read(io.BytesIO(data), dtype=self._dtype, always_2d=True)
+                except (sf.LibsndfileError, RuntimeError) as exc:
+                    raise IntegrityError(
+                        f"{self._describe()}: the stored bytes are not readable audio ({exc})"
+                    ) from None
+        if (rate, samples.shape[1], samples.shape[0]) != (
+            self._sample_rate,
+            self._channels,
+            self._frames,
+        ):
+            raise IntegrityError(
+                f"{self._describe()}: the file header says {rate} Hz, {samples.shape[1]} "
+                f"channel(s), {samples.shape[0]} frames, but its JSON says "
+                f"{self._sample_rate} Hz, {self._channels} channel(s), {self._frames} frames"
+            )
+        if self._ndim == 1:
+            samples = samples[:, 0]
+        if not samples.flags.writeable or not samples.flags.c_contiguous:
+            samples = np.ascontiguousarray(samples).copy()
+        return samples
+
+    # -- JSON -----------------------------------------------------------------------------
+    def to_json(self, run_or_artifact: Any) -> dict[str, Any]:
+        """audio-file JSON: path, sha256, size, sample_rate, duration, channels, frames,
+        dtype, ndim and caption (``null`` when none)."""
+        obj = super().to_json(run_or_artifact)
+        obj.update(
+            sample_rate=self.sample_rate,
+            duration=self.duration,
+            channels=self.channels,
+            frames=self.frames,
+            dtype=self.dtype,
+            ndim=self.ndim,
+            caption=self._caption,
+        )
+        return obj
+
+    @classmethod
+    def seq_to_json(
+        cls, seq: Sequence[Audio], run: Any, key: str, step: int | str
+    ) -> dict[str, Any]:
+        """JSON of a list of clips logged under one key: binds each clip to ``run`` first."""
+        clips = list(seq)
+        for clip in clips:
+            if not isinstance(clip, Audio):
+                raise TypeError(f"Invalid item {clip!r} in an audio list: expected Audio")
+        for clip in clips:
+            if not clip.is_bound():
+                clip.bind_to_run(run, key, step)
+        obj: dict[str, Any] = {
+            "_type": "audio",
+            "count": len(clips),
+            "audio": [clip.to_json(run) for clip in clips],
+            "sampleRates": cls.sample_rates(clips),
+            "durations": cls.durations(clips),
+        }
+        captions = cls.captions(clips)
+        if captions:
+            obj["captions"] = captions
+        return obj
+
+    @classmethod
+    def seq_from_json(cls, json_obj: dict[str, Any], source: Any) -> list[Audio]:
+        """The clips of an ``audio`` seq JSON (as written by :meth:`seq_to_json`)."""
+        schemas.validate(json_obj, "audio")
+        return [Value.init_from_json(item, source) for item in json_obj["audio"]]  # type: ignore[misc]
+
+    @classmethod
+    def durations(cls, audio_list: Iterable[Audio]) -> list[float]:
+        """Duration in seconds of each clip."""
+        return [a.duration for a in audio_list]
+
+    @classmethod
+    def sample_rates(cls, audio_list: Iterable[Audio]) -> list[int]:
+        """Sample rate of each clip."""
+        return [a.sample_rate for a in audio_list]
+
+    @classmethod
+    def captions(cls, audio_list: Iterable[Audio]) -> list[str] | Literal[False]:
+        """``False`` when no clip has a caption, else each caption with ``""`` for none."""
+        captions = [a.caption for a in audio_list]
+        if all(c is None for c in captions):
+            return False
+        return ["" if c is None else c for c in captions]
+
+    # -- equality -------------------------------------------------------------------------
+    def _eq_key(self) -> Any:
+        return (self.caption, self.sample_rate, self.channels, self.ndim, self.dtype)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Audio)
+        if self._eq_key() != other._eq_key() or self.frames != other.frames:
+            return False
+        if self._sha256 is not None and self._sha256 == other._sha256:
+            return True
+        return self.numpy().tobytes() == other.numpy().tobytes()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        if self._sample_rate is None:
+            return f"Audio(<not yet read: {self._describe()}>, caption={self._caption!r})"
+        return (
+            f"Audio({self._dtype}, {self._sample_rate} Hz, {self._channels} ch, "
+            f"{self._frames / self._sample_rate:.3f} s, caption={self._caption!r})"
+        )

@@ -1,0 +1,63 @@
+"""Checks for names and relative paths that come from users or from stored JSON.
+
+A safe relative path is a POSIX path of non-empty components, none of which is ``.`` or
+``..``; it has no backslash, no NUL, no drive letter and no leading ``/``; each component is
+at most 255 bytes in UTF-8.  Such a path cannot escape the folder it is joined to.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+__all__ = ["check_relpath", "join_inside"]
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def check_relpath(path: object, what: str = "path") -> str:
+    """Return ``path`` if it is a safe relative POSIX path, else raise ``ValueError``.
+
+    ``what`` names the path in the message (for example ``"entry name"``).
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"Invalid {what} {path!r}: expected a str")
+    problem = None
+    if not path:
+        problem = "it is empty"
+    elif "\x00" in path:
+        problem = "it contains a NUL character"
+    elif "\\" in path:
+        problem = "it contains a backslash (use '/' to separate folders)"
+    elif path.startswith("/"):
+        problem = "it is absolute (give a path relative to the folder)"
+    elif _DRIVE.match(path):
+        problem = "it starts with a drive letter (give a relative path)"
+    else:
+        for part in path.split("/"):
+            if part in ("", ".", ".."):
+                problem = (
+                    "it has an empty, '.' or '..' component "
+                    "(it must stay inside its folder, with no '//' or trailing '/')"
+                )
+                break
+            if len(part.encode("utf-8")) > 255:
+                problem = "a component is longer than 255 bytes"
+                break
+    if problem:
+        raise ValueError(f"Invalid {what} {path!r}: {problem}")
+    return path
+
+
+def join_inside(root: str | os.PathLike[str], relpath: str, what: str = "path") -> str:
+    """Join a checked relative path to a local folder and make sure the result stays inside.
+
+    Symbolic links along the way are resolved: a link that leads out of ``root`` is refused
+    with ``ValueError``.
+    """
+    check_relpath(relpath, what)
+    base = os.path.realpath(root)
+    full = os.path.realpath(os.path.join(base, *relpath.split("/")))
+    if os.path.commonpath([base, full]) != base:
+        raise ValueError(f"Invalid {what} {relpath!r}: it leads outside {os.fspath(root)!r}")
+    return full

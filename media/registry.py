@@ -1,0 +1,118 @@
+"""The registry of value types: a dict from type tag to class.
+
+Built-in types are registered explicitly in :mod:`media`; installed plugins are found
+through the entry-point group ``media.types`` (entry-point name = tag, value =
+``module:Class``) and loaded lazily, the first time a lookup misses or the whole mapping is
+asked for.  A tag names a wire format: nothing read from stored data is ever imported.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import warnings
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
+
+import schemas
+
+from .errors import PluginWarning, UnknownTypeError
+
+if TYPE_CHECKING:
+    from .value import Value
+
+__all__ = ["register", "lookup", "type_mapping", "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "media.types"
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+_types: dict[str, type[Value]] = {}
+_lock = threading.RLock()
+_entry_points_seen: set[str] = set()
+
+
+def register(cls: type[Value], *, replace: bool = False) -> type[Value]:
+    """Register ``cls`` under its ``artifact_type`` tag and return it (usable as a decorator).
+
+    The same class twice is a no-op; a different class under a taken tag raises
+    ``ValueError`` unless ``replace=True``.  A class whose tag has no built-in schema must
+    carry its JSON Schema as the class attribute ``json_schema``.
+    """
+    from .value import Value
+
+    if not (isinstance(cls, type) and issubclass(cls, Value)):
+        raise TypeError(f"Invalid media type {cls!r}: register() takes a subclass of media.Value")
+    tag = cls.__dict__.get("artifact_type")
+    if not isinstance(tag, str) or not TAG_RE.match(tag):
+        raise ValueError(
+            f"Invalid type tag {tag!r} on {cls.__qualname__}: set the class attribute "
+            "artifact_type to 1-64 characters of a-z, 0-9, '.', '_' or '-'"
+        )
+    with _lock:
+        current = _types.get(tag)
+        if current is cls:
+            return cls
+        if current is not None and not replace:
+            raise ValueError(
+                f"type tag {tag!r} is already registered to "
+                f"{current.__module__}.{current.__qualname__}; choose another artifact_type "
+                f"for {cls.__module__}.{cls.__qualname__} (a tag names one wire format)"
+            )
+        document = cls.__dict__.get("json_schema")
+        if document is not None:
+            schemas.register_schema(tag, document)
+        else:
+            try:
+                schemas.load(tag)
+            except LookupError:
+                raise TypeError(
+                    f"{cls.__qualname__} has no JSON schema: set the class attribute "
+                    "json_schema to a JSON Schema 2020-12 document for its JSON form"
+                ) from None
+        _types[tag] = cls
+    return cls
+
+
+def _load_entry_points(tag: str | None) -> None:
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if (tag is not None and ep.name != tag) or ep.name in _entry_points_seen:
+            continue
+        with _lock:
+            if ep.name in _entry_points_seen:
+                continue
+            _entry_points_seen.add(ep.name)
+            try:
+                cls = ep.load()
+                if getattr(cls, "artifact_type", None) != ep.name:
+                    raise ValueError(
+                        f"entry point name {ep.name!r} differs from the class's "
+                        f"artifact_type {getattr(cls, 'artifact_type', None)!r}"
+                    )
+                register(cls)
+            except Exception as exc:  # a broken plugin must not break every other type
+                warnings.warn(
+                    f"media type plugin {ep.name!r} ({ep.value}) could not be loaded: {exc}",
+                    PluginWarning,
+                    stacklevel=3,
+                )
+
+
+def lookup(tag: str) -> type[Value]:
+    """Return the class registered for ``tag``, loading an installed plugin if needed.
+
+    Raises :class:`media.UnknownTypeError` listing the known tags.
+    """
+    cls = _types.get(tag) if isinstance(tag, str) else None
+    if cls is None and isinstance(tag, str):
+        _load_entry_points(tag)
+        cls = _types.get(tag)
+    if cls is None:
+        raise UnknownTypeError(tag, sorted(type_mapping()))
+    return cls
+
+
+def type_mapping() -> dict[str, type[Value]]:
+    """A copy of the registry, tag -> class, including every installed plugin."""
+    _load_entry_points(None)
+    with _lock:
+        return dict(sorted(_types.items()))

@@ -1,0 +1,172 @@
+"""``Table``: rows of cells, where a cell is a JSON scalar or any registered value."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+
+from .value import Media, Value
+
+__all__ = ["Table", "OpaqueValue"]
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class OpaqueValue(Value):
+    """JSON of a type no installed plugin knows, kept exactly as it was read.
+
+    Containers (tables, artifacts, run histories) load such JSON as an ``OpaqueValue``
+    instead of failing; writing it again gives back the same JSON.  ``tag`` is its
+    ``"_type"``.
+    """
+
+    artifact_type: ClassVar[str] = ""
+
+    def __init__(self, json_obj: dict[str, Any], source: Any = None):
+        self.json = json_obj
+        self.tag = json_obj.get("_type")
+        self.source = source
+
+    def to_json(self, run_or_artifact: Any) -> dict[str, Any]:
+        """The JSON as it was read."""
+        return self.json
+
+    def _eq_key(self) -> Any:
+        return self.json
+
+    def __repr__(self) -> str:
+        return f"OpaqueValue(_type={self.tag!r})"
+
+
+def load_cell(cell: Any, source: Any) -> Any:
+    """A cell or history value from JSON: a registered value, an opaque one, or as is."""
+    if isinstance(cell, dict) and isinstance(cell.get("_type"), str):
+        from .errors import UnknownTypeError
+
+        try:
+            return Value.init_from_json(cell, source)
+        except UnknownTypeError:
+            return OpaqueValue(cell, source)
+    return cell
+
+
+def _check_cell(cell: Any, row: int, column: str) -> Any:
+    if isinstance(cell, Value):
+        return cell
+    if isinstance(cell, _SCALARS):
+        if isinstance(cell, float) and not math.isfinite(cell):
+            return cell
+        return cell
+    # numpy scalars: store their Python value
+    item = getattr(cell, "item", None)
+    if callable(item) and getattr(cell, "shape", None) == ():
+        value = item()
+        if isinstance(value, _SCALARS):
+            return value
+    raise TypeError(
+        f"Invalid cell {cell!r} in row {row}, column {column!r}: a cell is a str, int, "
+        "float, bool, None or a media value (Audio, a registered type)"
+    )
+
+
+class Table(Value):
+    """Rows of cells with named columns.
+
+    ``Table(columns=["clip", "label"], data=[[Audio(...), "dog"], ...])``.  Cells are JSON
+    scalars or registered values.  Added to an artifact, every media cell's file is stored
+    once; loaded back, media cells are lazy (their samples are read only when asked).
+    """
+
+    artifact_type: ClassVar[str] = "table"
+
+    def __init__(self, columns: Sequence[str], data: Sequence[Sequence[Any]] | None = None):
+        cols = list(columns)
+        for c in cols:
+            if not isinstance(c, str):
+                raise TypeError(f"Invalid column name {c!r}: expected a str")
+        if len(set(cols)) != len(cols):
+            dup = sorted({c for c in cols if cols.count(c) > 1})
+            raise ValueError(f"Invalid columns: duplicate names {dup}")
+        self.columns = cols
+        self.data: list[list[Any]] = []
+        for row in data or ():
+            self.add_data(*row)
+
+    def add_data(self, *cells: Any) -> None:
+        """Append one row."""
+        if len(cells) != len(self.columns):
+            raise ValueError(
+                f"Invalid row {len(self.data)}: it has {len(cells)} cells, the table has "
+                f"{len(self.columns)} columns {self.columns}"
+            )
+        self.data.append(
+            [_check_cell(c, len(self.data), col) for c, col in zip(cells, self.columns)]
+        )
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        return iter(self.data)
+
+    def __getitem__(self, column: str) -> list[Any]:
+        """All cells of one column."""
+        try:
+            i = self.columns.index(column)
+        except ValueError:
+            raise KeyError(f"no column {column!r}; columns: {self.columns}") from None
+        return [row[i] for row in self.data]
+
+    def get_column(self, name: str) -> list[Any]:
+        """All cells of column ``name``."""
+        return self[name]
+
+    def media(self) -> Iterator[Media]:
+        """Every media cell, row by row."""
+        for row in self.data:
+            for cell in row:
+                if isinstance(cell, Media):
+                    yield cell
+
+    def bind_to_run(self, run: Any, key: str, step: int | str) -> None:
+        """Bind every media cell that is not bound yet to ``run`` (see ``Media.bind_to_run``)."""
+        for cell in self.media():
+            if not cell.is_bound():
+                cell.bind_to_run(run, key, step)
+
+    def to_json(self, run_or_artifact: Any) -> dict[str, Any]:
+        """``{"_type": "table", "columns", "data", "ncols", "nrows"}``; media cells hold the
+        JSON of their value, and their files go to ``run_or_artifact``."""
+        data = [
+            [c.to_json(run_or_artifact) if isinstance(c, Value) else c for c in row]
+            for row in self.data
+        ]
+        return {
+            "_type": self.artifact_type,
+            "columns": list(self.columns),
+            "data": data,
+            "ncols": len(self.columns),
+            "nrows": len(data),
+        }
+
+    @classmethod
+    def from_json(cls, json_obj: dict[str, Any], source_artifact: Any) -> Table:
+        """Rebuild a table; media cells are lazy, cells of unknown types stay opaque."""
+        columns = json_obj["columns"]
+        table = cls(columns)
+        for i, row in enumerate(json_obj["data"]):
+            if len(row) != len(columns):
+                from schemas import SchemaError
+
+                raise SchemaError(
+                    "table", f"$.data[{i}]", f"has {len(row)} cells for {len(columns)} columns"
+                )
+            table.data.append([load_cell(c, source_artifact) for c in row])
+        return table
+
+    def _eq_key(self) -> Any:
+        return (self.columns, self.data)
+
+    def __repr__(self) -> str:
+        return f"Table(columns={self.columns}, rows={len(self.data)})"

@@ -1,0 +1,422 @@
+"""``Value``, the base of every type that writes itself to JSON, and ``Media``, a value
+backed by one file; plus the small protocols through which values reach stores and runs.
+
+How values travel
+-----------------
+``value.to_json(target)`` returns a JSON-serializable dict.  A :class:`Media` value hands its
+file to the target through the **target protocol** (:class:`MediaTarget`): the target stores
+the file wherever it keeps files and returns the path, relative to the JSON, under which it
+did so.  A run folder and an artifact draft are both targets; so is anything else with a
+``store_media`` method.
+
+``cls.from_json(json_obj, source)`` rebuilds a value.  Media files are read lazily through
+the **source protocol** (:class:`MediaSource`): ``source.open_media(path, sha256, size)``
+opens the file stored at ``path`` relative to the JSON's folder and checks its bytes.  A
+committed artifact is a source; so is :class:`FolderSource`, a plain folder (a run folder or
+a folder written by another tool).
+
+Neither protocol knows about the other side's implementation: a new store or run needs no
+change here, and a new value type needs no change in the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+from typing import IO, Any, BinaryIO, ClassVar, NamedTuple, Protocol, runtime_checkable
+
+import schemas
+
+from . import registry
+from .errors import IntegrityError, SchemaError
+from .paths import check_relpath, join_inside
+
+__all__ = [
+    "Value",
+    "Media",
+    "ArtifactSource",
+    "MediaTarget",
+    "MediaSource",
+    "RunFolder",
+    "FolderSource",
+]
+
+CHUNK = 1 << 20
+
+
+class ArtifactSource(NamedTuple):
+    """Where a value was loaded from: the source (an artifact) and the entry name."""
+
+    artifact: Any
+    name: str | None
+
+
+@runtime_checkable
+class MediaTarget(Protocol):
+    """Something a :class:`Media` value can write its file to (a run, an artifact draft)."""
+
+    def store_media(self, media: Media) -> str:
+        """Store ``media``'s file (or a reference to it) and return its relative path."""
+        ...
+
+
+@runtime_checkable
+class MediaSource(Protocol):
+    """Something stored media files can be read from (a committed artifact, a folder)."""
+
+    def open_media(
+        self, path: str, sha256: str | None = None, size: int | None = None
+    ) -> IO[bytes]:
+        """Open the file at relative ``path`` for binary reading.
+
+        ``sha256`` and ``size``, when given, are what the caller expects; a source that can
+        check them raises :class:`media.IntegrityError` on a mismatch.  A missing file
+        raises ``FileNotFoundError``.
+        """
+        ...
+
+
+@runtime_checkable
+class RunFolder(Protocol):
+    """What ``Media.bind_to_run`` needs of a run: a local folder, ``dir``."""
+
+    dir: str
+
+
+class FolderSource:
+    """A :class:`MediaSource` over a local folder (a run folder, files from another tool).
+
+    Paths are checked with :func:`media.paths.join_inside`: they never leave ``root``.
+    When a digest is expected, the file's sha256 is checked as it is read.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = os.fspath(root)
+
+    def __repr__(self) -> str:
+        return f"FolderSource({self.root!r})"
+
+    def local_path(self, path: str) -> str:
+        """The local file that holds ``path`` (for readers that want a file name)."""
+        return join_inside(self.root, path, "media path")
+
+    def open_media(
+        self, path: str, sha256: str | None = None, size: int | None = None
+    ) -> IO[bytes]:
+        """Open ``path`` under the folder; see :class:`MediaSource`."""
+        full = self.local_path(path)
+        if sha256 is None and size is None:
+            return open(full, "rb")
+        with open(full, "rb") as f:
+            data = f.read()
+        check_bytes(data, sha256, size, path)
+        return io.BytesIO(data)
+
+
+def check_bytes(data: bytes, sha256: str | None, size: int | None, name: str) -> None:
+    """Raise :class:`IntegrityError` naming ``name`` unless ``data`` has this size and digest."""
+    if size is not None and len(data) != size:
+        raise IntegrityError(f"{name}: size is {len(data)} bytes, expected {size}")
+    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+        raise IntegrityError(f"{name}: sha256 of the stored bytes does not match {sha256}")
+
+
+def hash_stream(f: BinaryIO) -> tuple[str, int]:
+    """sha256 hex digest and size of a binary stream, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    n = 0
+    while chunk := f.read(CHUNK):
+        h.update(chunk)
+        n += len(chunk)
+    return h.hexdigest(), n
+
+
+class Value:
+    """Base of every value that can be written to JSON and read back.
+
+    A subclass sets ``artifact_type`` (its type tag, the ``"_type"`` of its JSON), implements
+    :meth:`to_json` and :meth:`from_json`, and is registered with :func:`media.register`.
+    A type whose tag has no document in :mod:`schemas` carries its JSON Schema as the class
+    attribute ``json_schema``.  Equality compares :meth:`_eq_key` of two values of the same
+    class; a value never equals an object of another class.
+    """
+
+    artifact_type: ClassVar[str] = ""
+    json_schema: ClassVar[dict[str, Any] | None] = None
+    artifact_source: ArtifactSource | None = None
+
+    def to_json(self, run_or_artifact: Any) -> dict[str, Any]:
+        """Return this value's JSON form; media files go to ``run_or_artifact``."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_json(cls, json_obj: dict[str, Any], source_artifact: Any) -> Value:
+        """Rebuild a value from its (already validated) JSON form."""
+        raise NotImplementedError
+
+    @classmethod
+    def init_from_json(
+        cls, json_obj: dict[str, Any], source_artifact: Any, name: str | None = None
+    ) -> Value:
+        """Validate ``json_obj``, dispatch on its ``"_type"`` and rebuild the value.
+
+        The result's ``artifact_source`` is ``ArtifactSource(source_artifact, name)`` (``None``
+        when ``source_artifact`` is ``None``).  Raises :class:`media.UnknownTypeError` for an
+        unknown tag and :class:`media.SchemaError` naming the failing field for invalid JSON.
+        """
+        if not isinstance(json_obj, dict):
+            raise SchemaError("?", "$", f"expected a JSON object, got {type(json_obj).__name__}")
+        tag = json_obj.get("_type")
+        if not isinstance(tag, str):
+            raise SchemaError("?", "$._type", "missing, or not a string")
+        target_cls = registry.lookup(tag)
+        schemas.validate(json_obj, tag)
+        obj = target_cls.from_json(json_obj, source_artifact)
+        obj.artifact_source = (
+            ArtifactSource(source_artifact, name) if source_artifact is not None else None
+        )
+        return obj
+
+    @classmethod
+    def type_mapping(cls) -> dict[str, type[Value]]:
+        """Type tag -> class for every built-in and registered type."""
+        return registry.type_mapping()
+
+    @classmethod
+    def with_suffix(cls, name: str, filetype: str = "json") -> str:
+        """``name`` with ``.<artifact_type>.<filetype>`` appended, unless it already ends so."""
+        suffix = f".{cls.artifact_type}.{filetype}"
+        return name if name.endswith(suffix) else name + suffix
+
+    def _eq_key(self) -> Any:
+        """What equality compares; subclasses return their content."""
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return bool(self._eq_key() == other._eq_key())  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # values are compared by content
+
+
+class _Bytes:
+    """Media bytes held in memory."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def open(self) -> IO[bytes]:
+        return io.BytesIO(self.data)
+
+    def local_path(self) -> None:
+        return None
+
+
+class _LocalFile:
+    """Media bytes in a local file."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def open(self) -> IO[bytes]:
+        return open(self.path, "rb")
+
+    def local_path(self) -> str:
+        return self.path
+
+
+class _SourceFile:
+    """Media bytes behind a :class:`MediaSource`, opened (and checked) on demand."""
+
+    def __init__(self, source: Any, path: str, sha256: str, size: int | None):
+        self.source = source
+        self.path = path
+        self.sha256 = sha256
+        self.size = size
+
+    def open(self) -> IO[bytes]:
+        if self.source is None:
+            raise FileNotFoundError(
+                f"media file {self.path!r} has no source to read from: load the JSON with "
+                "init_from_json(json_obj, source) where source opens its files "
+                "(an artifact, or media.FolderSource(folder))"
+            )
+        return self.source.open_media(self.path, self.sha256, self.size)
+
+    def local_path(self) -> str | None:
+        return None
+
+
+class Media(Value):
+    """A value backed by one file.
+
+    The file is held in memory, in a local file, or behind a source (lazily).  ``sha256``
+    and ``size`` are computed by streaming, once.  ``bind_to_run`` copies the file into a
+    run folder; ``to_json(target)`` hands it to a :class:`MediaTarget`.
+    """
+
+    _media_kind: ClassVar[str] = "file"
+
+    def __init__(self) -> None:
+        self._file: _Bytes | _LocalFile | _SourceFile | None = None
+        self._sha256: str | None = None
+        self._size: int | None = None
+        self._extension: str = "bin"
+        self._run_dir: str | None = None
+        self._run_path: str | None = None
+
+    # -- the file -------------------------------------------------------------------------
+    def _set_bytes(self, data: bytes, extension: str) -> None:
+        self._file = _Bytes(data)
+        self._extension = extension
+        self._size = len(data)
+        self._sha256 = None
+
+    def _set_local_file(self, path: str, extension: str) -> None:
+        self._file = _LocalFile(path)
+        self._extension = extension
+        self._sha256 = self._size = None
+
+    def _set_source_file(
+        self, source: Any, path: str, sha256: str, size: int | None, extension: str
+    ) -> None:
+        self._file = _SourceFile(source, path, sha256, size)
+        self._extension = extension
+        self._sha256 = sha256
+        self._size = size
+
+    def _materialize(self) -> None:
+        """Create the file of a value that makes it lazily (an Audio made from an array)."""
+        raise ValueError(f"{type(self).__name__} has no file set")
+
+    def _current(self) -> _Bytes | _LocalFile | _SourceFile:
+        if self._file is None:
+            self._materialize()
+        return self._file  # type: ignore[return-value]
+
+    def _hash(self) -> None:
+        f = self._current()
+        if isinstance(f, _Bytes):
+            self._sha256 = hashlib.sha256(f.data).hexdigest()
+            self._size = len(f.data)
+            return
+        with self.open() as stream:
+            digest, size = hash_stream(stream)
+        if self._sha256 is not None and digest != self._sha256:
+            raise IntegrityError(f"{self!r}: file bytes do not match sha256 {self._sha256}")
+        self._sha256, self._size = digest, size
+
+    @property
+    def sha256(self) -> str:
+        """Hex sha256 of the media file."""
+        if self._sha256 is None:
+            self._hash()
+        return self._sha256  # type: ignore[return-value]
+
+    @property
+    def size(self) -> int:
+        """Size of the media file in bytes."""
+        if self._size is None:
+            self._hash()
+        return self._size  # type: ignore[return-value]
+
+    @property
+    def extension(self) -> str:
+        """File extension of the media file, without the dot (``"wav"``)."""
+        return self._extension
+
+    def open(self) -> IO[bytes]:
+        """Open the media file for binary reading (checked against its digest when stored)."""
+        return self._current().open()
+
+    def local_path(self) -> str | None:
+        """A local file with exactly the media bytes, or ``None`` when there is none."""
+        return self._current().local_path()
+
+    def in_memory_bytes(self) -> bytes | None:
+        """The media bytes when they are held in memory, else ``None``."""
+        f = self._current()
+        return f.data if isinstance(f, _Bytes) else None
+
+    def source_file(self) -> tuple[Any, str] | None:
+        """``(source, path)`` when the bytes live behind a source (a loaded value)."""
+        f = self._current()
+        return (f.source, f.path) if isinstance(f, _SourceFile) else None
+
+    def file_is_set(self) -> bool:
+        """Whether the value has a media file."""
+        return self._file is not None
+
+    # -- runs -----------------------------------------------------------------------------
+    @classmethod
+    def get_media_subdir(cls) -> str:
+        """Folder, relative to a run or artifact root, where this type's files go."""
+        return f"media/{cls._media_kind}"
+
+    def is_bound(self) -> bool:
+        """Whether :meth:`bind_to_run` has placed the file in a run folder."""
+        return self._run_path is not None
+
+    def bind_to_run(
+        self, run: RunFolder, key: str, step: int | str, id_: str | None = None
+    ) -> None:
+        """Copy the file into ``<run.dir>/<media subdir>/<key>_<step>_<id>.<ext>``.
+
+        ``id_`` defaults to the first 20 hex digits of the sha256.  ``key`` may contain
+        ``/`` (sub-folders) but never leaves the run folder: absolute keys, ``..``,
+        backslashes and NUL raise ``ValueError`` before anything is written.
+        """
+        if not isinstance(key, str):
+            raise TypeError(f"Invalid run key {key!r}: expected a str")
+        check_relpath(key, "run key")
+        if id_ is None:
+            id_ = self.sha256[:20]
+        rel = f"{self.get_media_subdir()}/{key}_{step}_{id_}.{self._extension}"
+        check_relpath(rel, "media file name")
+        run_dir = os.fspath(run.dir)
+        dest = join_inside(run_dir, rel, "run key")
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        self._copy_to(dest)
+        self._run_dir = os.path.realpath(run_dir)
+        self._run_path = rel
+
+    def bound_path(self, run_dir: str) -> str | None:
+        """Path of the bound file relative to ``run_dir``, or ``None`` if bound elsewhere."""
+        if self._run_path is None or self._run_dir != os.path.realpath(run_dir):
+            return None
+        return self._run_path
+
+    def _copy_to(self, dest: str) -> None:
+        """Write the media bytes to local file ``dest`` atomically (temp file, then rename)."""
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                data = self.in_memory_bytes()
+                if data is not None:
+                    out.write(data)
+                else:
+                    with self.open() as src:
+                        shutil.copyfileobj(src, out, CHUNK)
+            os.replace(tmp, dest)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    # -- JSON -----------------------------------------------------------------------------
+    def to_json(self, run_or_artifact: Any) -> dict[str, Any]:
+        """``{"_type", "path", "sha256", "size"}``; the file goes to ``run_or_artifact``."""
+        if not isinstance(run_or_artifact, MediaTarget):
+            raise TypeError(
+                f"Invalid target {run_or_artifact!r}: to_json needs a run or an artifact "
+                "draft (an object with store_media(media) -> path)"
+            )
+        path = run_or_artifact.store_media(self)
+        return {"_type": self.artifact_type, "path": path, "sha256": self.sha256, "size": self.size}
+
+    def _eq_key(self) -> Any:
+        return self.sha256

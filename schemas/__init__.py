@@ -1,0 +1,144 @@
+"""JSON Schema documents (2020-12) for every JSON form media-artifacts writes.
+
+Each form has a type tag (its ``"_type"``) and a document ``<tag>.schema.json`` in this
+package.  Plugins add the schema of their own tag with :func:`register_schema`.
+
+This package depends on nothing else of the project: :class:`SchemaError` is defined here
+and re-exported by :mod:`media`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import referencing
+from jsonschema.validators import Draft202012Validator
+
+__all__ = ["SchemaError", "load", "validate", "register_schema", "tags"]
+
+
+class SchemaError(ValueError):
+    """A JSON object does not match the schema of its type.
+
+    ``tag`` is the type tag, ``field`` the JSON path of the failing field (``"$"`` for the
+    object itself) and ``reason`` what is wrong with it.
+    """
+
+    def __init__(self, tag: str, field: str, reason: str):
+        self.tag = tag
+        self.field = field
+        self.reason = reason
+        super().__init__(f"invalid {tag!r} JSON at {field}: {reason}")
+
+
+_lock = threading.Lock()
+_extra: dict[str, dict[str, Any]] = {}
+_validators: dict[str, Draft202012Validator] = {}
+
+
+def tags() -> list[str]:
+    """Every tag with a schema: the built-in documents and the registered ones, sorted."""
+    built_in = [
+        p.name[: -len(".schema.json")]
+        for p in resources.files(__name__).iterdir()
+        if p.name.endswith(".schema.json")
+    ]
+    return sorted(set(built_in) | set(_extra))
+
+
+def load(tag: str) -> dict[str, Any]:
+    """Return the schema document for ``tag`` (a copy: changing it changes nothing here).
+
+    Raises ``LookupError`` when no document exists for ``tag``.
+    """
+    return json.loads(json.dumps(_load(tag)))
+
+
+def _load(tag: str) -> dict[str, Any]:
+    if tag in _extra:
+        return _extra[tag]
+    if not isinstance(tag, str) or not tag or "/" in tag or "\\" in tag or tag.startswith("."):
+        raise LookupError(f"no JSON schema for type tag {tag!r}")
+    res = resources.files(__name__).joinpath(f"{tag}.schema.json")
+    if not res.is_file():
+        raise LookupError(f"no JSON schema for type tag {tag!r}; known tags: {', '.join(tags())}")
+    return json.loads(res.read_text(encoding="utf-8"))
+
+
+def register_schema(tag: str, document: dict[str, Any]) -> None:
+    """Make ``document`` the schema of ``tag`` (used for plugin types).
+
+    The document must itself be a valid JSON Schema 2020-12; registering the same document
+    twice is a no-op, a different document for a tag that already has one raises
+    ``ValueError``.
+    """
+    Draft202012Validator.check_schema(document)
+    with _lock:
+        try:
+            current = _load(tag)
+        except LookupError:
+            current = None
+        if current is not None and current != document:
+            raise ValueError(f"type tag {tag!r} already has a different JSON schema")
+        _extra[tag] = document
+        _validators.pop(tag, None)
+
+
+def _validator(tag: str) -> Draft202012Validator:
+    v = _validators.get(tag)
+    if v is None:
+        with _lock:
+            v = _validators.get(tag)
+            if v is None:
+                v = Draft202012Validator(_load(tag), registry=_registry())
+                _validators[tag] = v
+    return v
+
+
+def _registry() -> referencing.Registry:
+    """All documents by their ``$id``, so that one schema can ``$ref`` another."""
+    resources_ = []
+    for tag in tags():
+        document = _load(tag)
+        if "$id" in document:
+            resources_.append((document["$id"], referencing.Resource.from_contents(document)))
+    return referencing.Registry().with_resources(resources_)
+
+
+def _field(error: jsonschema.ValidationError) -> str:
+    path = "$"
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def validate(obj: Any, tag: str | None = None) -> None:
+    """Validate ``obj`` against the schema of ``tag`` (default: ``obj["_type"]``).
+
+    Raises :class:`SchemaError` naming the failing field; a missing or unknown tag is a
+    :class:`SchemaError` too.
+    """
+    if tag is None:
+        if not isinstance(obj, dict):
+            raise SchemaError("?", "$", f"expected a JSON object, got {type(obj).__name__}")
+        tag = obj.get("_type")
+        if not isinstance(tag, str):
+            raise SchemaError("?", "$._type", "missing or not a string")
+    try:
+        validator = _validator(tag)
+    except LookupError as exc:
+        raise SchemaError(tag, "$._type", str(exc)) from None
+    error = jsonschema.exceptions.best_match(validator.iter_errors(obj))
+    if error is not None:
+        raise SchemaError(tag, _field(error), _reason(error))
+
+
+def _reason(error: jsonschema.ValidationError) -> str:
+    if error.validator == "pattern":
+        what = error.schema.get("description", "")
+        return f"{error.instance!r} is not of the required form" + (f": {what}" if what else "")
+    return error.message
