@@ -1,0 +1,39 @@
+"""The README's examples run, in order, as one program (as a reader would paste them)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def test_readme_starts_with_the_two_setup_commands():
+    text = README.read_text(encoding="utf-8")
+    first = re.search(r"```sh\n(.*?)```", text, flags=re.S)
+    assert first is not None
+    commands = [line.split("#")[0].strip() for line in first.group(1).splitlines()]
+    assert [c for c in commands if c] == ["make demo", "make test"]
+    assert text.index("make demo") < text.index("```python")
+
+
+def test_readme_examples_run(tmp_path):
+    """All blocks run in a fresh interpreter (registrations stay out of this process)."""
+    blocks = python_blocks(README.read_text(encoding="utf-8"))
+    assert len(blocks) >= 3
+    program = "\n".join(blocks) + "\nprint('README OK')\n"
+    script = tmp_path / "readme_examples.py"
+    script.write_text(program, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-W", "error", str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("README OK")
