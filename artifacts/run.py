@@ -78,6 +78,7 @@ class Run:
         self._finished = False
         rows = read_history(self.dir, load_values=False, warn=False)
         self._step = rows[-1]["_step"] + 1 if rows else 0
+        _end_torn_line(os.path.join(self.dir, HISTORY))
 
     @property
     def store(self) -> Store:
@@ -139,12 +140,13 @@ class Run:
             "_timestamp": time.time(),
             "_runtime": time.time() - self._start,
         }
-        for key, value in data.items():
+        for key in data:  # every key is checked before any media file is written
             if not isinstance(key, str):
                 raise TypeError(f"Invalid key {key!r}: history keys are str")
             if key.startswith("_"):
                 raise ValueError(f"Invalid key {key!r}: keys starting with '_' are reserved")
             check_relpath(key, "run key")
+        for key, value in data.items():
             row[key] = self._encode(value, key, step)
         schemas.validate(row, "history-row")
         line = json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
@@ -201,6 +203,19 @@ class Run:
     def finish(self) -> None:
         """End the run: further ``log`` calls raise."""
         self._finished = True
+
+
+def _end_torn_line(path: str) -> None:
+    """End a torn last line (a crash while writing) so the next row starts on its own line."""
+    try:
+        with open(path, "rb+") as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                return
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                f.write(b"\n")
+    except FileNotFoundError:
+        pass
 
 
 def _read_jsonl(path: str, tag: str, warn: bool) -> list[dict[str, Any]]:

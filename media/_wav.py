@@ -33,12 +33,13 @@ def encode(array: np.ndarray, sample_rate: int) -> bytes:
     channels = 1 if array.ndim == 1 else array.shape[1]
     data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
     block = channels * bits // 8
+    byte_rate = min(sample_rate * block, 0xFFFFFFFF)  # informational; 32 bits in the header
     if tag == _PCM:
-        fmt = struct.pack("<HHIIHH", tag, channels, sample_rate, sample_rate * block, block, bits)
+        fmt = struct.pack("<HHIIHH", tag, channels, sample_rate, byte_rate, block, bits)
         extra = b""
     else:
         fmt = struct.pack(
-            "<HHIIHHH", tag, channels, sample_rate, sample_rate * block, block, bits, 0
+            "<HHIIHHH", tag, channels, sample_rate, byte_rate, block, bits, 0
         )
         extra = b"fact" + struct.pack("<II", 4, array.shape[0])
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra

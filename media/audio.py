@@ -237,7 +237,7 @@ class Audio(Media):
         path = json_obj["path"]
         ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else "bin"
         self._set_source_file(source_artifact, path, json_obj["sha256"], json_obj.get("size"), ext)
-        keys = ("sample_rate", "frames", "channels")
+        keys = ("sample_rate", "frames", "channels", "dtype")  # else read from the header
         if all(k in json_obj for k in keys):
             self._sample_rate = json_obj["sample_rate"]
             self._frames = json_obj["frames"]
