@@ -38,9 +38,7 @@ def encode(array: np.ndarray, sample_rate: int) -> bytes:
         fmt = struct.pack("<HHIIHH", tag, channels, sample_rate, byte_rate, block, bits)
         extra = b""
     else:
-        fmt = struct.pack(
-            "<HHIIHHH", tag, channels, sample_rate, byte_rate, block, bits, 0
-        )
+        fmt = struct.pack("<HHIIHHH", tag, channels, sample_rate, byte_rate, block, bits, 0)
         extra = b"fact" + struct.pack("<II", 4, array.shape[0])
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra
     body += b"data" + struct.pack("<I", len(data))
