@@ -160,7 +160,7 @@ class Run:
 
     def _encode(self, value: Any, key: str, step: int) -> Any:
         if isinstance(value, (Media, Table)):
-            if not (isinstance(value, Media) and value.is_bound()):
+            if not (isinstance(value, Media) and value.bound_path(self.dir) is not None):
                 value.bind_to_run(self, key, step)
             return value.to_json(self)
         if isinstance(value, Value):

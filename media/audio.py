@@ -369,7 +369,7 @@ class Audio(Media):
             if not isinstance(clip, Audio):
                 raise TypeError(f"Invalid item {clip!r} in an audio list: expected Audio")
         for clip in clips:
-            if not clip.is_bound():
+            if clip.bound_path(run.dir) is None:  # not bound to this run
                 clip.bind_to_run(run, key, step)
         obj: dict[str, Any] = {
             "_type": "audio",

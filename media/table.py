@@ -132,7 +132,7 @@ class Table(Value):
     def bind_to_run(self, run: Any, key: str, step: int | str) -> None:
         """Bind every media cell that is not bound yet to ``run`` (see ``Media.bind_to_run``)."""
         for cell in self.media():
-            if not cell.is_bound():
+            if cell.bound_path(run.dir) is None:  # not bound to this run
                 cell.bind_to_run(run, key, step)
 
     def to_json(self, run_or_artifact: Any) -> dict[str, Any]:
