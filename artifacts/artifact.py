@@ -426,7 +426,7 @@ class Artifact:
         raw = self.read_bytes(path)
         try:
             obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ValueError(f"{self.qualified_name}/{path} is not JSON: {exc}") from None
         m = _VALUE_JSON.match(path)
         base = m["base"] if m else path
@@ -436,7 +436,9 @@ class Artifact:
             value = OpaqueValue(obj, self)
             value.artifact_source = _source(self, base)
         except (ValueError, TypeError) as exc:
-            raise type(exc)(f"{self.qualified_name}/{path}: {exc}") from None
+            # same type and attributes (SchemaError's tag, field...), message names the entry
+            exc.args = (f"{self.qualified_name}/{path}: {exc}",)
+            raise exc.with_traceback(None) from None
         return value
 
     def value_names(self) -> list[str]:

@@ -173,8 +173,11 @@ class Value:
         if not isinstance(tag, str):
             raise SchemaError("?", "$._type", "missing, or not a string")
         target_cls = registry.lookup(tag)
-        schemas.validate(json_obj, tag)
-        obj = target_cls.from_json(json_obj, source_artifact)
+        try:
+            schemas.validate(json_obj, tag)
+            obj = target_cls.from_json(json_obj, source_artifact)
+        except RecursionError:
+            raise SchemaError(tag, "$", "nested too deeply to read") from None
         obj.artifact_source = (
             ArtifactSource(source_artifact, name) if source_artifact is not None else None
         )
