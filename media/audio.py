@@ -107,6 +107,22 @@ def _check_array(array: np.ndarray) -> np.ndarray:
     return out
 
 
+def _check_flac(frames: int, channels: int, rate: int) -> None:
+    """Refuse what libsndfile's FLAC encoder cannot write (it fails, or writes no bytes)."""
+    problem = None
+    if frames == 0:
+        problem = "an empty clip (0 frames)"
+    elif channels > 8:
+        problem = f"{channels} channels (FLAC holds at most 8)"
+    elif rate > 655350 or (rate > 65535 and rate % 10):
+        problem = (
+            f"sample_rate {rate} (FLAC holds rates up to 65535 Hz, or multiples of 10 Hz "
+            "up to 655350 Hz)"
+        )
+    if problem:
+        raise ValueError(f"FLAC cannot hold {problem}; use format='wav' (the default)")
+
+
 class Audio(Media):
     """An audio clip.
 
@@ -167,6 +183,8 @@ class Audio(Media):
                 f"FLAC keeps {', '.join(_FLAC_DTYPES)} samples losslessly, not {self._dtype}; "
                 "use format='wav' (the default) for this array"
             )
+        if format == "flac":
+            _check_flac(self._frames, self._channels, self._sample_rate)
         self._extension = format
 
     def _materialize(self) -> None:
@@ -248,16 +266,34 @@ class Audio(Media):
                 raise schemas.SchemaError("audio-file", "$.ndim", "ndim 1 needs channels 1")
         else:
             self._sample_rate = None
+            # whatever the JSON does say must agree with the header (checked on first read)
+            self._json_meta = {k: json_obj[k] for k in keys[:3] if k in json_obj}
         return self
 
     def _ensure_meta(self) -> None:
         if self._sample_rate is None:
             with self.open() as f:
-                self._read_info(f, self._describe())
+                try:
+                    self._read_info(f, self._describe())
+                except ValueError as exc:  # stored bytes that are not audio
+                    raise IntegrityError(f"{self._describe()}: {exc}") from None
+            said = getattr(self, "_json_meta", {})
+            header = {"sample_rate": self._sample_rate, "frames": self._frames}
+            header["channels"] = self._channels
+            lies = [f"{k} {v} (header: {header[k]})" for k, v in said.items() if header[k] != v]
+            if lies:
+                self._sample_rate = None
+                raise IntegrityError(
+                    f"{self._describe()}: its JSON says {', '.join(lies)}; the file header "
+                    "disagrees"
+                )
 
     def _describe(self) -> str:
         src = self.source_file()
-        return src[1] if src else repr(self)
+        if not src:
+            return repr(self)
+        where = getattr(src[0], "qualified_name", None)  # an artifact names itself
+        return f"{where}/{src[1]}" if isinstance(where, str) else src[1]
 
     # -- metadata -------------------------------------------------------------------------
     @property
@@ -320,6 +356,11 @@ class Audio(Media):
             decoded = _wav.decode(data)
             if decoded is not None and decoded[0].dtype.name == self._dtype:
                 samples, rate = decoded
+            elif (overrun := _wav.data_overrun(data)) is not None:
+                raise IntegrityError(
+                    f"{self._describe()}: the WAV data chunk says {overrun[0]} bytes but only "
+                    f"{overrun[1]} follow it (the file is truncated or its header lies)"
+                )
             else:
                 try:
                     samples, rate = sf.read(io.BytesIO(data), dtype=self._dtype, always_2d=True)
