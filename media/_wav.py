@@ -14,7 +14,7 @@ import struct
 
 import numpy as np
 
-__all__ = ["encode", "decode", "MAX_DATA"]
+__all__ = ["encode", "decode", "data_overrun", "MAX_DATA"]
 
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
 _FORMATS = {  # dtype -> (format tag, bits)
@@ -43,6 +43,25 @@ def encode(array: np.ndarray, sample_rate: int) -> bytes:
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra
     body += b"data" + struct.pack("<I", len(data))
     return b"RIFF" + struct.pack("<I", len(body) + len(data)) + body + data
+
+
+def data_overrun(data: bytes | memoryview) -> tuple[int, int] | None:
+    """``(declared, present)`` bytes when a WAV's data chunk claims more bytes than follow it.
+
+    The placeholder sizes streaming writers use (0 and 0xFFFFFFFF) are not counted as lies.
+    """
+    mv = memoryview(data)
+    if len(mv) < 12 or mv[0:4] != b"RIFF" or mv[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(mv):
+        cid = bytes(mv[pos : pos + 4])
+        (size,) = struct.unpack_from("<I", mv, pos + 4)
+        if cid == b"data":
+            present = len(mv) - pos - 8
+            return (size, present) if present < size < 0xFFFFFFFF else None
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def decode(data: bytes | memoryview) -> tuple[np.ndarray, int] | None:
