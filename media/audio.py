@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -76,7 +77,7 @@ def _check_sample_rate(sample_rate: Any) -> int:
     return rate
 
 
-def _check_array(array: np.ndarray) -> np.ndarray:
+def _check_array(array: np.ndarray, copy: bool = True) -> np.ndarray:
     if array.dtype.name not in ALLOWED_DTYPES:
         raise TypeError(
             f"Invalid dtype {array.dtype.name!r}: Audio stores float32, float64, int16 or int32 "
@@ -102,9 +103,19 @@ def _check_array(array: np.ndarray) -> np.ndarray:
             "Invalid samples: the array contains NaN or infinite values, which no audio file "
             "can hold; replace them first, e.g. np.nan_to_num(array)"
         )
+    if not copy:  # the caller copies it into the file's bytes at once
+        return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
     out = np.array(array, dtype=array.dtype.newbyteorder("="), order="C", copy=True)
     out.setflags(write=False)
     return out
+
+
+def _samples_view(data: bytes, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    """The samples at the end of WAV bytes made by ``_wav.encode``, as a read-only view."""
+    dt = np.dtype(dtype)
+    count = int(np.prod(shape))
+    offset = len(data) - count * dt.itemsize
+    return np.frombuffer(data, dtype=dt, count=count, offset=offset).reshape(shape)
 
 
 def _check_flac(frames: int, channels: int, rate: int) -> None:
@@ -172,7 +183,10 @@ class Audio(Media):
 
     # -- construction ---------------------------------------------------------------------
     def _init_array(self, array: np.ndarray, sample_rate: Any, format: str) -> None:
-        self._array = _check_array(array)
+        # WAV bytes are made at once: they are the one copy of the samples (the array becomes
+        # a read-only view of them), so adding the clip has nothing left to encode
+        in_file = format == "wav" and array.nbytes <= _wav.MAX_DATA and sys.byteorder == "little"
+        self._array = _check_array(array, copy=not in_file)
         self._sample_rate = _check_sample_rate(sample_rate)
         self._frames = int(self._array.shape[0])
         self._channels = 1 if self._array.ndim == 1 else int(self._array.shape[1])
@@ -186,6 +200,23 @@ class Audio(Media):
         if format == "flac":
             _check_flac(self._frames, self._channels, self._sample_rate)
         self._extension = format
+        if in_file:
+            data = _wav.encode(self._array, self._sample_rate)
+            self._set_bytes(data, "wav")
+            self._array = _samples_view(data, self._array.shape, self._dtype)
+            self._view_of_file = True
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if state.get("_view_of_file"):
+            state["_array"] = None  # rebuilt from the bytes: a pickle carries the samples once
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if state.get("_view_of_file"):
+            shape = (self._frames,) if self._ndim == 1 else (self._frames, self._channels)
+            self._array = _samples_view(self._file.data, shape, self._dtype)  # type: ignore[union-attr]
 
     def _materialize(self) -> None:
         assert self._array is not None
@@ -454,7 +485,7 @@ class Audio(Media):
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
-            return NotImplemented
+            return False  # not NotImplemented: numpy would answer with an array of bools
         assert isinstance(other, Audio)
         if self._eq_key() != other._eq_key() or self.frames != other.frames:
             return False

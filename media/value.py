@@ -200,7 +200,7 @@ class Value:
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
-            return NotImplemented
+            return False  # not NotImplemented: numpy would answer with an array of bools
         return bool(self._eq_key() == other._eq_key())  # type: ignore[attr-defined]
 
     __hash__ = None  # type: ignore[assignment]  # values are compared by content
