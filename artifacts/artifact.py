@@ -200,6 +200,7 @@ class Artifact:
         suffix = f".{tag}.json"
         path = name if name.endswith(suffix) else name + suffix
         path = check_entry_name(path)
+        old_refs = self._value_refs(path) if path in self._entries else None
         if path in self._entries and not overwrite:
             raise ValueError(
                 f"an entry named {path!r} is already in {self.qualified_name}; pass "
@@ -207,26 +208,48 @@ class Artifact:
             )
         snapshot = (dict(self._entries), dict(self._pending), dict(self._sources), set(self._dirs))
         try:
-            if isinstance(obj, OpaqueValue):
-                self._add_opaque_files(obj)
-            data = canonical_json(obj.to_json(self))
+            data = canonical_json(obj.to_json(self))  # an OpaqueValue calls keep_files_of
             entry = {"digest": hashlib.sha256(data).hexdigest(), "size": len(data)}
-            return self._put(path, entry, data, overwrite=True)
+            added = self._put(path, entry, data, overwrite=True)
+            if old_refs:  # the replaced value's media files go unless still referred to
+                self._drop_unreferenced(old_refs)
+            return added
         except BaseException:
             self._entries, self._pending, self._sources, self._dirs = snapshot
             self._index = None
             raise
 
-    def _add_opaque_files(self, obj: OpaqueValue) -> None:
+    def keep_files_of(self, obj: OpaqueValue) -> None:
+        """Keep the files an opaque value's JSON refers to, under the same paths.
+
+        Called by ``obj.to_json(draft)`` (so also for opaque cells of a table).  Files of a
+        committed artifact become references to its entries (no bytes copied); files behind
+        another source (a run folder) are copied.  Paths the source does not have are left
+        alone; a different file already at one of the paths raises ``ValueError``.
+        """
+        self._draft_only()
         source = obj.source
-        if not isinstance(source, Artifact) or source.is_draft:
+        if isinstance(source, Artifact) and source.is_draft:
             return
-        for path in _paths_in(obj.json):
-            if path in source._entries:
-                e = source._entries[path]
+        for path in obj.paths():
+            existing = self._entries.get(path)
+            if isinstance(source, Artifact):
+                e = source._entries.get(path)
+                same = existing is not None and existing.get("digest") == e.get("digest")
+                if e is None or same:
+                    continue
                 self._put(
-                    path, _ref_entry(source, path, e), None, overwrite=True, source=(source, path)
+                    path, _ref_entry(source, path, e), None, overwrite=False, source=(source, path)
                 )
+            elif hasattr(source, "open_media"):
+                try:
+                    with source.open_media(path) as f:
+                        data = f.read()
+                except (FileNotFoundError, IsADirectoryError, ValueError):
+                    continue
+                digest = hashlib.sha256(data).hexdigest()
+                if existing is None or existing.get("digest") != digest:
+                    self._put(path, {"digest": digest, "size": len(data)}, data, overwrite=False)
 
     def store_media(self, media: Media) -> str:
         """Target protocol: store ``media``'s file in the draft and return its entry path.
@@ -372,17 +395,64 @@ class Artifact:
         )
 
     def remove(self, name: str) -> None:
-        """Remove an entry, a value (given without its suffix), or a folder of entries."""
+        """Remove an entry, a value (given without its suffix), or a folder of entries.
+
+        Removing a value also removes the media entries that only it referred to.
+        """
         self._draft_only()
         path = self._resolve_name(name)
+        refs = None
         if path is not None:
             doomed = [path]
+            refs = self._value_refs(path) if _VALUE_JSON.match(path) else None
         else:
             prefix = check_entry_name(name) + "/"
             doomed = [p for p in self._entries if p.startswith(prefix)]
             if not doomed:
                 raise EntryNotFoundError(f"no entry named {name!r} in {self.qualified_name}")
         for p in doomed:
+            del self._entries[p]
+            self._pending.pop(p, None)
+            self._sources.pop(p, None)
+        self._dirs = {d for p in self._entries for d in _parents(p)}
+        self._index = None
+        if refs:
+            self._drop_unreferenced(refs)
+
+    def _value_refs(self, path: str) -> set[str] | None:
+        """Entry paths the value JSON at ``path`` refers to; ``None`` when unreadable."""
+        content = self._pending.get(path)
+        parent = getattr(self, "_parent", None)
+        try:
+            if isinstance(content, bytes):
+                data = content
+            elif isinstance(content, str):
+                with open(content, "rb") as f:
+                    data = f.read()
+            elif content is None and parent is not None and path in parent._entries:
+                data = parent.read_bytes(path)
+            else:
+                return None
+            return set(_paths_in(json.loads(data)))
+        except (OSError, ValueError):
+            return None
+
+    def _drop_unreferenced(self, candidates: set[str]) -> None:
+        """Remove the non-value entries in ``candidates`` that no value JSON refers to.
+
+        Reads every value JSON of the draft (only on an overwrite or removal of a value);
+        when one cannot be read, nothing is removed.
+        """
+        candidates = {p for p in candidates if p in self._entries and not _VALUE_JSON.match(p)}
+        for p in list(self._entries):
+            if not candidates:
+                return
+            if _VALUE_JSON.match(p):
+                refs = self._value_refs(p)
+                if refs is None:
+                    return
+                candidates -= refs
+        for p in candidates:
             del self._entries[p]
             self._pending.pop(p, None)
             self._sources.pop(p, None)

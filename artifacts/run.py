@@ -12,7 +12,7 @@ from typing import Any
 
 import schemas
 from media import Audio, FolderSource, Media, Table, Value, load_cell
-from media.paths import check_relpath
+from media.paths import check_relpath, join_inside
 
 from .artifact import Artifact
 from .manifest import check_artifact_name
@@ -116,6 +116,30 @@ class Run:
             )
         return path
 
+    def keep_files_of(self, obj: Any) -> None:
+        """Copy the files an opaque value's JSON refers to into the run folder, same paths.
+
+        Called by ``obj.to_json(run)`` for a :class:`media.OpaqueValue` logged again (read
+        from another run's history or an artifact).  Paths its source lacks are left alone.
+        """
+        source = obj.source
+        if not hasattr(source, "open_media"):
+            return
+        for path in obj.paths():
+            try:
+                dest = join_inside(self.dir, path, "media path")
+                if os.path.exists(dest):
+                    continue  # already here (logged again into the run it came from)
+                with source.open_media(path) as f:
+                    data = f.read()
+            except (FileNotFoundError, IsADirectoryError, ValueError):
+                continue
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            tmp = f"{dest}.tmp-{uuid.uuid4().hex}"
+            with open(tmp, "wb") as out:
+                out.write(data)
+            os.replace(tmp, dest)
+
     # -- logging --------------------------------------------------------------------------
     def log(self, data: Mapping[str, Any], step: int | None = None) -> dict[str, Any]:
         """Append one history row: ``run.log({"loss": 0.1, "clip": Audio(...)})``.
@@ -146,6 +170,13 @@ class Run:
             if key.startswith("_"):
                 raise ValueError(f"Invalid key {key!r}: keys starting with '_' are reserved")
             check_relpath(key, "run key")
+            # media files are named <key>_<step>_<20 hex id>.<ext>: that name must fit too
+            if len(f"{key.rsplit('/', 1)[-1]}_{step}_{'0' * 20}.xxxxxxxx".encode()) > 255:
+                if isinstance(data[key], (Media, Table, list, tuple)):
+                    raise ValueError(
+                        f"Invalid run key {key!r}: its media file names "
+                        "'<key>_<step>_<id>.<ext>' would be longer than 255 bytes"
+                    )
         for key, value in data.items():
             row[key] = self._encode(value, key, step)
         schemas.validate(row, "history-row")

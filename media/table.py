@@ -29,8 +29,31 @@ class OpaqueValue(Value):
         self.source = source
 
     def to_json(self, run_or_artifact: Any) -> dict[str, Any]:
-        """The JSON as it was read."""
+        """The JSON as it was read.
+
+        A target with a ``keep_files_of(value)`` method (an artifact draft, a run) is asked
+        to keep the files the JSON refers to, read from :attr:`source`.
+        """
+        keep = getattr(run_or_artifact, "keep_files_of", None)
+        if callable(keep):
+            keep(self)
         return self.json
+
+    def paths(self) -> list[str]:
+        """Every string under a ``"path"`` key, anywhere in the JSON: the files it refers to."""
+        out: list[str] = []
+        stack: list[Any] = [self.json]
+        while stack:
+            obj = stack.pop()
+            if isinstance(obj, dict):
+                for k, v in obj.items():
+                    if k == "path" and isinstance(v, str):
+                        out.append(v)
+                    else:
+                        stack.append(v)
+            elif isinstance(obj, list):
+                stack.extend(obj)
+        return sorted(set(out))
 
     def _eq_key(self) -> Any:
         return self.json
@@ -56,7 +79,10 @@ def _check_cell(cell: Any, row: int, column: str) -> Any:
         return cell
     if isinstance(cell, _SCALARS):
         if isinstance(cell, float) and not math.isfinite(cell):
-            return cell
+            raise ValueError(
+                f"Invalid cell {cell!r} in row {row}, column {column!r}: JSON has no NaN or "
+                "infinity; use None for a missing number"
+            )
         return cell
     # numpy scalars: store their Python value
     item = getattr(cell, "item", None)
@@ -81,6 +107,8 @@ class Table(Value):
     artifact_type: ClassVar[str] = "table"
 
     def __init__(self, columns: Sequence[str], data: Sequence[Sequence[Any]] | None = None):
+        if isinstance(columns, (str, bytes)):
+            raise TypeError(f"Invalid columns {columns!r}: give a list of column names")
         cols = list(columns)
         for c in cols:
             if not isinstance(c, str):
@@ -89,9 +117,33 @@ class Table(Value):
             dup = sorted({c for c in cols if cols.count(c) > 1})
             raise ValueError(f"Invalid columns: duplicate names {dup}")
         self.columns = cols
-        self.data: list[list[Any]] = []
+        self._data: list[list[Any]] = []
+        # a loaded table keeps its JSON rows and decodes a column when it is first used
+        self._raw: list[list[Any]] | None = None
+        self._source: Any = None
+        self._decoded: dict[int, list[Any]] = {}
         for row in data or ():
+            if isinstance(row, (str, bytes, dict)) or not hasattr(row, "__iter__"):
+                raise TypeError(
+                    f"Invalid row {len(self._data)} {row!r}: a row is a list of cells"
+                )
             self.add_data(*row)
+
+    @property
+    def data(self) -> list[list[Any]]:
+        """The rows, as lists of cells (a loaded table decodes every cell on first use)."""
+        if self._raw is not None:
+            cols = [self._column(i) for i in range(len(self.columns))]
+            self._data = [list(r) for r in zip(*cols)] if cols else [[] for _ in self._raw]
+            self._raw, self._decoded = None, {}
+        return self._data
+
+    def _column(self, i: int) -> list[Any]:
+        col = self._decoded.get(i)
+        if col is None:
+            assert self._raw is not None
+            col = self._decoded[i] = [load_cell(row[i], self._source) for row in self._raw]
+        return col
 
     def add_data(self, *cells: Any) -> None:
         """Append one row."""
@@ -105,7 +157,7 @@ class Table(Value):
         )
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._raw) if self._raw is not None else len(self._data)
 
     def __iter__(self) -> Iterator[list[Any]]:
         return iter(self.data)
@@ -116,7 +168,9 @@ class Table(Value):
             i = self.columns.index(column)
         except ValueError:
             raise KeyError(f"no column {column!r}; columns: {self.columns}") from None
-        return [row[i] for row in self.data]
+        if self._raw is not None:
+            return list(self._column(i))
+        return [row[i] for row in self._data]
 
     def get_column(self, name: str) -> list[Any]:
         """All cells of column ``name``."""
@@ -152,21 +206,27 @@ class Table(Value):
 
     @classmethod
     def from_json(cls, json_obj: dict[str, Any], source_artifact: Any) -> Table:
-        """Rebuild a table; media cells are lazy, cells of unknown types stay opaque."""
+        """Rebuild a table; media cells are lazy, cells of unknown types stay opaque.
+
+        Cells are decoded (and their JSON validated) column by column, when a column is
+        first used: opening a large table costs little, and reading its scalar columns
+        builds no media values.
+        """
         columns = json_obj["columns"]
         table = cls(columns)
-        for i, row in enumerate(json_obj["data"]):
+        rows = json_obj["data"]
+        for i, row in enumerate(rows):
             if len(row) != len(columns):
                 from schemas import SchemaError
 
                 raise SchemaError(
                     "table", f"$.data[{i}]", f"has {len(row)} cells for {len(columns)} columns"
                 )
-            table.data.append([load_cell(c, source_artifact) for c in row])
+        table._raw, table._source = rows, source_artifact
         return table
 
     def _eq_key(self) -> Any:
         return (self.columns, self.data)
 
     def __repr__(self) -> str:
-        return f"Table(columns={self.columns}, rows={len(self.data)})"
+        return f"Table(columns={self.columns}, rows={len(self)})"
