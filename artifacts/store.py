@@ -457,6 +457,7 @@ class Store:
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         """Point ``name:alias`` at ``version`` (a ``vN`` or another alias)."""
+        check_artifact_name(name)
         check_alias(alias)
         _, version = self.resolve(f"{name}:{version}")
         obj = {
