@@ -1,0 +1,7 @@
+"""``python -m artifacts``: the same as the ``artifacts`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
