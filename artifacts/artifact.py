@@ -235,8 +235,7 @@ class Artifact:
             existing = self._entries.get(path)
             if isinstance(source, Artifact):
                 e = source._entries.get(path)
-                same = existing is not None and existing.get("digest") == e.get("digest")
-                if e is None or same:
+                if e is None or existing is not None and existing.get("digest") == e.get("digest"):
                     continue
                 self._put(
                     path, _ref_entry(source, path, e), None, overwrite=False, source=(source, path)
