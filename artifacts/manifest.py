@@ -155,9 +155,15 @@ class Manifest:
         """Parse and check manifest bytes; ``where`` names the file in errors."""
         try:
             obj = json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise schemas.SchemaError("manifest", "$", f"{where} is not JSON ({exc})") from None
-        check_manifest(obj)
+        try:
+            check_manifest(obj)
+        except (schemas.SchemaError, IntegrityError, RecursionError) as exc:
+            if isinstance(exc, RecursionError):
+                raise schemas.SchemaError("manifest", "$", f"{where}: nested too deeply") from None
+            exc.args = (f"{where}: {exc}",)  # same type and fields; the message names the file
+            raise exc.with_traceback(None) from None
         return cls(obj)
 
     def to_bytes(self) -> bytes:
