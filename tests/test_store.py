@@ -362,7 +362,7 @@ def test_remove(store):
     draft.remove("clip0")  # a value, by its name without suffix
     draft.remove("dir")  # a folder of entries
     draft.remove("c.txt")
-    assert list(draft.entries) == [f"media/audio/{clip(1).sha256[:20]}.wav"]
+    assert list(draft.entries) == []  # the clip's media went with it
     with pytest.raises(EntryNotFoundError, match="no entry named 'nope' in files:draft"):
         draft.remove("nope")
     assert issubclass(EntryNotFoundError, LookupError)
@@ -817,3 +817,25 @@ def test_run_uses_the_default_store(tmp_path):
     run.log_artifact(Artifact("x", type="misc"))
     assert open_store().lineage("x:v0")["logged_by"] == ["r1"]
     assert open_store().url == os.environ["MEDIA_ARTIFACTS_STORE"]
+
+
+def test_overwrite_and_remove_of_a_value_leave_no_orphan_media(store, raw):
+    a, b = clip(11), clip(12)
+    draft = Artifact("clips", type="dataset")
+    draft.add(a, "x")
+    draft.add(a, "shared")
+    draft.add(b, "y")
+    draft.add(b, "y", overwrite=True)  # the same clip again keeps its media
+    assert f"media/audio/{b.sha256[:20]}.wav" in draft.entries
+    draft.add(clip(13), "y", overwrite=True)
+    assert f"media/audio/{b.sha256[:20]}.wav" not in draft.entries
+    draft.add(b, "x", overwrite=True)  # a's media is still used by "shared"
+    assert f"media/audio/{a.sha256[:20]}.wav" in draft.entries
+    draft.remove("shared")
+    assert f"media/audio/{a.sha256[:20]}.wav" not in draft.entries
+    v0 = store.commit(draft)
+    assert a.sha256 not in raw.blobs()
+    nd = v0.new_draft()  # the same holds for a draft of a committed version
+    nd.remove("y")
+    assert sorted(nd.entries) == [f"media/audio/{b.sha256[:20]}.wav", "x.audio-file.json"]
+    assert store.commit(nd).get("x") == b
