@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any
 
 import fsspec
@@ -206,7 +206,8 @@ class Artifact:
                 f"an entry named {path!r} is already in {self.qualified_name}; pass "
                 "overwrite=True to replace it, or choose another name"
             )
-        snapshot = (dict(self._entries), dict(self._pending), dict(self._sources), set(self._dirs))
+        # inside add_many's block, that block undoes (no copy of the draft per value)
+        snapshot = None if self._atomic else self._snapshot()
         try:
             data = canonical_json(obj.to_json(self))  # an OpaqueValue calls keep_files_of
             entry = {"digest": hashlib.sha256(data).hexdigest(), "size": len(data)}
@@ -215,9 +216,49 @@ class Artifact:
                 self._drop_unreferenced(old_refs)
             return added
         except BaseException:
-            self._entries, self._pending, self._sources, self._dirs = snapshot
-            self._index = None
+            if snapshot is not None:
+                self._restore(snapshot)
             raise
+
+    def add_many(
+        self,
+        items: Mapping[str, Any] | Iterable[tuple[str, Any]],
+        executor: Any = None,
+        *,
+        overwrite: bool = False,
+        batch_size: int | None = None,
+    ) -> list[ManifestEntry]:
+        """Add many values at once, encoding and hashing them in any ``concurrent.futures``
+        Executor (a process pool, a Dask client's ``get_executor()``); see
+        :mod:`artifacts.ingest`.  On any error nothing is added."""
+        from .ingest import add_many
+
+        return add_many(self, items, executor, overwrite=overwrite, batch_size=batch_size)
+
+    _atomic = False
+
+    def _snapshot(self) -> tuple[Any, ...]:
+        return (dict(self._entries), dict(self._pending), dict(self._sources), set(self._dirs))
+
+    def _restore(self, snapshot: tuple[Any, ...]) -> None:
+        self._entries, self._pending, self._sources, self._dirs = snapshot
+        self._index = None
+
+    @contextlib.contextmanager
+    def _all_or_nothing(self) -> Iterator[None]:
+        """Undo every change the block makes to the draft when it raises."""
+        if self._atomic:  # inside another such block: that one undoes
+            yield
+            return
+        snapshot = self._snapshot()
+        self._atomic = True
+        try:
+            yield
+        except BaseException:
+            self._restore(snapshot)
+            raise
+        finally:
+            self._atomic = False
 
     def keep_files_of(self, obj: OpaqueValue) -> None:
         """Keep the files an opaque value's JSON refers to, under the same paths.

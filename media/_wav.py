@@ -31,7 +31,9 @@ def encode(array: np.ndarray, sample_rate: int) -> bytes:
     """WAV bytes of a 1-D (mono) or 2-D (frames x channels) array of a supported dtype."""
     tag, bits = _FORMATS[array.dtype.name]
     channels = 1 if array.ndim == 1 else array.shape[1]
-    data = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<")).tobytes()
+    samples = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    # joined below with the header: one copy in all
+    data = memoryview(samples).cast("B") if samples.size else b""
     block = channels * bits // 8
     byte_rate = min(sample_rate * block, 0xFFFFFFFF)  # informational; 32 bits in the header
     if tag == _PCM:
@@ -42,7 +44,7 @@ def encode(array: np.ndarray, sample_rate: int) -> bytes:
         extra = b"fact" + struct.pack("<II", 4, array.shape[0])
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra
     body += b"data" + struct.pack("<I", len(data))
-    return b"RIFF" + struct.pack("<I", len(body) + len(data)) + body + data
+    return b"".join((b"RIFF", struct.pack("<I", len(body) + len(data)), body, data))
 
 
 def data_overrun(data: bytes | memoryview) -> tuple[int, int] | None:
