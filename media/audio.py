@@ -96,7 +96,7 @@ def _check_array(array: np.ndarray, copy: bool = True) -> np.ndarray:
             raise ValueError(
                 f"Invalid array shape {array.shape}: this looks channels-first "
                 f"({channels} channels, {frames} frames); Audio expects frames x channels, "
-                "so pass array.T"
+                "so transpose it: pass array.T"
             )
     if array.dtype.kind == "f" and array.size and not np.isfinite(array).all():
         raise ValueError(
