@@ -142,7 +142,17 @@ class Table(Value):
         col = self._decoded.get(i)
         if col is None:
             assert self._raw is not None
-            col = self._decoded[i] = [load_cell(row[i], self._source) for row in self._raw]
+            col = []
+            for r, row in enumerate(self._raw):
+                try:
+                    col.append(load_cell(row[i], self._source))
+                except ValueError as exc:  # same type; the message says which cell of what
+                    src = self.artifact_source
+                    where = getattr(src.artifact, "qualified_name", None) if src else None
+                    where = f"{where}/{src.name}: " if where and src.name else ""
+                    exc.args = (f"{where}row {r}, column {self.columns[i]!r}: {exc}",)
+                    raise exc.with_traceback(None) from None
+            self._decoded[i] = col
         return col
 
     def add_data(self, *cells: Any) -> None:
