@@ -432,42 +432,49 @@ def _limit(text: str) -> int:
 # -- the parser ---------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``artifacts`` command."""
-    common = argparse.ArgumentParser(add_help=False)
-    # SUPPRESS: a sub-command's option overrides the top-level one only when it is given
-    common.add_argument(
-        "--store",
-        metavar="URL",
-        default=argparse.SUPPRESS,
-        help="store URL or folder (default: $MEDIA_ARTIFACTS_STORE or the per-user store)",
-    )
-    common.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="no progress bars or notes on stderr",
-    )
-    common.add_argument(
-        "--single-writer",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="promise that only this process commits (needed on backends that do not "
-        "honour create-if-absent)",
-    )
-    common.add_argument(
-        "--traceback", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-    )
+
+    def options(default: Any) -> argparse.ArgumentParser:
+        # The top level has real defaults; a sub-command's copy uses SUPPRESS, so that it
+        # overrides the top-level value only when given (``--store X ls`` = ``ls --store X``).
+        # Each parser gets its own action objects: parents share them.
+        common = argparse.ArgumentParser(add_help=False)
+        common.add_argument(
+            "--store",
+            metavar="URL",
+            default=default(None),
+            help="store URL or folder (default: $MEDIA_ARTIFACTS_STORE or the per-user store)",
+        )
+        common.add_argument(
+            "-q",
+            "--quiet",
+            action="store_true",
+            default=default(False),
+            help="no progress bars or notes on stderr",
+        )
+        common.add_argument(
+            "--single-writer",
+            action="store_true",
+            default=default(False),
+            help="promise that only this process commits (needed on backends that do not "
+            "honour create-if-absent)",
+        )
+        common.add_argument(
+            "--traceback", action="store_true", default=default(False), help=argparse.SUPPRESS
+        )
+        return common
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Browse, fetch, commit, check and preview versioned media artifacts.",
-        parents=[common],
+        parents=[options(lambda v: v)],
         epilog="Exit codes: 0 success, 1 failure, 2 usage.  See docs/cli.md.",
     )
-    parser.set_defaults(store=None, quiet=False, single_writer=False, traceback=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, parents=[common], help=help, description=help)
+        p = sub.add_parser(
+            name, parents=[options(lambda v: argparse.SUPPRESS)], help=help, description=help
+        )
         p.set_defaults(func=func)
         return p
 
