@@ -159,6 +159,14 @@ class Audio(Media):
         super().__init__()
         if caption is not None and not isinstance(caption, str):
             raise TypeError(f"Invalid caption {caption!r}: expected a str or None")
+        if caption is not None and not caption.isascii():
+            try:
+                caption.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(
+                    f"Invalid caption {caption!r}: it has a lone surrogate, which is not text "
+                    "(JSON cannot store it); decode the bytes it came from properly"
+                ) from None
         if format not in self.FORMATS:
             raise ValueError(
                 f"Unknown format {format!r}: Audio writes arrays as one of {self.FORMATS}"

@@ -125,6 +125,11 @@ def test_caption_must_be_text():
         Audio(np.zeros(4, np.int16), 8, caption=5)  # type: ignore[arg-type]
 
 
+def test_caption_must_be_encodable_text():
+    with pytest.raises(ValueError, match=r"^Invalid caption 'a\\ud800': it has a lone surrogate"):
+        Audio(np.zeros(4, np.int16), 8, caption="a\ud800")
+
+
 def test_unknown_format():
     with pytest.raises(ValueError, match=r"^Unknown format 'mp3': Audio writes arrays as one of"):
         Audio(np.zeros(4, np.int16), 8, format="mp3")  # type: ignore[arg-type]
@@ -459,3 +464,17 @@ def test_audio_file_json_always_carries_every_key(tmp_path, caption):
         assert obj["size"] == clip.size and obj["sha256"] == clip.sha256
         assert json.loads(json.dumps(obj)) == obj
         schemas.validate(obj)
+
+
+def test_json_with_partial_metadata_takes_the_dtype_from_the_header(tmp_path):
+    """JSON from another writer with sample_rate, frames and channels but no dtype."""
+    array = np.arange(-8, 8, dtype=np.int16)
+    run = Run(dir=tmp_path)
+    clip = Audio(array, 8000)
+    clip.bind_to_run(run, "c", 0)
+    obj = clip.to_json(run)
+    for key in ("dtype", "ndim"):
+        del obj[key]
+    got = Value.init_from_json(obj, FolderSource(tmp_path))
+    assert (got.dtype, got.ndim, got.sample_rate) == ("int16", 1, 8000)
+    assert got.numpy().tobytes() == array.tobytes()
