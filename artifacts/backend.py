@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import IO, Any
@@ -25,6 +26,7 @@ import fsspec
 
 #: exceptions that mean "there is no such file", across fsspec implementations
 MISSING = (FileNotFoundError, KeyError)
+_CREATE_LOCK = threading.Lock()
 
 
 class LocalBackend:
@@ -184,7 +186,13 @@ class FsspecBackend:
             shutil.copyfileobj(stream, f, 1 << 20)
 
     def create(self, path: str, data: bytes) -> None:
-        self.fs.pipe_file(self._full(path), data, mode="create")
+        if self.fs.async_impl:  # S3, GCS...: the server checks (If-None-Match: *)
+            self.fs.pipe_file(self._full(path), data, mode="create")
+            return
+        # memory:// checks, then writes, in Python: two threads could both "create" the
+        # same file.  One create at a time per process makes it atomic between threads.
+        with _CREATE_LOCK:
+            self.fs.pipe_file(self._full(path), data, mode="create")
 
     def exists(self, path: str) -> bool:
         return self.fs.exists(self._full(path))
