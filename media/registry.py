@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["register", "lookup", "type_mapping", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "media.types"
-TAG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # no ".": entries end .<tag>.json
 
 _types: dict[str, type[Value]] = {}
 _lock = threading.RLock()
@@ -46,7 +46,7 @@ def register(cls: type[Value], *, replace: bool = False) -> type[Value]:
     if not isinstance(tag, str) or not TAG_RE.match(tag):
         raise ValueError(
             f"Invalid type tag {tag!r} on {cls.__qualname__}: set the class attribute "
-            "artifact_type to 1-64 characters of a-z, 0-9, '.', '_' or '-'"
+            "artifact_type to 1-64 characters of a-z, 0-9, '_' or '-'"
         )
     with _lock:
         current = _types.get(tag)
