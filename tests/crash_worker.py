@@ -17,7 +17,8 @@ and sleeps until killed), for the tests that kill it exactly there:
   synced, before it is linked into place;
 * ``alias``: after the manifest is created, before the alias moves.
 
-Prints ``ready`` once imported and the store is open.
+Prints ``ready`` once imported and the store is open; with ``--start-file`` it then waits
+until that file exists, so that several workers start committing at the same moment.
 """
 
 from __future__ import annotations
@@ -76,12 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commits", type=int, default=0, help="0: until killed")
     parser.add_argument("--pause-at", choices=["blobs", "manifest", "alias"])
     parser.add_argument("--blob-size", type=int, default=256 << 10)
+    parser.add_argument("--start-file", help="wait until this file exists, then start")
     args = parser.parse_args(argv)
 
     store = artifacts.open_store(args.store)
     _install_pause(store, args.pause_at)
     out = open(args.out, "a", encoding="utf-8")  # noqa: SIM115  (kept open until killed)
     print("ready", flush=True)
+    while args.start_file and not os.path.exists(args.start_file):
+        time.sleep(0.001)  # a barrier: every worker starts committing at the same moment
     i = 0
     while not args.commits or i < args.commits:
         draft = Artifact("shared", "dataset", metadata={"tag": args.tag})
