@@ -18,6 +18,8 @@ import jsonschema
 import referencing
 from jsonschema.validators import Draft202012Validator
 
+from . import _fast
+
 __all__ = ["SchemaError", "load", "validate", "register_schema", "tags"]
 
 
@@ -132,9 +134,27 @@ def validate(obj: Any, tag: str | None = None) -> None:
         validator = _validator(tag)
     except LookupError as exc:
         raise SchemaError(tag, "$._type", str(exc)) from None
+    if _surely_valid(tag, validator, obj):
+        return
     error = jsonschema.exceptions.best_match(validator.iter_errors(obj))
     if error is not None:
         raise SchemaError(tag, _field(error), _reason(error))
+
+
+_fast_ok: dict[str, tuple[Draft202012Validator, bool]] = {}
+
+
+def _surely_valid(tag: str, validator: Draft202012Validator, obj: Any) -> bool:
+    """The fast path: ``True`` when :mod:`schemas._fast` vouches for ``obj``."""
+    known = _fast_ok.get(tag)
+    if known is None or known[0] is not validator:  # a new or re-registered schema
+        known = _fast_ok[tag] = (validator, _fast.supported(validator.schema))
+    if not known[1]:
+        return False
+    try:
+        return _fast.check(validator.schema, obj)
+    except RecursionError:
+        return False
 
 
 def _reason(error: jsonschema.ValidationError) -> str:
