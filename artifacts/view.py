@@ -308,7 +308,7 @@ def _items(art: Artifact) -> list[_Item]:
     return items
 
 
-def _value_json(value: Value) -> str:
+def _value_json(value: Value, indent: int | None = 1) -> str:
     if isinstance(value, OpaqueValue):
         obj = value.json
     else:
@@ -316,7 +316,7 @@ def _value_json(value: Value) -> str:
             obj = value.to_json(None)
         except Exception:
             return repr(value)
-    text = json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False)
+    text = json.dumps(obj, indent=indent, sort_keys=True, ensure_ascii=False)
     return text if len(text) <= 2000 else text[:2000] + " ..."
 
 
@@ -372,7 +372,7 @@ def _table_html(item: _Item, budget: _Budget, limit: int) -> str:
                 budget.shown += 1
                 cells.append(f"<td>{_clip_html(c, f'{item.name}[{shown_rows}].{col}', True)}</td>")
             elif isinstance(c, Value):
-                cells.append(f"<td><pre>{_e(_value_json(c))}</pre></td>")
+                cells.append(f"<td><pre>{_e(_value_json(c, None))}</pre></td>")
             elif isinstance(c, str):
                 cells.append(f"<td>{_e(c)}</td>")
             else:

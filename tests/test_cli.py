@@ -9,6 +9,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import struct
@@ -627,3 +628,28 @@ def test_progress_bars_on_a_terminal_only(tmp_path):
     write_wavs(tmp_path / "more", 5)
     code, shown = run_in_pty(["-q", "put", "c", str(tmp_path / "more"), "--store", url], tmp_path)
     assert (code, shown) == (0, "")
+
+
+# -- make demo ----------------------------------------------------------------------------
+def test_demo_runs_twice_on_the_default_store(tmp_path):
+    out = tmp_path / "demo.html"
+    cmd = [sys.executable, "-W", "error", "-m", "artifacts.demo", str(out)]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0] == f"store: {os.environ['MEDIA_ARTIFACTS_STORE']}"
+    assert (
+        lines[1]
+        == "1. saved demo-clips:v0 (3 clips) and demo-clips:v1 (+ beep); aliases first, latest"
+    )
+    assert sum("bit-exact True" in ln for ln in lines) == 4
+    assert lines[-2] == f"preview: {out}" and out.read_text().count("<audio ") == 7
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout  # equal content: no new versions
+    store = open_store(os.environ["MEDIA_ARTIFACTS_STORE"])
+    assert store.versions("demo-clips") == ["v0", "v1"] and store.names() == [
+        "demo-annotated",
+        "demo-clips",
+    ]
+    assert re.search(r"^verified 3 version\(s\), \d+ entries: all ok$", ok("verify"), re.M)
