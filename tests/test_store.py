@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import fsspec
 import numpy as np
@@ -130,6 +131,7 @@ def test_open_store_none_uses_the_environment_variable(tmp_path, monkeypatch):
 
 def test_open_store_none_default_is_a_per_user_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("MEDIA_ARTIFACTS_STORE")
+    monkeypatch.setattr(sys, "platform", "linux")  # the POSIX rule; others are documented
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     expected = str(tmp_path / "xdg" / "media-artifacts" / "store")
     assert artifacts.default_store_path() == expected

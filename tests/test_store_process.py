@@ -55,7 +55,7 @@ def _read_in_new_process(url: str, ref: str) -> dict:
     return json.loads(done.stdout)
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
 def url(request, tmp_path):
     """A store URL another process can open: a local folder, or s3:// on moto's server."""
     if request.param == "local":
