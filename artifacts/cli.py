@@ -27,6 +27,7 @@ from media.paths import join_inside
 
 from . import view
 from .artifact import Artifact
+from .errors import EntryNotFoundError
 from .manifest import VERSION_RE, check_alias, check_artifact_name, check_entry_name
 from .store import DEFAULT_GRACE, Store, open_store
 
@@ -225,7 +226,10 @@ def cmd_get(store: Store, args: argparse.Namespace) -> int:
         print(os.path.abspath(out))
         return 0
     # a value (its JSON and media files) or a folder of entries, at their paths under -o
-    resolved = art._resolve_name(entry)
+    try:
+        resolved: str | None = art.get_entry(entry).path
+    except EntryNotFoundError:
+        resolved = None
     if resolved is not None:
         paths = {resolved}
         paths.update(p for p in view._paths_in(json.loads(art.read_bytes(resolved))))
@@ -449,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--quiet",
             action="store_true",
             default=default(False),
-            help="no progress bars or notes on stderr",
+            help="no progress bars",
         )
         common.add_argument(
             "--single-writer",
