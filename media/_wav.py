@@ -76,7 +76,7 @@ def decode(data: bytes | memoryview) -> tuple[np.ndarray, int] | None:
         cid = bytes(mv[pos : pos + 4])
         (size,) = struct.unpack_from("<I", mv, pos + 4)
         start = pos + 8
-        if cid == b"fmt " and size >= 16:
+        if cid == b"fmt " and size >= 16 and start + min(size, 40) <= len(mv):  # not cut short
             fmt = struct.unpack_from("<HHIIHH", mv, start)
             if fmt[0] == _EXTENSIBLE and size >= 40:
                 (sub,) = struct.unpack_from("<H", mv, start + 24)
