@@ -653,3 +653,28 @@ def test_demo_runs_twice_on_the_default_store(tmp_path):
         "demo-clips",
     ]
     assert re.search(r"^verified 3 version\(s\), \d+ entries: all ok$", ok("verify"), re.M)
+
+
+def test_progress_flag_of_the_store(tmp_path, capsys):
+    """In-process: ``progress=True`` forces bars onto a non-terminal stderr; the default
+    (auto) prints nothing there."""
+    wavs = write_wavs(tmp_path / "wavs", 3)
+    for progress, url in ((None, tmp_path / "auto"), (True, tmp_path / "forced")):
+        store = open_store(url, progress=progress)
+        d = Artifact("clips", type="dataset")
+        for w in wavs:
+            d.add_file(w)
+        art = store.commit(d)
+        art.verify()
+        art.download(tmp_path / f"dl-{progress}")
+        (Path(url) / "blobs" / "sha256" / "ab").mkdir()
+        for n in range(2):
+            (Path(url) / "blobs" / "sha256" / "ab" / f"{n:062d}").write_bytes(b"x")
+        assert len(store.gc(grace=0).deleted) == 2
+        err = capsys.readouterr().err
+        if progress is None:
+            assert err == ""
+        else:
+            for desc in ("commit clips", "verify", "download", "gc"):
+                assert f"{desc}: " in err
+            assert "/3 " in err and "/2 " in err  # the totals: 3 files, 2 orphans
