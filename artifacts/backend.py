@@ -182,8 +182,12 @@ class FsspecBackend:
         self.fs.put_file(local, self._full(path))
 
     def put_stream(self, path: str, stream: IO[bytes]) -> None:
-        with self.fs.open(self._full(path), "wb") as f:
-            shutil.copyfileobj(stream, f, 1 << 20)
+        """Upload a stream: spooled to a local temp file first, so that a stream that fails
+        part way (e.g. a digest check at EOF) uploads nothing."""
+        with tempfile.NamedTemporaryFile(prefix="media-artifacts-") as tmp:
+            shutil.copyfileobj(stream, tmp, 1 << 20)
+            tmp.flush()
+            self.fs.put_file(tmp.name, self._full(path))
 
     def create(self, path: str, data: bytes) -> None:
         if self.fs.async_impl:  # S3, GCS...: the server checks (If-None-Match: *)
@@ -245,7 +249,10 @@ class FsspecBackend:
             return
         full = [self._full(p) for p, _ in items]
         if self.fs.async_impl:
-            present = _exists_many(self.fs, full)
+            # asking whether a small blob exists costs a request, as writing it does: small
+            # in-memory blobs are written (same bytes, same content address), larger asked for
+            large = [f for (_, c), f in zip(items, full) if not _is_small(c)]
+            present = _exists_many(self.fs, large)
         else:
             present = {f for f in full if self.fs.exists(f)}
         todo = [(p, c) for (p, c), f in zip(items, full) if f not in present]
@@ -269,6 +276,13 @@ class FsspecBackend:
 
     def invalidate(self) -> None:
         self.fs.invalidate_cache()
+
+
+SMALL = 1 << 20  # bytes
+
+
+def _is_small(content: Any) -> bool:
+    return isinstance(content, (bytes, bytearray)) and len(content) <= SMALL
 
 
 def _exists_many(fs: Any, paths: list[str]) -> set[str]:
