@@ -155,7 +155,7 @@ def test_random_sigkills_never_lose_or_half_make_a_version(tmp_path, capsys):
     kills = kills_wanted()
     debris_seen = 0
     for k in range(kills):
-        proc = start_worker(store_dir, out, f"k{k}", "--blob-size", str(rng.choice([4, 64]) << 10))
+        proc = start_worker(store_dir, out, f"k{k}", "--blob-size", str(rng.choice([4, 32]) << 10))
         time.sleep(rng.uniform(0.0, 0.3))
         kill(proc)
         debris_seen += len(debris(store_dir))
