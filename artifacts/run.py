@@ -72,6 +72,8 @@ class Run:
             os.fspath(dir) if dir is not None else os.path.join("runs", self.id)
         )
         os.makedirs(self.dir, exist_ok=True)
+        if store is not None and not isinstance(store, (Store, str, os.PathLike)):
+            raise TypeError(f"Invalid store {store!r}: give a Store, a store URL or None")
         self._store_arg = store
         self._store: Store | None = store if isinstance(store, Store) else None
         self._start = time.time()
@@ -160,6 +162,7 @@ class Run:
                 f"Invalid step {step}: the last logged step is {self._step - 1}; steps only grow"
             )
         row: dict[str, Any] = {
+            "_type": "history-row",
             "_step": step,
             "_timestamp": time.time(),
             "_runtime": time.time() - self._start,
@@ -177,6 +180,9 @@ class Run:
                         f"Invalid run key {key!r}: its media file names "
                         "'<key>_<step>_<id>.<ext>' would be longer than 255 bytes"
                     )
+        for key, value in data.items():  # refuse what cannot be logged before binding media
+            if not isinstance(value, Value) and not _is_audio_list(value):
+                _json_scalar(value, key)
         for key, value in data.items():
             row[key] = self._encode(value, key, step)
         schemas.validate(row, "history-row")
@@ -190,13 +196,15 @@ class Run:
         return row
 
     def _encode(self, value: Any, key: str, step: int) -> Any:
-        if isinstance(value, (Media, Table)):
-            if not (isinstance(value, Media) and value.bound_path(self.dir) is not None):
-                value.bind_to_run(self, key, step)
+        if isinstance(value, Media):
+            value.ensure_bound(self, key, step)
+            return value.to_json(self)
+        if isinstance(value, Table):
+            value.bind_to_run(self, key, step)
             return value.to_json(self)
         if isinstance(value, Value):
             return value.to_json(self)
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, Audio) for v in value):
+        if _is_audio_list(value):
             return Audio.seq_to_json(value, self, key, step)
         return _json_scalar(value, key)
 
@@ -234,6 +242,12 @@ class Run:
     def finish(self) -> None:
         """End the run: further ``log`` calls raise."""
         self._finished = True
+
+
+def _is_audio_list(value: Any) -> bool:
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    return all(isinstance(v, Audio) for v in value)
 
 
 def _end_torn_line(path: str) -> None:

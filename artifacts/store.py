@@ -12,6 +12,7 @@ Layout (see docs/store-format.md)::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -90,6 +91,8 @@ def open_store(
         url = default_store_path()
     url = os.fspath(url)
     backend, canonical = open_backend(url, **storage_options)
+    if isinstance(backend, LocalBackend) and os.path.isfile(canonical):
+        raise NotADirectoryError(f"{canonical!r} is a file; a store is a folder: give its path")
     return Store(backend, canonical, single_writer=single_writer, progress=progress)
 
 
@@ -377,6 +380,8 @@ class Store:
             raise TypeError(f"Invalid draft {draft!r}: commit() takes an Artifact draft")
         if not draft.is_draft:
             raise ReadOnlyError(f"{draft.qualified_name} is already committed")
+        if isinstance(aliases, str):
+            aliases = [aliases]
         alias_list = [check_alias(a) for a in aliases if a != "latest"]
         self._check_writable()
         entries, uploads = self._resolve_entries(draft)
@@ -435,6 +440,10 @@ class Store:
             e = dict(e)
             ref = e.get("ref")
             if content is not None:
+                if not isinstance(content, (bytes, bytearray)):
+                    content = functools.partial(
+                        _open_checked, content, e["digest"], e["size"], f"{draft.name}/{path}"
+                    )
                 uploads.setdefault(blob_path(e["digest"]), content)
             elif source is not None and "uri" not in e:
                 src_art, src_path = source
@@ -619,6 +628,20 @@ class _CheckedReader(io.RawIOBase):
             self._raw.close()
         finally:
             super().close()
+
+
+def _open_checked(content: str | Any, digest: str, size: int, name: str) -> IO[bytes]:
+    """Open a draft entry's file for upload; the stream raises at EOF if it changed since
+    it was added (so a blob is never published under the wrong digest)."""
+    try:
+        raw = open(content, "rb") if isinstance(content, str) else content()
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"cannot commit {name}: its file {content if isinstance(content, str) else ''} is "
+            "gone since it was added to the draft; add it again"
+        ) from None
+    why = "its file changed after it was added to the draft; add it again"
+    return _CheckedReader(raw, digest, size, f"{name} ({why})")
 
 
 def _now() -> str:

@@ -134,6 +134,14 @@ def _check_flac(frames: int, channels: int, rate: int) -> None:
         raise ValueError(f"FLAC cannot hold {problem}; use format='wav' (the default)")
 
 
+def _clips(audio_list: Iterable[Any]) -> list[Audio]:
+    clips = list(audio_list)
+    for clip in clips:
+        if not isinstance(clip, Audio):
+            raise TypeError(f"Invalid item {clip!r} in an audio list: expected Audio")
+    return clips
+
+
 class Audio(Media):
     """An audio clip.
 
@@ -444,13 +452,9 @@ class Audio(Media):
         cls, seq: Sequence[Audio], run: Any, key: str, step: int | str
     ) -> dict[str, Any]:
         """JSON of a list of clips logged under one key: binds each clip to ``run`` first."""
-        clips = list(seq)
+        clips = _clips(seq)
         for clip in clips:
-            if not isinstance(clip, Audio):
-                raise TypeError(f"Invalid item {clip!r} in an audio list: expected Audio")
-        for clip in clips:
-            if clip.bound_path(run.dir) is None:  # not bound to this run
-                clip.bind_to_run(run, key, step)
+            clip.ensure_bound(run, key, step)
         obj: dict[str, Any] = {
             "_type": "audio",
             "count": len(clips),
@@ -472,16 +476,17 @@ class Audio(Media):
     @classmethod
     def durations(cls, audio_list: Iterable[Audio]) -> list[float]:
         """Duration in seconds of each clip."""
-        return [a.duration for a in audio_list]
+        return [a.duration for a in _clips(audio_list)]
 
     @classmethod
     def sample_rates(cls, audio_list: Iterable[Audio]) -> list[int]:
         """Sample rate of each clip."""
-        return [a.sample_rate for a in audio_list]
+        return [a.sample_rate for a in _clips(audio_list)]
 
     @classmethod
     def captions(cls, audio_list: Iterable[Audio]) -> list[str] | Literal[False]:
         """``False`` when no clip has a caption, else each caption with ``""`` for none."""
+        audio_list = _clips(audio_list)
         captions = [a.caption for a in audio_list]
         if all(c is None for c in captions):
             return False

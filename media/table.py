@@ -194,10 +194,9 @@ class Table(Value):
                     yield cell
 
     def bind_to_run(self, run: Any, key: str, step: int | str) -> None:
-        """Bind every media cell that is not bound yet to ``run`` (see ``Media.bind_to_run``)."""
+        """Bind every media cell not yet bound to ``run`` (see ``Media.bind_to_run``)."""
         for cell in self.media():
-            if cell.bound_path(run.dir) is None:  # not bound to this run
-                cell.bind_to_run(run, key, step)
+            cell.ensure_bound(run, key, step)
 
     def to_json(self, run_or_artifact: Any) -> dict[str, Any]:
         """``{"_type": "table", "columns", "data", "ncols", "nrows"}``; media cells hold the

@@ -375,9 +375,21 @@ class Media(Value):
         """
         if not isinstance(key, str):
             raise TypeError(f"Invalid run key {key!r}: expected a str")
+        if not isinstance(getattr(run, "dir", None), (str, os.PathLike)):
+            raise TypeError(
+                f"Invalid run {run!r}: bind_to_run needs a run (an object whose .dir is the "
+                "run's local folder, such as artifacts.Run)"
+            )
         check_relpath(key, "run key")
         if id_ is None:
             id_ = self.sha256[:20]
+        for what, part in (("step", step), ("id_", id_)):
+            text = str(part)
+            if not text or "/" in text or "\\" in text or "\x00" in text:
+                raise ValueError(
+                    f"Invalid {what} {part!r}: it becomes part of a file name, so it may not be "
+                    "empty or contain '/', '\\' or NUL"
+                )
         rel = f"{self.get_media_subdir()}/{key}_{step}_{id_}.{self._extension}"
         check_relpath(rel, "media file name")
         run_dir = os.fspath(run.dir)
@@ -386,6 +398,12 @@ class Media(Value):
         self._copy_to(dest)
         self._run_dir = os.path.realpath(run_dir)
         self._run_path = rel
+
+    def ensure_bound(self, run: RunFolder, key: str, step: int | str) -> None:
+        """:meth:`bind_to_run` unless the file is already bound to this run."""
+        run_dir = getattr(run, "dir", None)
+        if not isinstance(run_dir, (str, os.PathLike)) or self.bound_path(run_dir) is None:
+            self.bind_to_run(run, key, step)  # (a TypeError for a target that is no run)
 
     def bound_path(self, run_dir: str) -> str | None:
         """Path of the bound file relative to ``run_dir``, or ``None`` if bound elsewhere."""

@@ -1,0 +1,91 @@
+"""Plausible misuse gets a clear error of the right type, and leaves nothing behind."""
+
+import numpy as np
+import pytest
+
+import schemas
+from artifacts import Artifact, IntegrityError, Run, open_store
+from media import Audio, Table
+
+
+def clip(seed=0):
+    return Audio(np.full(100, seed, dtype=np.int16), 8000)
+
+
+@pytest.mark.parametrize("url_kind", ["local", "memory"])
+def test_file_changed_after_add_is_refused_at_commit_and_nothing_is_published(
+    tmp_path, url_kind
+):
+    url = str(tmp_path / "s") if url_kind == "local" else f"memory://changed-{tmp_path.name}"
+    store = open_store(url)
+    f = tmp_path / "notes.txt"
+    f.write_bytes(b"hello")
+    draft = Artifact("x", "dataset")
+    draft.add_file(f, "notes.txt")
+    f.write_bytes(b"HELLO")
+    with pytest.raises(IntegrityError, match="changed after it was added"):
+        store.commit(draft)
+    assert store.versions("x") == []
+    assert list(store.backend.walk_files("blobs")) == []
+    f.unlink()
+    with pytest.raises(FileNotFoundError, match="is gone since it was added"):
+        store.commit(draft)
+
+
+def test_aliases_given_as_one_string(tmp_path):
+    store = open_store(tmp_path / "s")
+    v0 = store.commit(Artifact("x", "dataset"), aliases="best")
+    assert v0.aliases == ["best", "latest"]
+
+
+def test_failed_log_writes_no_media_and_binds_nothing(tmp_path):
+    run = Run(dir=tmp_path / "run")
+    a = clip()
+    with pytest.raises(TypeError, match="cannot be logged"):
+        run.log({"a": a, "b": object()})
+    assert not a.is_bound()
+    assert not (tmp_path / "run" / "media").exists()
+    assert run.history() == []
+
+
+def test_history_rows_carry_their_type_tag(tmp_path):
+    run = Run(dir=tmp_path / "run")
+    row = run.log({"loss": 0.5, "clip": clip()})
+    assert row["_type"] == "history-row"
+    schemas.validate(row)  # dispatches on "_type" like every other form
+
+
+@pytest.mark.parametrize("target", [None, object(), "a-string"])
+def test_binding_needs_a_run(target):
+    with pytest.raises(TypeError, match="needs a run"):
+        clip().bind_to_run(target, "k", 0)
+    with pytest.raises(TypeError, match="needs a run"):
+        Audio.seq_to_json([clip()], target, "k", 0)
+    with pytest.raises(TypeError, match="needs a run"):
+        Table(["c"], [[clip()]]).bind_to_run(target, "k", 0)
+
+
+@pytest.mark.parametrize("step, id_", [("1/2", None), (1, "a/b"), (1, ""), (1, "a\x00")])
+def test_step_and_id_cannot_add_folders(tmp_path, step, id_):
+    run = Run(dir=tmp_path / "run")
+    with pytest.raises(ValueError, match="part of a file name"):
+        clip().bind_to_run(run, "k", step, id_)
+    assert not (tmp_path / "run" / "media").exists()
+
+
+@pytest.mark.parametrize("fn", [Audio.captions, Audio.durations, Audio.sample_rates])
+def test_audio_list_helpers_refuse_other_items(fn):
+    with pytest.raises(TypeError, match="expected Audio"):
+        fn([clip(), 1])
+
+
+def test_store_path_that_is_a_file(tmp_path):
+    f = tmp_path / "file"
+    f.write_bytes(b"x")
+    with pytest.raises(NotADirectoryError, match="a store is a folder"):
+        open_store(f)
+
+
+def test_run_store_of_wrong_type(tmp_path):
+    with pytest.raises(TypeError, match="give a Store, a store URL or None"):
+        Run(dir=tmp_path / "run", store=5)
