@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     print("machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     print(f"best of {repeats}; {n} clips of 1 s at 16 kHz float32", flush=True)
     rows: list[_util.Row] = []
+    failed = False
     started = time.perf_counter()
     steps = [
         ("1", "local", lambda m: m.run(n, repeats)),  # figures 1 and 2
@@ -36,20 +38,22 @@ def main(argv: list[str] | None = None) -> int:
     for fig, module, call in steps:
         if fig not in only and not (fig == "1" and "2" in only):
             continue
-        import importlib
-
         mod = importlib.import_module(f"benchmarks.{module}")
         t = time.perf_counter()
         try:
             got = call(mod)
         except Exception as exc:  # one broken figure must not hide the others
             got = [_util.Row(fig, f"{module}: FAILED", None, note=f"{type(exc).__name__}: {exc}")]
+            failed = True
         rows.extend(got)
         print(f"  [{module} done in {time.perf_counter() - t:.0f} s]", file=sys.stderr, flush=True)
     print()
     print(_util.table(rows))
     print(f"\n(total {time.perf_counter() - started:.0f} s)")
-    return 0 if all(r.ok is not False for r in rows) else 1
+    missed = [r for r in rows if r.ok is False]
+    if missed:
+        print(f"{len(missed)} figure(s) missed their target: see BENCHMARKS.md for why")
+    return 1 if failed else 0  # a missed target is a result; a crashed figure is an error
 
 
 if __name__ == "__main__":

@@ -84,6 +84,16 @@ def run(n: int, repeats: int) -> list[Row]:
                         ok=speedup >= 15,
                     )
                 )
+                rows.append(
+                    Row(
+                        "1",
+                        "ceiling: the raw limit vs wandb (what writing one file per clip allows)",
+                        t_raw,
+                        baseline="wandb",
+                        base_value=wb["seconds"],
+                        ratio=wb["seconds"] / t_raw,
+                    )
+                )
         store_url = fresh("reload")
         add_and_commit(arrays, store_url)
         wav_dir = fresh("wav")

@@ -39,15 +39,19 @@ def child(n: int, root: str) -> dict:
     v0 = store.commit(draft)
     t_commit = time.perf_counter() - t
     manifest_bytes = os.path.getsize(os.path.join(root, "artifacts/big/versions/v0.json"))
-    fresh = artifacts.open_store(root)
-    tracemalloc.start()
-    t = time.perf_counter()
-    art = fresh.artifact("big:latest")
-    clip = art.get("probe")
-    t_open = time.perf_counter() - t
+    t_open = float("inf")
+    for _ in range(3):  # best of 3, each through a new store object (nothing cached)
+        t = time.perf_counter()
+        art = artifacts.open_store(root).artifact("big:latest")
+        clip = art.get("probe")
+        t_open = min(t_open, time.perf_counter() - t)
+    assert clip.caption == "probe" and len(art.manifest) == n
+    del art, clip
+    tracemalloc.start()  # a separate pass: tracing slows allocation-heavy parsing
+    art = artifacts.open_store(root).artifact("big:latest")
+    art.get("probe")
     _, peak_open = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert clip.caption == "probe" and len(art.manifest) == n
     before = _files(root)
     draft2 = v0.new_draft()
     with draft2.new_file("rows/000/7.txt", overwrite=True) as f:
