@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["Artifact"]
 
 _VALUE_JSON = re.compile(r"^(?P<base>.+)\.(?P<tag>[a-z0-9][a-z0-9_-]{0,63})\.json$")
+_ABSENT = object()
 BIG = 64 << 20  # blobs above this are verified by streaming, not read into memory
 
 
@@ -162,6 +163,7 @@ class Artifact:
                 f"an entry named {path!r} is already in {self.qualified_name}; pass "
                 "overwrite=True to replace it, or choose another name"
             )
+        new_dirs: set[str] = set()
         if old is None:
             if path in self._dirs:
                 raise ValueError(f"Invalid entry name {path!r}: it is already a folder of entries")
@@ -171,8 +173,12 @@ class Artifact:
                     raise ValueError(
                         f"Invalid entry name {path!r}: {'/'.join(parents[:i])!r} is a file entry"
                     )
-            for i in range(1, len(parents) + 1):
-                self._dirs.add("/".join(parents[:i]))
+            new_dirs = {"/".join(parents[:i]) for i in range(1, len(parents) + 1)} - self._dirs
+        if self._journal is not None:  # add() undoes through it on an error
+            old_pending = self._pending.get(path, _ABSENT)
+            self._journal.append((path, old, old_pending, self._sources.get(path, _ABSENT)))
+            self._journal.append(new_dirs)
+        self._dirs |= new_dirs
         self._entries[path] = entry
         self._pending[path] = content
         if source is not None:
@@ -206,8 +212,16 @@ class Artifact:
                 f"an entry named {path!r} is already in {self.qualified_name}; pass "
                 "overwrite=True to replace it, or choose another name"
             )
-        # inside add_many's block, that block undoes (no copy of the draft per value)
-        snapshot = None if self._atomic else self._snapshot()
+        # undo on an error: nothing here inside add_many's block (that block undoes); a
+        # journal of _put calls for a new value (a copy of the draft per add would make n
+        # adds cost n**2); a copy when a value is replaced (that also removes entries)
+        journal = snapshot = None
+        if self._atomic:
+            pass
+        elif not old_refs and self._journal is None:
+            journal = self._journal = []
+        else:
+            snapshot = self._snapshot()
         try:
             data = canonical_json(obj.to_json(self))  # an OpaqueValue calls keep_files_of
             entry = {"digest": hashlib.sha256(data).hexdigest(), "size": len(data)}
@@ -216,9 +230,14 @@ class Artifact:
                 self._drop_unreferenced(old_refs)
             return added
         except BaseException:
-            if snapshot is not None:
+            if journal is not None:
+                self._undo(journal)
+            elif snapshot is not None:
                 self._restore(snapshot)
             raise
+        finally:
+            if journal is not None:
+                self._journal = None
 
     def add_many(
         self,
@@ -236,6 +255,23 @@ class Artifact:
         return add_many(self, items, executor, overwrite=overwrite, batch_size=batch_size)
 
     _atomic = False
+    _journal: list[Any] | None = None
+
+    def _undo(self, journal: list[Any]) -> None:
+        """Undo the ``_put`` calls recorded in ``journal``, newest first."""
+        for i in range(len(journal) - 2, -1, -2):
+            (path, entry, pending, source), new_dirs = journal[i], journal[i + 1]
+            if entry is None:
+                self._entries.pop(path, None)
+            else:
+                self._entries[path] = entry
+            for d, value in ((self._pending, pending), (self._sources, source)):
+                if value is _ABSENT:
+                    d.pop(path, None)
+                else:
+                    d[path] = value
+            self._dirs -= new_dirs
+        self._index = None
 
     def _snapshot(self) -> tuple[Any, ...]:
         return (dict(self._entries), dict(self._pending), dict(self._sources), set(self._dirs))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import multiprocessing
+import os
 
 import numpy as np
 import pytest
@@ -131,3 +132,23 @@ def test_bad_items_are_refused_before_any_work():
     with pytest.raises(TypeError, match="Invalid value 'no': .*callables with no arguments"):
         draft.add_many([("x", lambda: "no")])
     assert len(draft) == 0
+
+
+def test_a_failed_add_undoes_its_files_and_folders(tmp_path):
+    # add() undoes through a journal of its own changes (not a copy of the draft per add)
+    draft = Artifact("clips", "dataset")
+    draft.add(Audio(np.zeros(10, np.int16), 8000), "kept")
+    before = draft.entries
+    gone = _files(tmp_path, 1)[0]
+    bad = Audio(gone)
+    os.remove(gone)
+    table = Table(
+        columns=["clip"], data=[[Audio(np.ones(20, np.int16), 8000, caption="new")], [bad]]
+    )
+    with pytest.raises(FileNotFoundError):
+        draft.add(table, "t")
+    assert draft.entries == before
+    draft.remove("kept")
+    with draft.new_file("media") as f:  # 'media' is no longer a folder of entries
+        f.write("a file now")
+    assert sorted(draft.entries) == ["media"]
