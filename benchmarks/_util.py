@@ -79,6 +79,26 @@ def run_child(module: str, *args: str, env: dict[str, str] | None = None, timeou
     return json.loads(lines[-1])
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since it started, in MiB.
+
+    Linux's ``VmHWM`` when there is one: ``ru_maxrss`` of a child process starts from its
+    parent's resident size at fork (it survives exec), so a benchmark child started by a
+    large parent would report the parent's size.  Elsewhere, ``resource.getrusage``.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024
+
+
 def machine() -> dict[str, str]:
     """What the figures were measured on."""
     import fsspec
