@@ -124,9 +124,7 @@ class Table(Value):
         self._decoded: dict[int, list[Any]] = {}
         for row in data or ():
             if isinstance(row, (str, bytes, dict)) or not hasattr(row, "__iter__"):
-                raise TypeError(
-                    f"Invalid row {len(self._data)} {row!r}: a row is a list of cells"
-                )
+                raise TypeError(f"Invalid row {len(self._data)} {row!r}: a row is a list of cells")
             self.add_data(*row)
 
     @property
