@@ -46,6 +46,7 @@ def run(n: int, repeats: int) -> list[Row]:
         def fresh(prefix: str) -> str:
             d = os.path.join(tmp, f"{prefix}{next(counter)}")
             os.makedirs(d)
+            os.sync()  # untimed: every run starts with no dirty pages of the one before
             return d
 
         t_raw = best_of(lambda d: raw_limit(arrays, d), repeats, lambda: fresh("raw"))
