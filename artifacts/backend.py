@@ -14,7 +14,6 @@ caller.  Two operations carry the commit protocol:
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import shutil
 import tempfile
@@ -25,7 +24,6 @@ from typing import IO, Any
 
 import fsspec
 
-WRITERS = 8  # threads that write the files of a commit to the local disk
 #: exceptions that mean "there is no such file", across fsspec implementations
 MISSING = (FileNotFoundError, KeyError)
 _CREATE_LOCK = threading.Lock()
@@ -137,31 +135,50 @@ class LocalBackend:
     def delete(self, path: str) -> None:
         _unlink(self._full(path))
 
-    def write_many(self, items: list[tuple[str, Any]], progress: Any = None) -> None:
-        """Write ``(path, bytes | local file path | opener)`` items; existing paths kept.
+    def write_blob(self, path: str, data: bytes) -> None:
+        """Write a content-addressed file once: created in place with ``O_EXCL`` (no temp
+        file, no rename: half the file-system work for small blobs).
 
-        Many files are written by a few threads: creating a file waits on the file system
-        much longer than on Python (twice as fast for 1000 small blobs), and blobs go to
-        different folders.  On an error, the first one is raised once the writes under way
-        have ended; files already written stay (blobs before a manifest, as ever).
+        A file already there with the right size is the same content and is kept (its
+        mtime is refreshed, so that a ``gc`` grace period counts from this commit).  One of
+        another size is a torn write from a crash: it is replaced atomically.  A write that
+        fails removes its own partial file.
         """
-
-        def one(item: tuple[str, Any]) -> None:
-            path, content = item
-            if not self.exists(path):
-                _put(self, path, content)
-
-        if len(items) < 16:
-            for item in items:
-                one(item)
-                if progress is not None:
-                    progress(1)
+        full = self._full(path)
+        self._ensure_dir(full)
+        try:
+            fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            if os.path.getsize(full) != len(data):
+                self.write(path, data)
+            else:
+                os.utime(full)
             return
-        with concurrent.futures.ThreadPoolExecutor(WRITERS, "media-artifacts-write") as pool:
-            for i in range(0, len(items), 256):  # a bounded number of futures at a time
-                for _ in pool.map(one, items[i : i + 256]):
-                    if progress is not None:
-                        progress(1)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            os.close(fd)
+            _unlink(full)
+            raise
+        os.close(fd)
+
+    def write_many(self, items: list[tuple[str, Any]], progress: Any = None) -> None:
+        """Write ``(path, bytes | local file path | opener)`` blobs; existing ones are kept.
+
+        One thread: creating small files waits on the file system's directory locks, and
+        threads measured slower than a plain loop on a local disk.
+        """
+        for path, content in items:
+            if isinstance(content, (bytes, bytearray)):
+                self.write_blob(path, bytes(content))
+            elif self.exists(path):
+                os.utime(self._full(path))
+            else:
+                _put(self, path, content)
+            if progress is not None:
+                progress(1)
 
     def invalidate(self) -> None:
         pass
