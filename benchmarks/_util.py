@@ -55,8 +55,11 @@ def clips(n: int, seconds: float = 1.0, seed: int = 0) -> list[np.ndarray]:
 
 @contextmanager
 def scratch(prefix: str = "bench-") -> Iterator[str]:
-    """A temporary folder, removed afterwards."""
-    d = tempfile.mkdtemp(prefix=prefix)
+    """A temporary folder, removed afterwards: under ``$BENCH_DIR``, by default ``bench-out/``
+    in the repository (the disk a project's store lives on, not a tmpfs)."""
+    base = os.environ.get("BENCH_DIR") or os.path.join(os.getcwd(), "bench-out")
+    os.makedirs(base, exist_ok=True)
+    d = tempfile.mkdtemp(prefix=prefix, dir=base)
     try:
         yield d
     finally:
