@@ -486,12 +486,7 @@ class Artifact:
             doomed = [p for p in self._entries if p.startswith(prefix)]
             if not doomed:
                 raise EntryNotFoundError(f"no entry named {name!r} in {self.qualified_name}")
-        for p in doomed:
-            del self._entries[p]
-            self._pending.pop(p, None)
-            self._sources.pop(p, None)
-        self._dirs = {d for p in self._entries for d in _parents(p)}
-        self._index = None
+        self._delete_entries(doomed)
         if refs:
             self._drop_unreferenced(refs)
 
@@ -528,7 +523,10 @@ class Artifact:
                 if refs is None:
                     return
                 candidates -= refs
-        for p in candidates:
+        self._delete_entries(candidates)
+
+    def _delete_entries(self, paths: Iterable[str]) -> None:
+        for p in paths:
             del self._entries[p]
             self._pending.pop(p, None)
             self._sources.pop(p, None)

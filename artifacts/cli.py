@@ -344,14 +344,23 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def _grace(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seconds {text!r}: give a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"invalid seconds {text!r}: give a number >= 0")
-    return value
+def _number(kind: type, what: str, minimum: float, hint: str) -> Any:
+    """An argparse type: ``kind(text)`` no smaller than ``minimum``, else a clear error."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: give {hint}") from None
+        if not value >= minimum:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: give a number >= {minimum}")
+        return value
+
+    return parse
+
+
+_grace = _number(float, "seconds", 0, "a number")
+_limit = _number(int, "count", 1, "a whole number")
 
 
 def cmd_gc(store: Store, args: argparse.Namespace) -> int:
@@ -421,16 +430,6 @@ def cmd_view(store: Store, args: argparse.Namespace) -> int:
     out = args.output or "-vs-".join(f"{a.name}-{a.version}" for a in arts) + ".html"
     print(view.write(arts, out, limit=args.limit))
     return 0
-
-
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid count {text!r}: give a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid count {text!r}: give a number >= 1")
-    return value
 
 
 # -- the parser ---------------------------------------------------------------------------
