@@ -174,10 +174,7 @@ class Artifact:
                         f"Invalid entry name {path!r}: {'/'.join(parents[:i])!r} is a file entry"
                     )
             new_dirs = {"/".join(parents[:i]) for i in range(1, len(parents) + 1)} - self._dirs
-        if self._journal is not None:  # add() undoes through it on an error
-            old_pending = self._pending.get(path, _ABSENT)
-            self._journal.append((path, old, old_pending, self._sources.get(path, _ABSENT)))
-            self._journal.append(new_dirs)
+        self._record(path)
         self._dirs |= new_dirs
         self._entries[path] = entry
         self._pending[path] = content
@@ -212,32 +209,13 @@ class Artifact:
                 f"an entry named {path!r} is already in {self.qualified_name}; pass "
                 "overwrite=True to replace it, or choose another name"
             )
-        # undo on an error: nothing here inside add_many's block (that block undoes); a
-        # journal of _put calls for a new value (a copy of the draft per add would make n
-        # adds cost n**2); a copy when a value is replaced (that also removes entries)
-        journal = snapshot = None
-        if self._atomic:
-            pass
-        elif not old_refs and self._journal is None:
-            journal = self._journal = []
-        else:
-            snapshot = self._snapshot()
-        try:
+        with self._all_or_nothing():
             data = canonical_json(obj.to_json(self))  # an OpaqueValue calls keep_files_of
             entry = {"digest": hashlib.sha256(data).hexdigest(), "size": len(data)}
             added = self._put(path, entry, data, overwrite=True)
             if old_refs:  # the replaced value's media files go unless still referred to
                 self._drop_unreferenced(old_refs)
             return added
-        except BaseException:
-            if journal is not None:
-                self._undo(journal)
-            elif snapshot is not None:
-                self._restore(snapshot)
-            raise
-        finally:
-            if journal is not None:
-                self._journal = None
 
     def add_many(
         self,
@@ -254,47 +232,50 @@ class Artifact:
 
         return add_many(self, items, executor, overwrite=overwrite, batch_size=batch_size)
 
-    _atomic = False
-    _journal: list[Any] | None = None
+    _journal: list[tuple[str, Any, Any, Any]] | None = None
 
-    def _undo(self, journal: list[Any]) -> None:
-        """Undo the ``_put`` calls recorded in ``journal``, newest first."""
-        for i in range(len(journal) - 2, -1, -2):
-            (path, entry, pending, source), new_dirs = journal[i], journal[i + 1]
-            if entry is None:
-                self._entries.pop(path, None)
-            else:
-                self._entries[path] = entry
-            for d, value in ((self._pending, pending), (self._sources, source)):
-                if value is _ABSENT:
-                    d.pop(path, None)
-                else:
-                    d[path] = value
-            self._dirs -= new_dirs
-        self._index = None
-
-    def _snapshot(self) -> tuple[Any, ...]:
-        return (dict(self._entries), dict(self._pending), dict(self._sources), set(self._dirs))
-
-    def _restore(self, snapshot: tuple[Any, ...]) -> None:
-        self._entries, self._pending, self._sources, self._dirs = snapshot
-        self._index = None
+    def _record(self, path: str) -> None:
+        """Remember the state of ``path`` before a change, for :meth:`_all_or_nothing`."""
+        if self._journal is not None:
+            self._journal.append(
+                (
+                    path,
+                    self._entries.get(path, _ABSENT),
+                    self._pending.get(path, _ABSENT),
+                    self._sources.get(path, _ABSENT),
+                )
+            )
 
     @contextlib.contextmanager
     def _all_or_nothing(self) -> Iterator[None]:
-        """Undo every change the block makes to the draft when it raises."""
-        if self._atomic:  # inside another such block: that one undoes
+        """Undo every change the block makes to the draft when it raises.
+
+        Changes are journaled per path (a copy of the draft per ``add`` would make n adds
+        cost n**2); a block inside another one leaves the undoing to the outer block.
+        """
+        if self._journal is not None:
             yield
             return
-        snapshot = self._snapshot()
-        self._atomic = True
+        journal: list[tuple[str, Any, Any, Any]] = []
+        self._journal = journal
         try:
             yield
         except BaseException:
-            self._restore(snapshot)
+            for path, entry, pending, source in reversed(journal):
+                for d, value in (
+                    (self._entries, entry),
+                    (self._pending, pending),
+                    (self._sources, source),
+                ):
+                    if value is _ABSENT:
+                        d.pop(path, None)
+                    else:
+                        d[path] = value
+            self._dirs = {d for p in self._entries for d in _parents(p)}
+            self._index = None
             raise
         finally:
-            self._atomic = False
+            self._journal = None
 
     def keep_files_of(self, obj: OpaqueValue) -> None:
         """Keep the files an opaque value's JSON refers to, under the same paths.
@@ -404,12 +385,8 @@ class Artifact:
                 if not os.path.isfile(real):
                     raise ValueError(f"Invalid file {full!r}: not a regular file")
                 files.append((prefix + rel, real))
-        snapshot = (dict(self._entries), dict(self._pending), dict(self._sources), set(self._dirs))
-        try:
+        with self._all_or_nothing():
             return [self.add_file(real, rel, overwrite) for rel, real in sorted(files)]
-        except BaseException:
-            self._entries, self._pending, self._sources, self._dirs = snapshot
-            raise
 
     def add_reference(
         self,
@@ -527,6 +504,7 @@ class Artifact:
 
     def _delete_entries(self, paths: Iterable[str]) -> None:
         for p in paths:
+            self._record(p)
             del self._entries[p]
             self._pending.pop(p, None)
             self._sources.pop(p, None)

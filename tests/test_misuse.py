@@ -89,3 +89,40 @@ def test_store_path_that_is_a_file(tmp_path):
 def test_run_store_of_wrong_type(tmp_path):
     with pytest.raises(TypeError, match="give a Store, a store URL or None"):
         Run(dir=tmp_path / "run", store=5)
+
+
+def _state(draft):
+    return (dict(draft._entries), dict(draft._pending), dict(draft._sources), set(draft._dirs))
+
+
+def test_a_failing_add_leaves_the_draft_as_it_was(tmp_path):
+    import soundfile as sf
+
+    draft = Artifact("x", "dataset")
+    draft.add(clip(1), "first")
+    draft.add(Table(["c"], [[clip(4)]]), "tab")
+    draft.add_file(__file__, "code/test.py")
+    gone = tmp_path / "gone.wav"
+    sf.write(gone, np.zeros(10, np.int16), 8000, subtype="PCM_16")
+    doomed = Audio(gone)
+    gone.unlink()  # its bytes cannot be read when the table is added
+    before = _state(draft)
+    with pytest.raises(FileNotFoundError):
+        draft.add(Table(["c"], [[clip(2)], [doomed]]), "table")
+    assert _state(draft) == before
+    with pytest.raises(FileNotFoundError):  # replacing a value: the same guarantee
+        draft.add(Table(["c"], [[clip(3)], [doomed]]), "tab", overwrite=True)
+    assert _state(draft) == before
+
+
+def test_a_failing_add_dir_adds_nothing(tmp_path):
+    folder = tmp_path / "folder"
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "one.txt").write_text("1")
+    (folder / "two.txt").write_text("2")
+    draft = Artifact("x", "dataset")
+    draft.add_file(__file__, "two.txt")  # the folder's second file collides with it
+    before = _state(draft)
+    with pytest.raises(ValueError, match="already in"):
+        draft.add_dir(folder)
+    assert _state(draft) == before
