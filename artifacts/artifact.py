@@ -603,24 +603,34 @@ class Artifact:
             return self._store._open_verified(self, path, e)
         return io.BytesIO(self._store._read_entry(self, path, e))
 
-    def download(self, root: str | os.PathLike[str] | None = None) -> str:
-        """Write every entry under ``root`` (default ``./artifacts/<name>-<version>``).
+    def download(
+        self, root: str | os.PathLike[str] | None = None, paths: Iterable[str] | None = None
+    ) -> str:
+        """Write every entry (or only ``paths``) under ``root`` (default
+        ``./artifacts/<name>-<version>``) and return the folder.
 
-        Each file is checked against its digest before it appears; on any error nothing of
-        this download is left behind.  Returns the folder.
+        Each file is checked against its digest before any file appears; on any error
+        nothing of this download is left behind (not even ``root``, when it was made here).
         """
         self._committed_only("download")
         assert self._store is not None
+        if paths is None:
+            chosen = sorted(self._entries)
+        else:
+            chosen = sorted(set(paths))
+            for path in chosen:
+                if path not in self._entries:
+                    raise EntryNotFoundError(f"no entry named {path!r} in {self.qualified_name}")
         root = os.path.abspath(
             os.fspath(root)
             if root is not None
             else os.path.join("artifacts", f"{self.name}-{self.version}")
         )
+        made_root = not os.path.exists(root)
         os.makedirs(root, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=".download-", dir=root)
         try:
-            paths = sorted(self._entries)
-            for path in self._store._progress(paths, "download", unit="file"):
+            for path in self._store._progress(chosen, "download", unit="file"):
                 dest = join_inside(staging, path, "entry name")
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 e = self._entries[path]
@@ -629,12 +639,14 @@ class Artifact:
                     open(dest, "wb") as out,
                 ):
                     shutil.copyfileobj(src, out, CHUNK)
-            for path in paths:
+            for path in chosen:
                 dest = join_inside(root, path, "entry name")
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 os.replace(join_inside(staging, path, "entry name"), dest)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(root if made_root else staging, ignore_errors=True)
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
         return root
 
     def verify(self, raise_on_error: bool = True) -> list[str]:
@@ -700,7 +712,7 @@ def _source(artifact: Artifact, name: str) -> Any:
 def _ref_entry(artifact: Artifact, path: str, e: dict[str, Any]) -> dict[str, Any]:
     """A draft entry that refers to ``path`` of a committed artifact (no bytes copied)."""
     out = {k: v for k, v in e.items() if k != "ref"}
-    if "uri" in e:
+    if "uri" in e or "inline" in e:  # the bytes travel with the entry
         return out
     ref = dict(e["ref"]) if "ref" in e else {"artifact": artifact.qualified_name, "path": path}
     if "store" not in ref:

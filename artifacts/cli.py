@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from media.errors import MediaError
-from media.paths import join_inside
 
 from . import view
 from .artifact import Artifact
@@ -242,9 +241,7 @@ def cmd_get(store: Store, args: argparse.Namespace) -> int:
             raise UserError(
                 f"no entry, value or folder {entry!r} in {art.qualified_name}; try {some}"
             )
-    root = os.path.abspath(args.output or default_dir)
-    for path in store._progress(sorted(paths), "get", unit="file"):
-        _write_entry(art, path, join_inside(root, path, "entry name"))
+    root = art.download(args.output or default_dir, paths=paths)  # all or nothing
     for path in sorted(paths):
         print(os.path.join(root, path))
     return 0

@@ -97,7 +97,8 @@ class ManifestEntry:
 
     ``digest`` is its sha256 (the key of its blob), ``size`` its length.  ``ref`` names the
     artifact entry it was taken from (``{"artifact", "path"}`` and, across stores,
-    ``"store"``); ``uri``/``etag`` describe an external file that was not copied.
+    ``"store"``); ``uri``/``etag`` describe an external file that was not copied;
+    ``inline`` holds the text of a small value JSON kept inside the manifest.
     """
 
     path: str
@@ -106,12 +107,19 @@ class ManifestEntry:
     ref: Mapping[str, str] | None = None
     uri: str | None = None
     etag: str | None = None
+    inline: str | None = None
 
     @classmethod
     def from_json(cls, path: str, obj: Mapping[str, Any]) -> ManifestEntry:
         """An entry from its manifest JSON."""
         return cls(
-            path, obj.get("digest"), obj["size"], obj.get("ref"), obj.get("uri"), obj.get("etag")
+            path,
+            obj.get("digest"),
+            obj["size"],
+            obj.get("ref"),
+            obj.get("uri"),
+            obj.get("etag"),
+            obj.get("inline"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -125,12 +133,14 @@ class ManifestEntry:
             obj["uri"] = self.uri
         if self.etag is not None:
             obj["etag"] = self.etag
+        if self.inline is not None:
+            obj["inline"] = self.inline
         return obj
 
     @property
     def is_blob(self) -> bool:
-        """Whether the bytes are a blob of this store (not another store's, not a URI)."""
-        return self.uri is None and not (self.ref and "store" in self.ref)
+        """Whether the bytes are a blob of this store (not another store's, a URI or inline)."""
+        return self.uri is None and self.inline is None and not (self.ref and "store" in self.ref)
 
 
 def entries_digest(entries: Mapping[str, Mapping[str, Any]]) -> str:
@@ -195,7 +205,7 @@ class Manifest:
 
 
 _json_str = json.encoder.encode_basestring  # how json.dumps(ensure_ascii=False) writes a str
-_ENTRY_KEYS = frozenset({"digest", "size", "ref", "uri", "etag"})
+_ENTRY_KEYS = frozenset({"digest", "size", "ref", "uri", "etag", "inline"})
 # entry names that check_relpath surely accepts (no '.' or '..' part, ASCII, parts <= 255)
 _SAFE_PATH = re.compile(
     r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}(?:/[A-Za-z0-9_][A-Za-z0-9._-]{0,254})*\Z"
@@ -238,6 +248,15 @@ def check_manifest(obj: Any) -> None:
         elif not isinstance(digest, str) or not HEX64.match(digest):
             raise schemas.SchemaError(
                 "manifest", _where(path) + ".digest", f"invalid digest {digest!r}"
+            )
+        inline = e.get("inline")
+        if "inline" in e and (
+            type(inline) is not str or len(inline) > 4096 or digest is None or "uri" in e
+        ):
+            raise schemas.SchemaError(
+                "manifest",
+                _where(path) + ".inline",
+                "must be text of at most 4096 characters, with a digest and no uri",
             )
         if "ref" in e or "uri" in e:
             schemas.validate({**header, "entries": {path: e}}, "manifest")

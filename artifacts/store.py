@@ -51,6 +51,8 @@ __all__ = ["Store", "open_store", "default_store_path", "GcReport", "STORE_ENV"]
 STORE_ENV = "MEDIA_ARTIFACTS_STORE"
 _VERSION_FILE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.json$")
 DEFAULT_GRACE = 3600.0
+#: value JSONs up to this size are kept inside the manifest instead of as blobs
+INLINE_MAX = 4096
 
 
 def default_store_path() -> str:
@@ -312,6 +314,10 @@ class Store:
 
     def _read_entry(self, art: Artifact, path: str, e: dict[str, Any]) -> bytes:
         name = f"{art.qualified_name}/{path}"
+        if "inline" in e:
+            data = e["inline"].encode("utf-8")
+            check_bytes(data, e["digest"], e["size"], name)
+            return data
         ref = e.get("ref")
         if "uri" in e or (ref and ref.get("store", self.url) != self.url):
             with self._open_entry_streaming(art, path, e) as f:
@@ -327,7 +333,9 @@ class Store:
         """Open an entry for streaming; the stream raises IntegrityError at EOF on a mismatch."""
         name = f"{art.qualified_name}/{path}"
         ref = e.get("ref")
-        if "uri" in e:
+        if "inline" in e:
+            raw: IO[bytes] = io.BytesIO(e["inline"].encode("utf-8"))
+        elif "uri" in e:
             fs, p = fsspec.core.url_to_fs(e["uri"])
             if "digest" not in e:
                 info = fs.info(p)
@@ -357,6 +365,8 @@ class Store:
                     pass
             self._verified.add(key)
         ref = e.get("ref")
+        if "inline" in e:
+            return io.BytesIO(self._read_entry(art, path, e))
         if "uri" in e:
             fs, p = fsspec.core.url_to_fs(e["uri"])
             return fs.open(p, "rb")
@@ -439,13 +449,16 @@ class Store:
             source = draft._sources.get(path)
             e = dict(e)
             ref = e.get("ref")
-            if content is not None:
+            if isinstance(content, (bytes, bytearray)) and _inlinable(path, content):
+                e["inline"] = content.decode("utf-8")
+                e.pop("ref", None)
+            elif content is not None:
                 if not isinstance(content, (bytes, bytearray)):
                     content = functools.partial(
                         _open_checked, content, e["digest"], e["size"], f"{draft.name}/{path}"
                     )
                 uploads.setdefault(blob_path(e["digest"]), content)
-            elif source is not None and "uri" not in e:
+            elif source is not None and "uri" not in e and "inline" not in e:
                 src_art, src_path = source
                 src_store = src_art._store
                 assert src_store is not None
@@ -532,7 +545,7 @@ class Store:
             for version in self.versions(name):
                 for e in self._manifest(name, version).entries.values():
                     ref = e.get("ref")
-                    if "uri" in e or (ref and "store" in ref):
+                    if "uri" in e or "inline" in e or (ref and "store" in ref):
                         continue
                     live.add(e["digest"])
         return live
@@ -628,6 +641,17 @@ class _CheckedReader(io.RawIOBase):
             self._raw.close()
         finally:
             super().close()
+
+
+def _inlinable(path: str, content: bytes | bytearray) -> bool:
+    """Whether a draft entry is a small value JSON kept inside the manifest (UTF-8 text)."""
+    if len(content) > INLINE_MAX or not path.endswith(".json"):
+        return False
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _open_checked(content: str | Any, digest: str, size: int, name: str) -> IO[bytes]:

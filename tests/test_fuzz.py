@@ -228,6 +228,8 @@ def test_store_reading_a_planted_manifest(source, tmp_path_factory, capsys):
     store = artifacts.open_store(str(root / "store"))
     # the planted manifest may name the source's blobs: copy them into this store
     for e in art.manifest.entries.values():
+        if "inline" in e:  # travels inside the manifest
+            continue
         path = f"blobs/sha256/{e['digest'][:2]}/{e['digest'][2:]}"
         store.backend.write(path, art.store.backend.read(path))
     versions = root / "store" / "artifacts" / "fuzz" / "versions"

@@ -85,13 +85,19 @@ def test_gc_keeps_the_files_of_a_resaved_opaque_value(tmp_path):
     draft = Artifact("copy", "dataset")
     draft.add(src.get("thing"), "thing")
     store.commit(draft)
-    table_blob = blob_path(src.entries["t.table.json"].digest)
-    # drop the source version, as if it had been deleted: only the copy refers to the file now
+    only_src = tmp_path / "only-src.bin"
+    only_src.write_bytes(b"a file only the source version has")
+    extra = src.new_draft()
+    extra.add_file(only_src, "only-src.bin")
+    src_v1 = store.commit(extra)
+    only_src_blob = blob_path(src_v1.entries["only-src.bin"].digest)
+    # drop the source versions, as if deleted: only the copy refers to the mystery file now
     store.backend.delete("artifacts/src/versions/v0.json")
+    store.backend.delete("artifacts/src/versions/v1.json")
     store = artifacts.open_store(str(tmp_path / "store"))
     report = store.gc(grace=0)
     assert blob_path(DIGEST) not in report.deleted
-    assert table_blob in report.deleted  # only the dropped version referred to it
+    assert only_src_blob in report.deleted  # only the dropped versions referred to it
     copy = store.artifact("copy:latest")
     assert copy.read_bytes("media/mystery/one.bin") == PAYLOAD
     assert copy.verify() == []

@@ -74,7 +74,7 @@ def test_table_in_artifact_stores_each_file_once(store):
     media_entries = [p for p in draft.entries if p.startswith("media/")]
     assert len(media_entries) == 2
     v0 = store.commit(draft)
-    assert len(blobs(store)) == 3  # two clips + the table JSON
+    assert len(blobs(store)) == 2  # two clips (the small table JSON is inside the manifest)
 
     got = v0.get("t")
     assert isinstance(got, Table) and got == t
@@ -92,7 +92,7 @@ def test_table_in_artifact_stores_each_file_once(store):
     draft2 = v0.new_draft()
     draft2.add(got, "t2")
     v1 = store.commit(draft2)
-    assert len(blobs(store)) == 3
+    assert len(blobs(store)) == 2
     assert v1.get("t2") == t
     assert v1.verify() == []
 
@@ -193,7 +193,7 @@ def test_table_through_a_run(tmp_path):
     draft.add(got, "t")
     v0 = store.commit(draft)
     assert v0.get("t") == t
-    assert len(blobs(store)) == 3
+    assert len(blobs(store)) == 2  # the two clips; the table JSON is inside the manifest
 
 
 def test_table_with_a_plugin_cell_round_trips(store):
