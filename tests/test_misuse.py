@@ -126,3 +126,22 @@ def test_a_failing_add_dir_adds_nothing(tmp_path):
     with pytest.raises(ValueError, match="already in"):
         draft.add_dir(folder)
     assert _state(draft) == before
+
+
+@pytest.mark.parametrize(
+    "inline", [None, 5, "x" * 4097, {"_type": "audio-file"}], ids=["null", "int", "long", "obj"]
+)
+def test_a_bad_inline_entry_is_refused(tmp_path, inline):
+    import json
+
+    from artifacts.manifest import Manifest, entries_digest
+
+    store = open_store(tmp_path / "s")
+    draft = Artifact("x", "dataset")
+    draft.add(clip(), "c")
+    obj = json.loads(store.commit(draft).manifest.to_bytes())
+    assert isinstance(obj["entries"]["c.audio-file.json"]["inline"], str)  # small JSON: inline
+    obj["entries"]["c.audio-file.json"]["inline"] = inline
+    obj["digest"] = entries_digest(obj["entries"])
+    with pytest.raises(schemas.SchemaError, match=r"\.inline: must be text of at most 4096"):
+        Manifest.parse(json.dumps(obj).encode(), "forged.json")
