@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -148,9 +149,16 @@ class Store:
 
     # -- progress -------------------------------------------------------------------------
     def _show_progress(self) -> bool:
-        if self.progress is not None:
-            return self.progress
-        return bool(getattr(sys.stderr, "isatty", lambda: False)())
+        wanted = self.progress
+        if wanted is None:
+            wanted = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        if wanted and importlib.util.find_spec("tqdm") is None:
+            if self.progress:
+                raise ImportError(
+                    "progress bars need tqdm: pip install 'media-artifacts[progress]'"
+                )
+            return False  # on a terminal without tqdm: no bars, no error
+        return wanted
 
     def _progress(self, items: Sequence[Any], desc: str, unit: str = "it") -> Iterable[Any]:
         if not self._show_progress() or len(items) < 2:

@@ -145,3 +145,18 @@ def test_a_bad_inline_entry_is_refused(tmp_path, inline):
     obj["digest"] = entries_digest(obj["entries"])
     with pytest.raises(schemas.SchemaError, match=r"\.inline: must be text of at most 4096"):
         Manifest.parse(json.dumps(obj).encode(), "forged.json")
+
+
+def test_progress_without_tqdm(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # as if tqdm were not installed
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None if name == "tqdm" else 1)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    auto = open_store(tmp_path / "auto")  # a terminal, no tqdm: no bars and no error
+    draft = Artifact("x", "dataset")
+    draft.add(clip(1), "a")
+    draft.add(clip(2), "b")
+    assert auto.commit(draft).version == "v0"
+    with pytest.raises(ImportError, match=r"pip install 'media-artifacts\[progress\]'"):
+        open_store(tmp_path / "forced", progress=True).commit(draft)
