@@ -180,9 +180,6 @@ class LocalBackend:
             if progress is not None:
                 progress(1)
 
-    def invalidate(self) -> None:
-        pass
-
 
 class FsspecBackend:
     """A store root on any fsspec filesystem (memory, S3, GCS, ...)."""
@@ -311,9 +308,6 @@ class FsspecBackend:
         if progress is not None:
             progress(len(items) - len(todo))
 
-    def invalidate(self) -> None:
-        self.fs.invalidate_cache()
-
 
 SMALL = 1 << 20  # bytes
 
@@ -402,8 +396,3 @@ def open_backend(url: str, **storage_options: Any) -> tuple[Any, str]:
         return LocalBackend(root), root
     canonical = fs.unstrip_protocol(root) if root else url
     return FsspecBackend(fs, root), canonical
-
-
-def temp_dir() -> str:
-    """A new private temporary folder."""
-    return tempfile.mkdtemp(prefix="media-artifacts-")

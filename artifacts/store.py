@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from typing import IO, Any
 
@@ -678,10 +678,3 @@ def _open_checked(content: str | Any, digest: str, size: int, name: str) -> IO[b
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def iter_versions(store: Store) -> Iterator[tuple[str, str]]:
-    """Every ``(name, version)`` of the store."""
-    for name in store.names():
-        for v in store.versions(name):
-            yield name, v

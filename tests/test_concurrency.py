@@ -9,6 +9,7 @@ backend honours create-if-absent (the guarantee all of this rests on).
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import subprocess
 import sys
@@ -26,6 +27,20 @@ from artifacts import Artifact
 from artifacts.backend import FsspecBackend
 
 WORKERS, COMMITS = 8, 10
+
+
+def run_threads(targets, switch_interval: float) -> None:
+    """Run each target in its own thread, with Python switching threads very often."""
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(switch_interval)
+    try:
+        threads = [threading.Thread(target=t) for t in targets]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        sys.setswitchinterval(saved)
 
 
 def _contents(store) -> collections.Counter:
@@ -95,7 +110,6 @@ def test_threads_commit_to_one_artifact_on_memory_without_losing_a_version():
     versions: dict[int, list[str]] = collections.defaultdict(list)
     errors: list[BaseException] = []
     barrier = threading.Barrier(WORKERS)
-    switch = sys.getswitchinterval()
 
     def work(t: int) -> None:
         try:
@@ -111,15 +125,7 @@ def test_threads_commit_to_one_artifact_on_memory_without_losing_a_version():
         except BaseException as exc:  # reported below, in the test's thread
             errors.append(exc)
 
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible
-    try:
-        threads = [threading.Thread(target=work, args=(t,)) for t in range(WORKERS)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-    finally:
-        sys.setswitchinterval(switch)
+    run_threads([functools.partial(work, t) for t in range(WORKERS)], 1e-6)
     assert errors == []
     store = artifacts.open_store(url)
     total = WORKERS * COMMITS
@@ -150,16 +156,7 @@ def test_create_if_absent_on_memory_has_one_winner_among_threads():
             with lock:
                 wins[r] += 1
 
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(1e-7)
-    try:
-        threads = [threading.Thread(target=race) for _ in range(n)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-    finally:
-        sys.setswitchinterval(switch)
+    run_threads([race] * n, 1e-7)
     assert len(wins) == rounds and set(wins.values()) == {1}
 
 
