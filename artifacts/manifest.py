@@ -22,6 +22,8 @@ __all__ = [
     "check_alias",
     "parse_ref",
     "blob_path",
+    "pack_path",
+    "pack_id",
     "canonical_json",
 ]
 
@@ -38,6 +40,20 @@ def canonical_json(obj: Any) -> bytes:
 def blob_path(digest: str) -> str:
     """Where the blob with this sha256 lives, relative to the store root."""
     return f"blobs/sha256/{digest[:2]}/{digest[2:]}"
+
+
+def pack_path(pack: str) -> str:
+    """Where the pack with this id lives, relative to the store root (its index: ``+ .idx``)."""
+    return f"packs/{pack}"
+
+
+def pack_id(members: list[tuple[str, int]]) -> str:
+    """The id of a pack: sha256 over its members' ``(digest, size)`` in order.
+
+    A pack's bytes are its members' bytes end to end, so equal ids mean equal bytes.
+    """
+    lines = "".join(f"{digest} {size}\n" for digest, size in members)
+    return hashlib.sha256(lines.encode()).hexdigest()
 
 
 def check_entry_name(name: object) -> str:
@@ -98,7 +114,9 @@ class ManifestEntry:
     ``digest`` is its sha256 (the key of its blob), ``size`` its length.  ``ref`` names the
     artifact entry it was taken from (``{"artifact", "path"}`` and, across stores,
     ``"store"``); ``uri``/``etag`` describe an external file that was not copied;
-    ``inline`` holds the text of a small value JSON kept inside the manifest.
+    ``inline`` holds the text of a small value JSON kept inside the manifest; ``pack`` and
+    ``offset`` say that the bytes are stored at that offset of a pack (many small files of
+    one commit, end to end in one object) instead of as a blob of their own.
     """
 
     path: str
@@ -108,6 +126,8 @@ class ManifestEntry:
     uri: str | None = None
     etag: str | None = None
     inline: str | None = None
+    pack: str | None = None
+    offset: int | None = None
 
     @classmethod
     def from_json(cls, path: str, obj: Mapping[str, Any]) -> ManifestEntry:
@@ -120,6 +140,8 @@ class ManifestEntry:
             obj.get("uri"),
             obj.get("etag"),
             obj.get("inline"),
+            obj.get("pack"),
+            obj.get("offset"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -135,11 +157,15 @@ class ManifestEntry:
             obj["etag"] = self.etag
         if self.inline is not None:
             obj["inline"] = self.inline
+        if self.pack is not None:
+            obj["pack"] = self.pack
+            obj["offset"] = self.offset
         return obj
 
     @property
     def is_blob(self) -> bool:
-        """Whether the bytes are a blob of this store (not another store's, a URI or inline)."""
+        """Whether the bytes are this store's (a blob or a pack member; not another store's,
+        a URI or inline)."""
         return self.uri is None and self.inline is None and not (self.ref and "store" in self.ref)
 
 
@@ -205,7 +231,7 @@ class Manifest:
 
 
 _json_str = json.encoder.encode_basestring  # how json.dumps(ensure_ascii=False) writes a str
-_ENTRY_KEYS = frozenset({"digest", "size", "ref", "uri", "etag", "inline"})
+_ENTRY_KEYS = frozenset({"digest", "size", "ref", "uri", "etag", "inline", "pack", "offset"})
 # entry names that check_relpath surely accepts (no '.' or '..' part, ASCII, parts <= 255)
 _SAFE_PATH = re.compile(
     r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}(?:/[A-Za-z0-9_][A-Za-z0-9._-]{0,254})*\Z"
@@ -258,6 +284,23 @@ def check_manifest(obj: Any) -> None:
                 _where(path) + ".inline",
                 "must be text of at most 4096 characters, with a digest and no uri",
             )
+        if "pack" in e or "offset" in e:
+            pack, offset = e.get("pack"), e.get("offset")
+            if not (
+                isinstance(pack, str)
+                and HEX64.match(pack)
+                and type(offset) is int
+                and 0 <= offset <= 2**53
+                and digest is not None
+                and "uri" not in e
+                and "inline" not in e
+            ):
+                raise schemas.SchemaError(
+                    "manifest",
+                    _where(path) + ".pack",
+                    "pack (a 64-hex id) and offset (an int >= 0) go together, with a digest, "
+                    "and not with uri or inline",
+                )
         if "ref" in e or "uri" in e:
             schemas.validate({**header, "entries": {path: e}}, "manifest")
     if entries_digest(obj["entries"]) != obj["digest"]:

@@ -3,7 +3,8 @@
 Layout (see docs/store-format.md)::
 
     store.json                                   marker: {"_type": "store", "format": 1}
-    blobs/sha256/<2 hex>/<62 hex>                one copy of every distinct file
+    blobs/sha256/<2 hex>/<62 hex>                one copy of every distinct file...
+    packs/<64 hex>, packs/<64 hex>.idx           ...or of many small ones, end to end in a pack
     artifacts/<name>/versions/v<N>.json          immutable manifests, created if absent
     artifacts/<name>/aliases/<alias>.json        movable pointers (latest is derived)
     lineage/<name>/<version>/<run>.<action>.json which run logged or used a version
@@ -44,6 +45,8 @@ from .manifest import (
     check_alias,
     check_artifact_name,
     entries_digest,
+    pack_id,
+    pack_path,
     parse_ref,
 )
 
@@ -54,6 +57,12 @@ _VERSION_FILE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.json$")
 DEFAULT_GRACE = 3600.0
 #: value JSONs up to this size are kept inside the manifest instead of as blobs
 INLINE_MAX = 4096
+#: a commit that writes at least this many new small files packs them (``open_store(pack_min=)``)
+PACK_MIN = 16
+#: files up to this size go into packs ...
+PACK_MEMBER_MAX = 4 << 20
+#: ... and a pack is closed once it holds this many bytes
+PACK_TARGET = 32 << 20
 
 
 def default_store_path() -> str:
@@ -81,6 +90,7 @@ def open_store(
     *,
     single_writer: bool = False,
     progress: bool | None = None,
+    pack_min: int | None = PACK_MIN,
     **storage_options: Any,
 ) -> Store:
     """Open (creating if needed) the store at an fsspec URL or local path.
@@ -88,7 +98,10 @@ def open_store(
     ``None`` opens the embedded default store (:func:`default_store_path`).
     ``single_writer=True`` promises that one process at a time commits, which is required
     on backends that do not honour create-if-absent.  ``progress`` shows progress bars
-    (default: when stderr is a terminal).  Other keyword arguments go to fsspec.
+    (default: when stderr is a terminal).  A commit that writes at least ``pack_min`` new
+    files of up to 4 MiB packs them end to end into objects of about 32 MiB (one file or
+    request instead of one per file); ``None`` writes every file as a blob of its own.
+    Other keyword arguments go to fsspec.
     """
     if url is None:
         url = default_store_path()
@@ -96,7 +109,9 @@ def open_store(
     backend, canonical = open_backend(url, **storage_options)
     if isinstance(backend, LocalBackend) and os.path.isfile(canonical):
         raise NotADirectoryError(f"{canonical!r} is a file; a store is a folder: give its path")
-    return Store(backend, canonical, single_writer=single_writer, progress=progress)
+    return Store(
+        backend, canonical, single_writer=single_writer, progress=progress, pack_min=pack_min
+    )
 
 
 @dataclasses.dataclass
@@ -108,18 +123,32 @@ class GcReport:
     live_blobs: int
     kept_young: int
     dry_run: bool
+    live_packs: int = 0
 
 
 class Store:
     """Versioned artifacts on one backend.  Get one with :func:`open_store`."""
 
     def __init__(
-        self, backend: Any, url: str, *, single_writer: bool = False, progress: bool | None = None
+        self,
+        backend: Any,
+        url: str,
+        *,
+        single_writer: bool = False,
+        progress: bool | None = None,
+        pack_min: int | None = PACK_MIN,
     ):
+        if pack_min is not None and (type(pack_min) is not int or pack_min < 1):
+            raise ValueError(
+                f"Invalid pack_min {pack_min!r}: give a number of files >= 1, or None to "
+                "store every file as a blob of its own"
+            )
         self.backend = backend
         self.url = url
         self.single_writer = single_writer
         self.progress = progress
+        self.pack_min = pack_min
+        self._pack_members: dict[str, list[tuple[str, int]] | None] = {}
         self._manifests: dict[tuple[str, str], Manifest] = {}
         self._honours_create: bool | None = None
         self._others: dict[str, Store] = {}
@@ -330,6 +359,10 @@ class Store:
         if "uri" in e or (ref and ref.get("store", self.url) != self.url):
             with self._open_entry_streaming(art, path, e) as f:
                 return f.read()
+        if "pack" in e:
+            data = self._read_member(e, name)
+            check_bytes(data, e["digest"], e["size"], name)
+            return data
         try:
             data = self.backend.read(blob_path(e["digest"]))
         except FileNotFoundError:
@@ -357,6 +390,8 @@ class Store:
             other = self._other(ref["store"])
             src = other.artifact(ref["artifact"])
             raw = src._store._open_entry_streaming(src, ref["path"], src._entry_json(ref["path"]))
+        elif "pack" in e:
+            raw = io.BytesIO(self._read_member(e, name))
         else:
             try:
                 raw = self.backend.open(blob_path(e["digest"]))
@@ -373,7 +408,7 @@ class Store:
                     pass
             self._verified.add(key)
         ref = e.get("ref")
-        if "inline" in e:
+        if "inline" in e or ("pack" in e and not (ref and "store" in ref)):
             return io.BytesIO(self._read_entry(art, path, e))
         if "uri" in e:
             fs, p = fsspec.core.url_to_fs(e["uri"])
@@ -382,6 +417,95 @@ class Store:
             src = self._other(ref["store"]).artifact(ref["artifact"])
             return src.open_media(ref["path"])
         return self.backend.open(blob_path(e["digest"]))
+
+    def _read_member(self, e: dict[str, Any], name: str) -> bytes:
+        """The bytes of a pack member (checked by the caller)."""
+        try:
+            return self.backend.read_range(pack_path(e["pack"]), e["offset"], e["size"])
+        except FileNotFoundError:
+            raise IntegrityError(f"{name}: its pack {e['pack'][:16]}... is missing") from None
+
+    # -- packs ----------------------------------------------------------------------------
+    def _stored_small(self, digests: set[str]) -> dict[str, dict[str, Any]]:
+        """Where the store already keeps each of ``digests``: ``{"pack", "offset"}``, or
+        ``{}`` for a blob of its own.  Absent digests are left out.
+
+        Packs are found by listing ``packs/`` (every commit: a pack that ``gc`` deleted is
+        never reused) and reading each new index once per Store; blobs are asked for one by
+        one on a local disk, and listed on object stores (one request per 1000 blobs
+        instead of one per file).
+        """
+        found: dict[str, dict[str, Any]] = {}
+        if not digests:
+            return found
+        names = set(self.backend.listdir("packs"))
+        ids = [n[:-4] for n in names if n.endswith(".idx") and n[:-4] in names]
+        unseen = [i for i in ids if i not in self._pack_members]
+        for rel, data in self.backend.read_many([pack_path(i) + ".idx" for i in unseen]).items():
+            self._pack_members[rel[len("packs/") : -len(".idx")]] = _parse_pack_index(rel, data)
+        for i in ids:
+            offset = 0
+            for digest, size in self._pack_members.get(i) or ():
+                if digest in digests and digest not in found:
+                    found[digest] = {"pack": i, "offset": offset}
+                offset += size
+        rest = digests - found.keys()
+        if rest and self.backend.is_local:
+            found.update({d: {} for d in rest if self.backend.exists(blob_path(d))})
+        elif rest:
+            for rel, _ in self.backend.walk_files("blobs/sha256"):
+                parts = rel.split("/")
+                d = "".join(parts[2:4]) if len(parts) == 4 else ""
+                if d in rest:
+                    found[d] = {}
+        return found
+
+    def _pack(
+        self, entries: dict[str, Any], small: dict[str, Any], uploads: dict[str, Any]
+    ) -> list[tuple[str, bytes]]:
+        """Place the new small files of a commit (digest -> content): the ones the store
+        already holds where they are, the rest in new packs (when there are at least
+        ``pack_min`` of them) or as blobs.  Sets the entries' locations, adds what to write
+        to ``uploads`` and returns the new packs' indexes (written after the packs)."""
+        known = self._stored_small(set(small))
+        for digest, where in known.items():
+            if "pack" in where:
+                self.backend.touch(pack_path(where["pack"]))
+            else:
+                uploads.setdefault(blob_path(digest), small[digest])  # kept; mtime refreshed
+        new = [d for d in small if d not in known]
+        located = {d: w for d, w in known.items() if w}
+        indexes: list[tuple[str, bytes]] = []
+        if self.pack_min is None or len(new) < self.pack_min:
+            for d in new:
+                uploads.setdefault(blob_path(d), small[d])
+        else:
+            group: list[tuple[str, bytes]] = []
+            filled = 0
+            for n, d in enumerate(new):
+                data = small[d]
+                if not isinstance(data, (bytes, bytearray)):
+                    with data() as f:  # a file: read (and checked) now, so it can be packed
+                        data = f.read()
+                group.append((d, data))
+                filled += len(data)
+                if filled >= PACK_TARGET or n == len(new) - 1:
+                    members = [(digest, len(b)) for digest, b in group]
+                    pid = pack_id(members)
+                    offset = 0
+                    for digest, b in group:
+                        located[digest] = {"pack": pid, "offset": offset}
+                        offset += len(b)
+                    uploads[pack_path(pid)] = [b for _, b in group]
+                    index = {"_type": "pack-index", "format": 1, "members": members}
+                    indexes.append((pack_path(pid) + ".idx", canonical_json(index)))
+                    self._pack_members[pid] = members
+                    group, filled = [], 0
+        for e in entries.values():
+            where = located.get(e.get("digest")) if e.pop("_small", False) else None
+            if where:
+                e.update(where)
+        return indexes
 
     # -- committing -----------------------------------------------------------------------
     def commit(
@@ -402,7 +526,7 @@ class Store:
             aliases = [aliases]
         alias_list = [check_alias(a) for a in aliases if a != "latest"]
         self._check_writable()
-        entries, uploads = self._resolve_entries(draft)
+        entries, uploads, indexes = self._resolve_entries(draft)
         digest = entries_digest(entries)
         latest = self._latest(draft.name)
         if latest is not None:
@@ -421,6 +545,8 @@ class Store:
         finally:
             if counter is not None:
                 counter.close()
+        for rel, data in indexes:  # after their packs: an index means a whole pack
+            self.backend.write(rel, data)
         obj = {
             "_type": "manifest",
             "format": 1,
@@ -449,9 +575,12 @@ class Store:
         self._move_aliases(draft.name, obj["version"], alias_list)
         return Artifact._committed(self, manifest)
 
-    def _resolve_entries(self, draft: Artifact) -> tuple[dict[str, Any], list[tuple[str, Any]]]:
+    def _resolve_entries(
+        self, draft: Artifact
+    ) -> tuple[dict[str, Any], list[tuple[str, Any]], list[tuple[str, bytes]]]:
         entries: dict[str, Any] = {}
         uploads: dict[str, Any] = {}
+        small: dict[str, Any] = {}  # digest -> content of the new files that may be packed
         for path, e in draft._entries.items():
             content = draft._pending.get(path)
             source = draft._sources.get(path)
@@ -461,11 +590,17 @@ class Store:
                 e["inline"] = content.decode("utf-8")
                 e.pop("ref", None)
             elif content is not None:
+                e.pop("pack", None)
+                e.pop("offset", None)
                 if not isinstance(content, (bytes, bytearray)):
                     content = functools.partial(
                         _open_checked, content, e["digest"], e["size"], f"{draft.name}/{path}"
                     )
-                uploads.setdefault(blob_path(e["digest"]), content)
+                if e["size"] <= PACK_MEMBER_MAX:
+                    small.setdefault(e["digest"], content)
+                    e["_small"] = True
+                else:
+                    uploads.setdefault(blob_path(e["digest"]), content)
             elif source is not None and "uri" not in e and "inline" not in e:
                 src_art, src_path = source
                 src_store = src_art._store
@@ -479,7 +614,8 @@ class Store:
             if ref is not None and "store" in ref and ref["store"] == self.url:
                 e["ref"] = {k: v for k, v in ref.items() if k != "store"}
             entries[path] = e
-        return entries, list(uploads.items())
+        indexes = self._pack(entries, small, uploads) if small else []
+        return entries, list(uploads.items()), indexes
 
     def _move_aliases(self, name: str, version: str, aliases: Sequence[str]) -> None:
         for alias in aliases:
@@ -558,8 +694,19 @@ class Store:
                     live.add(e["digest"])
         return live
 
+    def live_packs(self) -> set[str]:
+        """Ids of every pack some manifest of the store refers to."""
+        live: set[str] = set()
+        for name in self.names():
+            for version in self.versions(name):
+                for e in self._manifest(name, version).entries.values():
+                    ref = e.get("ref")
+                    if "pack" in e and not (ref and "store" in ref):
+                        live.add(e["pack"])
+        return live
+
     def gc(self, dry_run: bool = False, grace: float = DEFAULT_GRACE) -> GcReport:
-        """Delete blobs no manifest refers to, and stale temporary files.
+        """Delete blobs and packs no manifest refers to, and stale temporary files.
 
         Only files older than ``grace`` seconds are deleted, so that the blobs of a commit in
         flight (written before its manifest) survive.
@@ -568,10 +715,11 @@ class Store:
             raise ValueError(f"Invalid grace {grace!r}: give a number of seconds >= 0")
         now = time.time()
         live = self.live_blobs()
+        packs = self.live_packs()
         deleted: list[str] = []
         freed = young = 0
         candidates = []
-        for prefix in ("blobs", "artifacts", "probe", "tmp"):
+        for prefix in ("blobs", "packs", "artifacts", "probe", "tmp"):
             for rel, mtime in self.backend.walk_files(prefix):
                 base = rel.rsplit("/", 1)[-1]
                 if base.startswith(".tmp-") or prefix in ("probe", "tmp"):
@@ -581,6 +729,11 @@ class Store:
                     digest = "".join(parts[2:4]) if len(parts) == 4 else ""
                     if digest not in live:
                         candidates.append((rel, mtime))
+                elif prefix == "packs":
+                    if base.removesuffix(".idx") not in packs:
+                        candidates.append((rel, mtime))
+        # an index goes before its pack: an index whose pack is gone would offer missing bytes
+        candidates.sort(key=lambda c: not c[0].endswith(".idx"))
         for rel, mtime in self._progress(candidates, "gc", unit="file"):
             if now - mtime < grace:
                 young += 1
@@ -592,7 +745,7 @@ class Store:
             deleted.append(rel)
             if not dry_run:
                 self.backend.delete(rel)
-        return GcReport(sorted(deleted), freed, len(live), young, dry_run)
+        return GcReport(sorted(deleted), freed, len(live), young, dry_run, len(packs))
 
     def is_local(self) -> bool:
         """Whether the store is a folder on the local disk."""
@@ -674,6 +827,18 @@ def _open_checked(content: str | Any, digest: str, size: int, name: str) -> IO[b
         ) from None
     why = "its file changed after it was added to the draft; add it again"
     return _CheckedReader(raw, digest, size, f"{name} ({why})")
+
+
+def _parse_pack_index(rel: str, data: bytes) -> list[tuple[str, int]] | None:
+    """The members of a pack index, or ``None`` when it is not a valid index of its pack
+    (such a pack is never reused: its files are written again)."""
+    try:
+        obj = json.loads(data)
+        schemas.validate(obj, "pack-index")
+    except (ValueError, UnicodeDecodeError, RecursionError, schemas.SchemaError):
+        return None
+    members = [(d, s) for d, s in obj["members"]]
+    return members if pack_id(members) == rel[len("packs/") : -len(".idx")] else None
 
 
 def _now() -> str:

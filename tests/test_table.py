@@ -10,7 +10,7 @@ import soundfile
 
 import schemas
 from artifacts import Artifact, Run
-from artifacts.manifest import blob_path
+from artifacts.manifest import blob_path, pack_path
 from media import Audio, FolderSource, Table, Value
 
 
@@ -131,14 +131,20 @@ def test_large_table_opens_without_reading_audio(tmp_path, monkeypatch):
     draft = Artifact("big", "dataset")
     draft.add(t, "t")
     v0 = store.commit(draft)
-    table_blob = blob_path(v0.entries["t.table.json"].digest)
 
-    reads: list[str] = []
-    for name in ("read", "open"):
+    def where(e):  # what reading an entry asks the backend for: a blob, or a pack's range
+        return (pack_path(e.pack), e.offset) if e.pack else (blob_path(e.digest), None)
+
+    table_at = where(v0.entries["t.table.json"])
+    clip7_at = where(v0.entries[f"media/audio/{clips[7].sha256[:20]}.wav"])
+    assert table_at[0].startswith("packs/")  # 51 files: one pack
+
+    reads: list[tuple[str, int | None]] = []
+    for name in ("read", "open", "read_range"):
         original = getattr(store.backend, name)
 
         def spy(path, *args, _original=original, **kwargs):
-            reads.append(path)
+            reads.append((path, args[0] if args else None))
             return _original(path, *args, **kwargs)
 
         monkeypatch.setattr(store.backend, name, spy)
@@ -159,14 +165,11 @@ def test_large_table_opens_without_reading_audio(tmp_path, monkeypatch):
     assert {c.channels for c in cells} == {1}
     rows = list(got)
     assert len(rows) == 10_000 and rows[3][1] == "l3"
-    assert [r for r in reads if r.startswith("blobs/")] == [table_blob]
+    assert [r for r in reads if r[0].startswith(("blobs/", "packs/"))] == [table_at]
 
-    # a sample read goes to exactly one blob, when asked
+    # a sample read goes to exactly one stored file, when asked
     assert cells[7].numpy().tolist() == [7] * 16
-    assert [r for r in reads if r.startswith("blobs/")] == [
-        table_blob,
-        blob_path(clips[7].sha256),
-    ]
+    assert [r for r in reads if r[0].startswith(("blobs/", "packs/"))] == [table_at, clip7_at]
 
 
 # -- runs -------------------------------------------------------------------------------------
