@@ -12,7 +12,7 @@ there was promised to the caller, and must survive any crash.
 ``--pause-at`` stops the worker at one point of the commit protocol (it prints ``paused``
 and sleeps until killed), for the tests that kill it exactly there:
 
-* ``blobs``: after the blobs are written, before the manifest is created;
+* ``blobs``: after the blobs (or packs) are written, before the manifest is created;
 * ``manifest``: inside the manifest's create, after its temporary file is written and
   synced, before it is linked into place;
 * ``alias``: after the manifest is created, before the alias moves.
@@ -78,9 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause-at", choices=["blobs", "manifest", "alias"])
     parser.add_argument("--blob-size", type=int, default=256 << 10)
     parser.add_argument("--start-file", help="wait until this file exists, then start")
+    parser.add_argument("--pack-min", type=int, help="the store's pack_min (default: its own)")
     args = parser.parse_args(argv)
 
-    store = artifacts.open_store(args.store)
+    if args.pack_min:
+        store = artifacts.open_store(args.store, pack_min=args.pack_min)
+    else:
+        store = artifacts.open_store(args.store)
     _install_pause(store, args.pause_at)
     out = open(args.out, "a", encoding="utf-8")  # noqa: SIM115  (kept open until killed)
     print("ready", flush=True)

@@ -74,8 +74,9 @@ def promised(out) -> list[tuple[str, str, str, int]]:
 
 def debris(store_dir) -> set[str]:
     """Files a crash may leave, found without the store's code: temporary files, probe
-    files, and blobs that no manifest refers to."""
+    files, and blobs and packs (with their indexes) that no manifest refers to."""
     referenced = set()
+    packs = set()
     versions_dir = os.path.join(store_dir, "artifacts", NAME, "versions")
     for f in os.listdir(versions_dir) if os.path.isdir(versions_dir) else []:
         if f.startswith(".tmp-"):
@@ -83,6 +84,7 @@ def debris(store_dir) -> set[str]:
         with open(os.path.join(versions_dir, f), "rb") as fh:
             m = json.loads(fh.read())
         referenced |= {e["digest"] for e in m["entries"].values()}
+        packs |= {e["pack"] for e in m["entries"].values() if "pack" in e}
     out = set()
     for dirpath, _, files in os.walk(store_dir):
         for f in files:
@@ -93,6 +95,8 @@ def debris(store_dir) -> set[str]:
                 parts = rel.split("/")
                 if parts[2] + parts[3] not in referenced:
                     out.add(rel)
+            elif rel.startswith("packs/") and f.removesuffix(".idx") not in packs:
+                out.add(rel)
     return out
 
 
@@ -155,7 +159,9 @@ def test_random_sigkills_never_lose_or_half_make_a_version(tmp_path, capsys):
     kills = kills_wanted()
     debris_seen = 0
     for k in range(kills):
-        proc = start_worker(store_dir, out, f"k{k}", "--blob-size", str(rng.choice([4, 32]) << 10))
+        size = str(rng.choice([4, 32]) << 10)
+        packing = ["--pack-min", "2"] if rng.random() < 0.5 else []  # half the commits pack
+        proc = start_worker(store_dir, out, f"k{k}", "--blob-size", size, *packing)
         time.sleep(rng.uniform(0.0, 0.3))
         kill(proc)
         debris_seen += len(debris(store_dir))
@@ -175,14 +181,15 @@ def test_random_sigkills_never_lose_or_half_make_a_version(tmp_path, capsys):
         )
 
 
-@pytest.mark.parametrize("point", ["blobs", "manifest", "alias"])
+@pytest.mark.parametrize("point", ["blobs", "packs", "manifest", "alias"])
 def test_a_kill_at_each_step_of_the_commit_protocol(tmp_path, point):
     store_dir, out = tmp_path / "store", tmp_path / "committed.txt"
     first = start_worker(store_dir, out, "first", "--commits", "2")
     assert first.wait() == 0
     first.stdout.close()
     first.stderr.close()
-    proc = start_worker(store_dir, out, "victim", "--pause-at", point, "--blob-size", "1024")
+    pause = ["--pause-at", "blobs", "--pack-min", "2"] if point == "packs" else ["--pause-at", point]
+    proc = start_worker(store_dir, out, "victim", *pause, "--blob-size", "1024")
     assert proc.stdout.readline() == b"paused\n"
     kill(proc)
     store = artifacts.open_store(str(store_dir))
@@ -190,6 +197,12 @@ def test_a_kill_at_each_step_of_the_commit_protocol(tmp_path, point):
     if point == "blobs":
         # three random blobs and the tag file were written; no manifest names them
         assert len(found) == 4 and all(f.startswith("blobs/") for f in found)
+        assert store.versions(NAME) == ["v0", "v1"]
+    elif point == "packs":
+        # the same four files in one pack, whose index is not written yet
+        (pack,) = found
+        assert pack.startswith("packs/") and not pack.endswith(".idx")
+        assert os.path.getsize(store_dir / pack) == 3 * 1024 + len("victim 0\n")
         assert store.versions(NAME) == ["v0", "v1"]
     elif point == "manifest":
         # the manifest's synced temporary file is there, but no version
