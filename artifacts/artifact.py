@@ -154,17 +154,35 @@ class Artifact:
         overwrite: bool,
         source: tuple[Artifact, str] | None = None,
     ) -> ManifestEntry:
+        """Place an entry (see :meth:`_place`) and return it."""
+        path = self._place(path, entry, content, overwrite, source)
+        return ManifestEntry.from_json(path, self._entries[path])
+
+    def _place(
+        self,
+        path: str,
+        entry: dict[str, Any],
+        content: Any,
+        overwrite: bool,
+        source: tuple[Artifact, str] | None = None,
+    ) -> str:
+        """Put ``entry`` (with its pending ``content``) at ``path``; return the normal path."""
         path = check_entry_name(path)
         old = self._entries.get(path)
         if old is not None and not overwrite:
             if old == entry:
-                return ManifestEntry.from_json(path, entry)
+                return path
             raise ValueError(
                 f"an entry named {path!r} is already in {self.qualified_name}; pass "
                 "overwrite=True to replace it, or choose another name"
             )
         new_dirs: set[str] = set()
-        if old is None:
+        parent = path.rpartition("/")[0]
+        if old is None and parent and parent in self._dirs:
+            # the folder is known, so none of its ancestors is a file entry
+            if path in self._dirs:
+                raise ValueError(f"Invalid entry name {path!r}: it is already a folder of entries")
+        elif old is None:
             if path in self._dirs:
                 raise ValueError(f"Invalid entry name {path!r}: it is already a folder of entries")
             parents = path.split("/")[:-1]
@@ -183,7 +201,7 @@ class Artifact:
         else:
             self._sources.pop(path, None)
         self._index = None
-        return ManifestEntry.from_json(path, entry)
+        return path
 
     def add(self, obj: Value, name: str, overwrite: bool = False) -> ManifestEntry:
         """Add a value as ``<name>.<artifact_type>.json`` plus its media files.
@@ -339,7 +357,7 @@ class Artifact:
         data = media.in_memory_bytes()
         local = media.local_path() if data is None else None
         content: Any = data if data is not None else (local or media.open)
-        self._put(path, {"digest": digest, "size": media.size}, content, overwrite=True)
+        self._place(path, {"digest": digest, "size": media.size}, content, overwrite=True)
         return path
 
     def add_file(

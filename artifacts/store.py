@@ -451,7 +451,10 @@ class Store:
                 offset += size
         rest = digests - found.keys()
         if rest and self.backend.is_local:
-            found.update({d: {} for d in rest if self.backend.exists(blob_path(d))})
+            fans = set(self.backend.listdir("blobs/sha256"))  # a new store has none
+            found.update(
+                {d: {} for d in rest if d[:2] in fans and self.backend.exists(blob_path(d))}
+            )
         elif rest:
             for rel, _ in self.backend.walk_files("blobs/sha256"):
                 parts = rel.split("/")

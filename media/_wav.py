@@ -24,12 +24,13 @@ _FORMATS = {  # dtype -> (format tag, bits)
     "float64": (_FLOAT, 64),
 }
 _DTYPES = {v: np.dtype(k).newbyteorder("<") for k, v in _FORMATS.items()}
+_NAMES = {np.dtype(k): k for k in _FORMATS}  # dtype.name is slow; this lookup is not
 MAX_DATA = 0xFFFFFFFF - 64  # RIFF sizes are 32-bit
 
 
 def encode(array: np.ndarray, sample_rate: int) -> bytes:
     """WAV bytes of a 1-D (mono) or 2-D (frames x channels) array of a supported dtype."""
-    tag, bits = _FORMATS[array.dtype.name]
+    tag, bits = _FORMATS[_NAMES.get(array.dtype) or array.dtype.name]
     channels = 1 if array.ndim == 1 else array.shape[1]
     samples = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
     # joined below with the header: one copy in all

@@ -77,8 +77,17 @@ def _check_sample_rate(sample_rate: Any) -> int:
     return rate
 
 
+# native dtypes -> names, looked up without numpy's (slow) ``dtype.name``
+_NATIVE_NAMES = {np.dtype(name): name for name in _DTYPE_SUBTYPE}
+
+
+def dtype_name(dtype: np.dtype) -> str:
+    """``dtype.name``, fast for the four sample dtypes."""
+    return _NATIVE_NAMES.get(dtype) or dtype.name
+
+
 def _check_array(array: np.ndarray, copy: bool = True) -> np.ndarray:
-    if array.dtype.name not in ALLOWED_DTYPES:
+    if dtype_name(array.dtype) not in ALLOWED_DTYPES:
         raise TypeError(
             f"Invalid dtype {array.dtype.name!r}: Audio stores float32, float64, int16 or int32 "
             "samples losslessly; convert first, e.g. array.astype(np.float32)"
@@ -104,6 +113,8 @@ def _check_array(array: np.ndarray, copy: bool = True) -> np.ndarray:
             "can hold; replace them first, e.g. np.nan_to_num(array)"
         )
     if not copy:  # the caller copies it into the file's bytes at once
+        if array.flags.c_contiguous and array.dtype.isnative:
+            return array
         return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
     out = np.array(array, dtype=array.dtype.newbyteorder("="), order="C", copy=True)
     out.setflags(write=False)
@@ -113,7 +124,7 @@ def _check_array(array: np.ndarray, copy: bool = True) -> np.ndarray:
 def _samples_view(data: bytes, shape: tuple[int, ...], dtype: str) -> np.ndarray:
     """The samples at the end of WAV bytes made by ``_wav.encode``, as a read-only view."""
     dt = np.dtype(dtype)
-    count = int(np.prod(shape))
+    count = shape[0] if len(shape) == 1 else shape[0] * shape[1]
     offset = len(data) - count * dt.itemsize
     return np.frombuffer(data, dtype=dt, count=count, offset=offset).reshape(shape)
 
@@ -207,7 +218,7 @@ class Audio(Media):
         self._frames = int(self._array.shape[0])
         self._channels = 1 if self._array.ndim == 1 else int(self._array.shape[1])
         self._ndim = self._array.ndim
-        self._dtype = self._array.dtype.name
+        self._dtype = dtype_name(self._array.dtype)
         if format == "flac" and self._dtype not in _FLAC_DTYPES:
             raise ValueError(
                 f"FLAC keeps {', '.join(_FLAC_DTYPES)} samples losslessly, not {self._dtype}; "

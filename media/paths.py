@@ -13,6 +13,10 @@ import re
 __all__ = ["check_relpath", "join_inside"]
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# paths surely safe: ASCII parts of at most 255 characters that are not "." or ".."
+SURELY_SAFE = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}(?:/[A-Za-z0-9_][A-Za-z0-9._-]{0,254})*\Z"
+)
 
 
 def check_relpath(path: object, what: str = "path") -> str:
@@ -20,6 +24,8 @@ def check_relpath(path: object, what: str = "path") -> str:
 
     ``what`` names the path in the message (for example ``"entry name"``).
     """
+    if type(path) is str and SURELY_SAFE.match(path):
+        return path
     if not isinstance(path, str):
         raise TypeError(f"Invalid {what} {path!r}: expected a str")
     problem = None

@@ -188,7 +188,9 @@ def test_a_kill_at_each_step_of_the_commit_protocol(tmp_path, point):
     assert first.wait() == 0
     first.stdout.close()
     first.stderr.close()
-    pause = ["--pause-at", "blobs", "--pack-min", "2"] if point == "packs" else ["--pause-at", point]
+    pause = ["--pause-at", point]
+    if point == "packs":
+        pause = ["--pause-at", "blobs", "--pack-min", "2"]
     proc = start_worker(store_dir, out, "victim", *pause, "--blob-size", "1024")
     assert proc.stdout.readline() == b"paused\n"
     kill(proc)

@@ -10,14 +10,13 @@ import json
 
 import numpy as np
 import pytest
+from test_store import Raw, clip
 
 import artifacts
 import schemas
 from artifacts import Artifact, IntegrityError
 from artifacts.manifest import blob_path, canonical_json, pack_id, pack_path
 from media import Audio
-
-from test_store import Raw, clip
 
 
 @pytest.fixture
