@@ -361,7 +361,7 @@ _limit = _number(int, "count", 1, "a whole number")
 
 
 def cmd_gc(store: Store, args: argparse.Namespace) -> int:
-    """Delete blobs that no version refers to (older than --grace seconds)."""
+    """Delete blobs and packs that no version refers to (older than --grace seconds)."""
     report = store.gc(dry_run=args.dry_run, grace=args.grace)
     verb = "would delete" if report.dry_run else "deleted"
     if report.dry_run:
@@ -369,7 +369,8 @@ def cmd_gc(store: Store, args: argparse.Namespace) -> int:
             print(f"  {path}")
     print(
         f"{verb} {len(report.deleted)} file(s), {_human(report.freed_bytes)}; "
-        f"{report.live_blobs} live blob(s) kept, {report.kept_young} younger than "
+        f"{report.live_blobs} live blob(s) and {report.live_packs} pack(s) kept, "
+        f"{report.kept_young} younger than "
         f"{args.grace:g} s kept"
     )
     return 0

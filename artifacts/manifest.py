@@ -253,6 +253,7 @@ def check_manifest(obj: Any) -> None:
     header = dict(obj)
     header["entries"] = {}
     schemas.validate(header, "manifest")
+    packs: set[str] = set()
     for path, e in obj["entries"].items():
         if not (type(path) is str and _SAFE_PATH.match(path)):  # else the full check
             try:
@@ -285,9 +286,9 @@ def check_manifest(obj: Any) -> None:
             )
         if "pack" in e or "offset" in e:
             pack, offset = e.get("pack"), e.get("offset")
+            good = type(pack) is str and (pack in packs or HEX64.match(pack) is not None)
             if not (
-                isinstance(pack, str)
-                and HEX64.match(pack)
+                good
                 and type(offset) is int
                 and 0 <= offset <= 2**53
                 and digest is not None
@@ -300,6 +301,7 @@ def check_manifest(obj: Any) -> None:
                     "pack (a 64-hex id) and offset (an int >= 0) go together, with a digest, "
                     "and not with uri or inline",
                 )
+            packs.add(pack)  # each pack id is matched once
         if "ref" in e or "uri" in e:
             schemas.validate({**header, "entries": {path: e}}, "manifest")
     if entries_digest(obj["entries"]) != obj["digest"]:

@@ -398,12 +398,14 @@ def test_gc_dry_run_grace_and_delete(url):
     out = ok("gc", "--store", url)  # default grace: a fresh file is kept
     assert (
         out.strip()
-        == f"deleted 0 file(s), 0 B; {live} live blob(s) kept, 1 younger than 3600 s kept"
+        == f"deleted 0 file(s), 0 B; {live} live blob(s) and 0 pack(s) kept, 1 younger than "
+        "3600 s kept"
     )
     out = ok("gc", "--dry-run", "--grace", "0", "--store", url)
     assert out.splitlines() == [
         f"  blobs/sha256/ab/{orphan_digest[2:]}",
-        f"would delete 1 file(s), 1000 B; {live} live blob(s) kept, 0 younger than 0 s kept",
+        f"would delete 1 file(s), 1000 B; {live} live blob(s) and 0 pack(s) kept, 0 younger "
+        "than 0 s kept",
     ]
     assert orphan.exists()
     out = ok("gc", "--grace", "0", "--store", url)

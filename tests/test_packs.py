@@ -201,6 +201,24 @@ def test_a_reference_into_another_stores_pack(store, tmp_path):
     assert not (tmp_path / "other" / "packs").exists()
 
 
+def test_thousands_of_tiny_files_make_one_pack(store, raw):
+    draft = Artifact("tiny", "dataset")
+    for i in range(3000):  # more parts than one writev takes
+        with draft.new_file(f"t/{i}.txt") as f:
+            f.write(f"file {i}\n")
+    store.commit(draft)
+    assert raw.blobs() == {}
+    (size,) = packs_of(raw).values()
+    assert size == sum(len(f"file {i}\n") for i in range(3000))
+    art = artifacts.open_store(store.url).artifact("tiny:v0")
+    assert [art.read_bytes(f"t/{i}.txt") for i in (0, 1234, 2999)] == [
+        b"file 0\n",
+        b"file 1234\n",
+        b"file 2999\n",
+    ]
+    assert art.verify() == []
+
+
 def test_small_files_added_by_path_are_packed_and_checked(store, raw, tmp_path):
     files = []
     for s in range(20):
