@@ -79,8 +79,8 @@ def run(n: int, repeats: int) -> list[Row]:
             for i, data in enumerate(payloads):
                 fs.pipe_file(f"{bucket}/{prefix}/{i}.wav", data)
 
-        def commit(prefix: str) -> None:
-            store = artifacts.open_store(f"s3://{bucket}/{prefix}")
+        def commit(prefix: str, **options) -> None:
+            store = artifacts.open_store(f"s3://{bucket}/{prefix}", **options)
             draft = artifacts.Artifact("clips", "dataset")
             for i, a in enumerate(arrays):
                 draft.add(Audio(a, RATE), f"clip{i}")
@@ -96,7 +96,12 @@ def run(n: int, repeats: int) -> list[Row]:
 
         t_seq = best_of(one_at_a_time, repeats, fresh)
         t_ours = best_of(commit, repeats, fresh)
+        t_loose = best_of(lambda p: commit(p, pack_min=None), repeats, fresh)
         t_pipe = best_of(all_at_once, repeats, fresh)
+        probe = fresh()
+        commit(probe)
+        written = [k.split(f"/{probe}/", 1)[1] for k in fs.find(f"{bucket}/{probe}")]
+    packs = [w for w in written if w.startswith("packs/") and not w.endswith(".idx")]
     speedup = t_seq / t_ours
     return [
         Row(
@@ -108,11 +113,22 @@ def run(n: int, repeats: int) -> list[Row]:
             ratio=speedup,
             target=">= 5x",
             ok=speedup >= 5,
-            note=f"{n} PUTs: the clips; their JSONs travel inside the manifest",
+            note=f"{len(written)} objects: {len(packs)} packs of clips uploaded concurrently, "
+            "their indexes, the manifest, the store marker; the clips' JSONs are inside the "
+            "manifest",
         ),
         Row(
             "5",
-            f"ceiling: the {n} clip files alone in one concurrent fs.pipe (32 in flight)",
+            "same with pack_min=None: one object per clip, 32 PUTs in flight",
+            t_loose,
+            baseline="1-at-a-time PUTs",
+            base_value=t_seq,
+            ratio=t_seq / t_loose,
+        ),
+        Row(
+            "5",
+            f"ceiling of one object per clip: the {n} clip files alone in one concurrent "
+            "fs.pipe (32 in flight)",
             t_pipe,
             baseline="1-at-a-time PUTs",
             base_value=t_seq,
