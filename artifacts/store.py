@@ -426,18 +426,13 @@ class Store:
             raise IntegrityError(f"{name}: its pack {e['pack'][:16]}... is missing") from None
 
     # -- packs ----------------------------------------------------------------------------
-    def _stored_small(self, digests: set[str]) -> dict[str, dict[str, Any]]:
-        """Where the store already keeps each of ``digests``: ``{"pack", "offset"}``, or
-        ``{}`` for a blob of its own.  Absent digests are left out.
+    def _packed(self, digests: set[str]) -> dict[str, dict[str, Any]]:
+        """``{"pack", "offset"}`` of each of ``digests`` that a pack of the store holds.
 
-        Packs are found by listing ``packs/`` (every commit: a pack that ``gc`` deleted is
-        never reused) and reading each new index once per Store; blobs are asked for one by
-        one on a local disk, and listed on object stores (one request per 1000 blobs
-        instead of one per file).
+        Packs are found by listing ``packs/`` at every commit (so a pack that ``gc``
+        deleted is never reused) and reading each index not seen before by this Store.
         """
         found: dict[str, dict[str, Any]] = {}
-        if not digests:
-            return found
         names = set(self.backend.listdir("packs"))
         ids = [n[:-4] for n in names if n.endswith(".idx") and n[:-4] in names]
         unseen = [i for i in ids if i not in self._pack_members]
@@ -449,18 +444,21 @@ class Store:
                 if digest in digests and digest not in found:
                     found[digest] = {"pack": i, "offset": offset}
                 offset += size
-        rest = digests - found.keys()
-        if rest and self.backend.is_local:
+        return found
+
+    def _loose(self, digests: set[str]) -> set[str]:
+        """Which of ``digests`` the store holds as blobs of their own: asked one by one on
+        a local disk; on object stores one listing of ``blobs/`` (a request per 1000 blobs,
+        not one per file)."""
+        if self.backend.is_local:
             fans = set(self.backend.listdir("blobs/sha256"))  # a new store has none
-            found.update(
-                {d: {} for d in rest if d[:2] in fans and self.backend.exists(blob_path(d))}
-            )
-        elif rest:
-            for rel, _ in self.backend.walk_files("blobs/sha256"):
-                parts = rel.split("/")
-                d = "".join(parts[2:4]) if len(parts) == 4 else ""
-                if d in rest:
-                    found[d] = {}
+            return {d for d in digests if d[:2] in fans and self.backend.exists(blob_path(d))}
+        found = set()
+        for rel, _ in self.backend.walk_files("blobs/sha256"):
+            parts = rel.split("/")
+            d = "".join(parts[2:4]) if len(parts) == 4 else ""
+            if d in digests:
+                found.add(d)
         return found
 
     def _pack(
@@ -470,14 +468,17 @@ class Store:
         already holds where they are, the rest in new packs (when there are at least
         ``pack_min`` of them) or as blobs.  Sets the entries' locations, adds what to write
         to ``uploads`` and returns the new packs' indexes (written after the packs)."""
-        known = self._stored_small(set(small))
-        for digest, where in known.items():
-            if "pack" in where:
-                self.backend.touch(pack_path(where["pack"]))
-            else:
-                uploads.setdefault(blob_path(digest), small[digest])  # kept; mtime refreshed
-        new = [d for d in small if d not in known]
-        located = {d: w for d, w in known.items() if w}
+        located = self._packed(set(small))
+        for where in {w["pack"] for w in located.values()}:
+            self.backend.touch(pack_path(where))
+        new = [d for d in small if d not in located]
+        if self.pack_min is not None and len(new) >= self.pack_min:
+            # about to pack: files already kept as blobs stay blobs (stored once).  Without
+            # packing this question is not needed: writing a blob again is harmless.
+            loose = self._loose(set(new))
+            new = [d for d in new if d not in loose]
+            for d in loose:
+                uploads.setdefault(blob_path(d), small[d])  # kept; its mtime refreshed
         indexes: list[tuple[str, bytes]] = []
         if self.pack_min is None or len(new) < self.pack_min:
             for d in new:
