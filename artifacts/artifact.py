@@ -37,6 +37,16 @@ __all__ = ["Artifact"]
 
 _VALUE_JSON = re.compile(r"^(?P<base>.+)\.(?P<tag>[a-z0-9][a-z0-9_-]{0,63})\.json$")
 _ABSENT = object()
+_LOCATION = ("pack", "offset")  # where a store keeps an entry's bytes, not what they are
+
+
+def _content(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry without its location: equal for the same file wherever a store keeps it."""
+    if "pack" not in entry:
+        return entry
+    return {k: v for k, v in entry.items() if k not in _LOCATION}
+
+
 BIG = 64 << 20  # blobs above this are verified by streaming, not read into memory
 
 
@@ -170,7 +180,7 @@ class Artifact:
         path = check_entry_name(path)
         old = self._entries.get(path)
         if old is not None and not overwrite:
-            if old == entry:
+            if _content(old) == _content(entry):
                 return path
             raise ValueError(
                 f"an entry named {path!r} is already in {self.qualified_name}; pass "

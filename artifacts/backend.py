@@ -24,6 +24,26 @@ from typing import IO, Any
 
 import fsspec
 
+
+class Pack:
+    """The members of a pack to write, end to end: bytes, or openers of files that are
+    read (and checked, by the stream the opener returns) one at a time while writing, so
+    a pack of files never sits in memory whole."""
+
+    def __init__(self, parts: list[Any], sizes: list[int]):
+        self.parts = parts
+        self.size = sum(sizes)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The members' bytes, in order."""
+        for part in self.parts:
+            if isinstance(part, (bytes, bytearray)):
+                yield part
+            else:
+                with part() as f:
+                    yield f.read()
+
+
 #: exceptions that mean "there is no such file", across fsspec implementations
 MISSING = (FileNotFoundError, KeyError)
 _CREATE_LOCK = threading.Lock()
@@ -60,8 +80,11 @@ class LocalBackend:
     def read_range(self, path: str, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` (fewer when the file is shorter)."""
         with open(self._full(path), "rb") as f:
+            end = min(offset + size, os.fstat(f.fileno()).st_size)
+            if offset >= end:
+                return b""
             f.seek(offset)
-            return f.read(size)
+            return f.read(end - offset)
 
     def read_many(self, paths: list[str]) -> dict[str, bytes]:
         """The bytes of each of ``paths`` that exists."""
@@ -158,10 +181,10 @@ class LocalBackend:
     def delete(self, path: str) -> None:
         _unlink(self._full(path))
 
-    def write_blob(self, path: str, data: bytes | list[bytes]) -> None:
+    def write_blob(self, path: str, data: bytes | Pack) -> None:
         """Write a content-addressed file once: created in place with ``O_EXCL`` (no temp
-        file, no rename: half the file-system work for small blobs).  ``data`` may be a list
-        of parts (a pack's members), written with ``writev`` without joining them.
+        file, no rename: half the file-system work for small blobs).  A :class:`Pack` is
+        written member by member, with ``writev``, without joining them.
 
         A file already there with the right size is the same content and is kept (its
         mtime is refreshed, so that a ``gc`` grace period counts from this commit).  One of
@@ -170,17 +193,25 @@ class LocalBackend:
         """
         full = self._full(path)
         self._ensure_dir(full)
-        parts = data if isinstance(data, list) else [data]
+        pack = data if isinstance(data, Pack) else Pack([data], [len(data)])
         try:
             fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
-            if os.path.getsize(full) != sum(len(p) for p in parts):
-                self.write(path, b"".join(parts))
+            if os.path.getsize(full) != pack.size:
+                self.write(path, _as_bytes(pack))
             else:
                 os.utime(full)
             return
         try:
-            _write_all(fd, parts)
+            group: list[bytes] = []
+            filled = 0
+            for chunk in pack.chunks():  # files are read one at a time, written in groups
+                group.append(chunk)
+                filled += len(chunk)
+                if filled >= _GROUP:
+                    _write_all(fd, group)
+                    group, filled = [], 0
+            _write_all(fd, group)
         except BaseException:
             os.close(fd)
             _unlink(full)
@@ -194,10 +225,10 @@ class LocalBackend:
         threads measured slower than a plain loop on a local disk.
         """
         for path, content in items:
-            if isinstance(content, (bytes, bytearray, list)):
+            if isinstance(content, (bytes, bytearray, Pack)):
                 self.write_blob(path, content)
-            elif self.exists(path):
-                os.utime(self._full(path))
+            elif self.exists(path) and getattr(content, "size", None) in (None, self.size(path)):
+                os.utime(self._full(path))  # whole (a torn one, of another size, is replaced)
             else:
                 _put(self, path, content)
             if progress is not None:
@@ -231,22 +262,43 @@ class FsspecBackend:
 
     def read_range(self, path: str, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` (one ranged GET on object stores)."""
-        if size == 0:
-            return b""
         try:
+            if size == 0:
+                self.fs.info(self._full(path))  # the pack must still be there
+                return b""
             return self.fs.cat_file(self._full(path), start=offset, end=offset + size)
         except MISSING as exc:
             raise FileNotFoundError(path) from exc
 
     def read_many(self, paths: list[str]) -> dict[str, bytes]:
-        """The bytes of each of ``paths`` that exists (fetched concurrently on S3, GCS)."""
-        if not paths:
-            return {}
-        full = {self._full(p): p for p in paths}
-        got = self.fs.cat(list(full), on_error="omit")
-        if not isinstance(got, dict):  # one path: fsspec returns its bytes
-            got = {next(iter(full)): got}
-        return {full[k]: v for k, v in got.items() if k in full}
+        """The bytes of each of ``paths`` that exists (fetched concurrently on S3, GCS).
+
+        (Not ``fs.cat(list)``: it expands ``[``, ``*`` and ``?`` in paths as globs.)
+        """
+        out = {}
+        if not self.fs.async_impl:
+            for p in paths:
+                try:
+                    out[p] = self.read(p)
+                except FileNotFoundError:
+                    continue
+            return out
+        from fsspec.asyn import sync
+
+        async def one(p: str) -> tuple[str, bytes | None]:
+            async with sem:
+                try:
+                    return p, await self.fs._cat_file(self._full(p))
+                except MISSING:
+                    return p, None
+
+        async def many() -> list[tuple[str, bytes | None]]:
+            return await asyncio.gather(*(one(p) for p in paths))
+
+        import asyncio
+
+        sem = asyncio.Semaphore(self.max_concurrency)
+        return {p: data for p, data in sync(self.fs.loop, many) if data is not None}
 
     def touch(self, path: str) -> None:
         """Object stores keep no settable mtime: nothing to do."""
@@ -314,7 +366,8 @@ class FsspecBackend:
             if info.get("type") == "directory":
                 continue
             rel = name[len(prefix) :] if name.startswith(prefix) else name
-            yield rel, _mtime(info)
+            # a store at the filesystem's root: names come with its root marker ("/blobs")
+            yield rel.lstrip("/"), _mtime(info)
 
     def delete(self, path: str) -> None:
         try:
@@ -330,15 +383,21 @@ class FsspecBackend:
         if self.fs.async_impl:
             # asking whether a small blob exists costs a request, as writing it does: small
             # in-memory blobs are written (same bytes, same content address), larger asked for
-            large = [f for (_, c), f in zip(items, full) if not _is_small(c)]
+            # (packs are always written: one that is there but torn would be kept otherwise)
+            large = [f for (_, c), f in zip(items, full) if not _is_small(c) and not _is_pack(c)]
             present = _exists_many(self.fs, large)
         else:
-            present = {f for f in full if self.fs.exists(f)}
+            present = {f for (_, c), f in zip(items, full) if not _is_pack(c) and self.fs.exists(f)}
         todo = [(p, c) for (p, c), f in zip(items, full) if f not in present]
         if self.fs.async_impl:
+            # packs travel a few at a time (each is read into memory to be sent)
+            small = [(p, c) for p, c in todo if not _is_pack(c)]
+            packs = [(p, c) for p, c in todo if _is_pack(c)]
             batch = max(1, self.max_concurrency) * 4
-            for i in range(0, len(todo), batch):
-                chunk = todo[i : i + batch]
+            chunks = [small[i : i + batch] for i in range(0, len(small), batch)]
+            n = _PACKS_IN_FLIGHT
+            chunks += [packs[i : i + n] for i in range(0, len(packs), n)]
+            for chunk in chunks:
                 data = {self._full(p): _as_bytes(c) for p, c in chunk}
                 self.fs.pipe(data, batch_size=self.max_concurrency)
                 if progress is not None:
@@ -357,8 +416,16 @@ class FsspecBackend:
 SMALL = 1 << 20  # bytes
 
 
+_PACKS_IN_FLIGHT = 4
+_GROUP = 8 << 20  # bytes of a pack gathered before they are written
+
+
 def _is_small(content: Any) -> bool:
     return isinstance(content, (bytes, bytearray)) and len(content) <= SMALL
+
+
+def _is_pack(content: Any) -> bool:
+    return isinstance(content, Pack)
 
 
 def _write_all(fd: int, parts: list[bytes]) -> None:
@@ -437,8 +504,8 @@ def _mtime(info: dict[str, Any]) -> float:
 
 
 def _as_bytes(content: Any) -> bytes:
-    if isinstance(content, list):
-        return b"".join(content)
+    if isinstance(content, Pack):
+        return b"".join(content.chunks())
     if isinstance(content, (bytes, bytearray)):
         return bytes(content)
     if isinstance(content, str):
@@ -449,7 +516,7 @@ def _as_bytes(content: Any) -> bytes:
 
 
 def _put(backend: Any, path: str, content: Any) -> None:
-    if isinstance(content, (bytes, bytearray, list)):
+    if isinstance(content, (bytes, bytearray, Pack)):
         backend.write(path, _as_bytes(content))
     elif isinstance(content, str):
         backend.put_file(path, content)

@@ -29,7 +29,7 @@ __all__ = [
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 VERSION_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})$")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"[0-9a-f]{64}\Z")  # (with "$", a trailing newline would pass)
 
 
 def canonical_json(obj: Any) -> bytes:

@@ -13,7 +13,6 @@ Layout (see docs/store-format.md)::
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import importlib.util
 import io
@@ -35,9 +34,10 @@ from media.errors import IntegrityError
 from media.value import CHUNK, check_bytes
 
 from .artifact import Artifact
-from .backend import LocalBackend, open_backend
+from .backend import LocalBackend, Pack, open_backend
 from .errors import ArtifactNotFoundError, ReadOnlyError, UnsafeBackendError
 from .manifest import (
+    HEX64,
     VERSION_RE,
     Manifest,
     blob_path,
@@ -424,27 +424,46 @@ class Store:
             return self.backend.read_range(pack_path(e["pack"]), e["offset"], e["size"])
         except FileNotFoundError:
             raise IntegrityError(f"{name}: its pack {e['pack'][:16]}... is missing") from None
+        except OSError as exc:  # e.g. S3's 416: the range is past the pack's end
+            raise IntegrityError(
+                f"{name}: bytes {e['offset']}..{e['offset'] + e['size']} of its pack "
+                f"{e['pack'][:16]}... cannot be read ({exc}); the pack is shorter or damaged"
+            ) from None
 
     # -- packs ----------------------------------------------------------------------------
-    def _packed(self, digests: set[str]) -> dict[str, dict[str, Any]]:
-        """``{"pack", "offset"}`` of each of ``digests`` that a pack of the store holds.
+    def _packed(self, sizes: dict[str, int]) -> dict[str, dict[str, Any]]:
+        """``{"pack", "offset"}`` of each file (digest -> size) that a pack of the store
+        holds.
 
         Packs are found by listing ``packs/`` at every commit (so a pack that ``gc``
-        deleted is never reused) and reading each index not seen before by this Store.
+        deleted is never reused); each index not yet seen by this Store is read and
+        trusted only if it hashes to its pack's name and its pack has the size it says (a
+        torn or truncated pack is packed again, which replaces it).
         """
         found: dict[str, dict[str, Any]] = {}
         names = set(self.backend.listdir("packs"))
         ids = [n[:-4] for n in names if n.endswith(".idx") and n[:-4] in names]
         unseen = [i for i in ids if i not in self._pack_members]
         for rel, data in self.backend.read_many([pack_path(i) + ".idx" for i in unseen]).items():
-            self._pack_members[rel[len("packs/") : -len(".idx")]] = _parse_pack_index(rel, data)
+            pid = rel[len("packs/") : -len(".idx")]
+            members = _parse_pack_index(pid, data)
+            if members is not None and self._size_or_none(pack_path(pid)) == sum(
+                size for _, size in members
+            ):
+                self._pack_members[pid] = members  # (not cached when bad: it may be mended)
         for i in ids:
             offset = 0
             for digest, size in self._pack_members.get(i) or ():
-                if digest in digests and digest not in found:
+                if sizes.get(digest) == size and digest not in found:
                     found[digest] = {"pack": i, "offset": offset}
                 offset += size
         return found
+
+    def _size_or_none(self, rel: str) -> int | None:
+        try:
+            return self.backend.size(rel)
+        except (FileNotFoundError, OSError):
+            return None
 
     def _loose(self, digests: set[str]) -> set[str]:
         """Which of ``digests`` the store holds as blobs of their own: asked one by one on
@@ -468,9 +487,11 @@ class Store:
         already holds where they are, the rest in new packs (when there are at least
         ``pack_min`` of them) or as blobs.  Sets the entries' locations, adds what to write
         to ``uploads`` and returns the new packs' indexes (written after the packs)."""
-        located = self._packed(set(small))
-        for where in {w["pack"] for w in located.values()}:
-            self.backend.touch(pack_path(where))
+        sizes = {e["digest"]: e["size"] for e in entries.values() if e.get("_small")}
+        located = self._packed(sizes)
+        for pid in {w["pack"] for w in located.values()}:  # young again for gc's grace
+            self.backend.touch(pack_path(pid) + ".idx")
+            self.backend.touch(pack_path(pid))
         new = [d for d in small if d not in located]
         if self.pack_min is not None and len(new) >= self.pack_min:
             # about to pack: files already kept as blobs stay blobs (stored once).  Without
@@ -484,23 +505,22 @@ class Store:
             for d in new:
                 uploads.setdefault(blob_path(d), small[d])
         else:
-            group: list[tuple[str, bytes]] = []
+            group: list[str] = []
             filled = 0
             for n, d in enumerate(new):
-                data = small[d]
-                if not isinstance(data, (bytes, bytearray)):
-                    with data() as f:  # a file: read (and checked) now, so it can be packed
-                        data = f.read()
-                group.append((d, data))
-                filled += len(data)
+                group.append(d)
+                filled += sizes[d]
                 if filled >= PACK_TARGET or n == len(new) - 1:
-                    members = [(digest, len(b)) for digest, b in group]
+                    members = [(digest, sizes[digest]) for digest in group]
                     pid = pack_id(members)
                     offset = 0
-                    for digest, b in group:
+                    for digest, size in members:
                         located[digest] = {"pack": pid, "offset": offset}
-                        offset += len(b)
-                    uploads[pack_path(pid)] = [b for _, b in group]
+                        offset += size
+                    # files are read (and checked) while the pack is written
+                    uploads[pack_path(pid)] = Pack(
+                        [small[d] for d in group], [sizes[d] for d in group]
+                    )
                     index = {"_type": "pack-index", "format": 1, "members": members}
                     indexes.append((pack_path(pid) + ".idx", canonical_json(index)))
                     self._pack_members[pid] = members
@@ -585,9 +605,16 @@ class Store:
         entries: dict[str, Any] = {}
         uploads: dict[str, Any] = {}
         small: dict[str, Any] = {}  # digest -> content of the new files that may be packed
+        # a draft made by new_draft() carries its parent's entries: committed to another
+        # store, they become references to the parent (its bytes are not in this store)
+        parent = getattr(draft, "_parent", None)
+        if parent is not None and (parent._store is None or parent._store.url == self.url):
+            parent = None
         for path, e in draft._entries.items():
             content = draft._pending.get(path)
             source = draft._sources.get(path)
+            if source is None and content is None and parent is not None:
+                source = (parent, path)
             e = dict(e)
             ref = e.get("ref")
             if isinstance(content, (bytes, bytearray)) and _inlinable(path, content):
@@ -597,8 +624,8 @@ class Store:
                 e.pop("pack", None)
                 e.pop("offset", None)
                 if not isinstance(content, (bytes, bytearray)):
-                    content = functools.partial(
-                        _open_checked, content, e["digest"], e["size"], f"{draft.name}/{path}"
+                    content = _CheckedOpener(
+                        content, e["digest"], e["size"], f"{draft.name}/{path}"
                     )
                 if e["size"] <= PACK_MEMBER_MAX:
                     small.setdefault(e["digest"], content)
@@ -693,7 +720,7 @@ class Store:
             for version in self.versions(name):
                 for e in self._manifest(name, version).entries.values():
                     ref = e.get("ref")
-                    if "uri" in e or "inline" in e or (ref and "store" in ref):
+                    if "uri" in e or "inline" in e or "pack" in e or (ref and "store" in ref):
                         continue
                     live.add(e["digest"])
         return live
@@ -819,6 +846,17 @@ def _inlinable(path: str, content: bytes | bytearray) -> bool:
     return True
 
 
+class _CheckedOpener:
+    """Opens a draft entry's file for upload (see :func:`_open_checked`); ``size`` lets a
+    backend tell a whole blob already stored from a torn one."""
+
+    def __init__(self, content: str | Any, digest: str, size: int, name: str):
+        self.content, self.digest, self.size, self.name = content, digest, size, name
+
+    def __call__(self) -> IO[bytes]:
+        return _open_checked(self.content, self.digest, self.size, self.name)
+
+
 def _open_checked(content: str | Any, digest: str, size: int, name: str) -> IO[bytes]:
     """Open a draft entry's file for upload; the stream raises at EOF if it changed since
     it was added (so a blob is never published under the wrong digest)."""
@@ -833,16 +871,19 @@ def _open_checked(content: str | Any, digest: str, size: int, name: str) -> IO[b
     return _CheckedReader(raw, digest, size, f"{name} ({why})")
 
 
-def _parse_pack_index(rel: str, data: bytes) -> list[tuple[str, int]] | None:
-    """The members of a pack index, or ``None`` when it is not a valid index of its pack
-    (such a pack is never reused: its files are written again)."""
+def _parse_pack_index(pid: str, data: bytes) -> list[tuple[str, int]] | None:
+    """The members of pack ``pid``'s index, or ``None`` when it is not a valid index of
+    that pack (such a pack is never reused: its files are written again)."""
     try:
         obj = json.loads(data)
         schemas.validate(obj, "pack-index")
     except (ValueError, UnicodeDecodeError, RecursionError, schemas.SchemaError):
         return None
     members = [(d, s) for d, s in obj["members"]]
-    return members if pack_id(members) == rel[len("packs/") : -len(".idx")] else None
+    for d, s in members:  # exactly what the writer writes: no 2.0, no trailing newline
+        if type(s) is not int or type(d) is not str or not HEX64.fullmatch(d):
+            return None
+    return members if pack_id(members) == pid else None
 
 
 def _now() -> str:

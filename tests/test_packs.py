@@ -411,3 +411,134 @@ def test_audio_round_trips_through_a_pack_in_a_new_process(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+# -- found in review ---------------------------------------------------------------------------
+def test_re_adding_an_unchanged_file_to_a_new_draft_of_a_packed_artifact_is_a_no_op(
+    store, tmp_path
+):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for i in range(20):
+        (folder / f"f{i}.bin").write_bytes(bytes([i]) * 100)
+    draft = Artifact("data", "dataset")
+    draft.add_dir(str(folder))
+    v0 = store.commit(draft)
+    (folder / "new.bin").write_bytes(b"new")
+    again = v0.new_draft()
+    again.add_dir(str(folder))  # the 20 packed files again, unchanged, and one more
+    assert store.commit(again).qualified_name == "data:v1"
+
+
+def test_a_truncated_pack_is_not_reused_and_the_next_pack_mends_it(store, raw):
+    commit_clips(store, "a", range(20))
+    (pid,) = packs_of(raw)
+    whole = raw.read(pack_path(pid))
+    raw.write(pack_path(pid), whole[:50])  # torn, its index intact
+    commit_clips(artifacts.open_store(store.url), "b", range(20))
+    assert raw.read(pack_path(pid)) == whole  # the same members made the same pack again
+    for name in ("a:v0", "b:v0"):
+        assert artifacts.open_store(store.url).artifact(name).verify() == []
+
+
+def test_a_pack_cut_in_half_gives_integrity_errors_not_os_errors(store, raw):
+    commit_clips(store, "clips", range(20))
+    (pid,) = packs_of(raw)
+    data = raw.read(pack_path(pid))
+    raw.write(pack_path(pid), data[: len(data) // 2])  # on S3 the far ranges get a 416
+    fresh = artifacts.open_store(store.url).artifact("clips:v0")
+    problems = fresh.verify(raise_on_error=False)
+    assert 9 <= len(problems) <= 11
+    with pytest.raises(IntegrityError):
+        fresh.get("clip19").numpy()
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        ["0" * 64, 1.0],  # 1.0 is not a size: it would make an offset of 1.0
+        ["0" * 63 + "0\n", 1],  # nor is a digest with a newline
+    ],
+)
+def test_an_index_that_is_not_exactly_what_a_writer_writes_is_ignored(store, raw, first):
+    c = clip(3)
+    forged = [first, [c.sha256, c.size]]
+    pid = pack_id([tuple(m) for m in forged])
+    raw.write(pack_path(pid), b"x" + c.in_memory_bytes())
+    raw.write(
+        pack_path(pid) + ".idx",
+        json.dumps({"_type": "pack-index", "format": 1, "members": forged}).encode(),
+    )
+    art = commit_clips(store, "a", range(20))
+    assert pid not in {e.pack for e in art.entries.values() if e.pack}
+    assert artifacts.open_store(store.url).artifact("a:v0").verify() == []
+
+
+def test_a_store_whose_url_has_glob_characters_commits_packs_twice(tmp_path):
+    store = artifacts.open_store(f"memory://globby[1]x*?{tmp_path.name}")
+    commit_clips(store, "a", range(20))
+    b = commit_clips(artifacts.open_store(store.url), "b", range(10, 40))  # reads the index
+    # clips 10-19 are found in a's pack (its index is read), 20-39 make a new one
+    assert len({e.pack for e in b.entries.values() if e.pack}) == 2
+    assert artifacts.open_store(store.url).artifact(b.qualified_name).verify() == []
+
+
+def test_reusing_an_old_pack_makes_it_and_its_index_young_again(tmp_path):
+    import os
+
+    store = artifacts.open_store(str(tmp_path / "s"))
+    commit_clips(store, "a", range(20))
+    (pid,) = packs_of(Raw(store.url))
+    for rel in (pack_path(pid), pack_path(pid) + ".idx"):
+        os.utime(tmp_path / "s" / rel, (1, 1))  # as if left long ago
+    commit_clips(store, "b", range(20))
+    assert store.gc(grace=3600).deleted == []
+    for rel in (pack_path(pid), pack_path(pid) + ".idx"):
+        assert os.path.getmtime(tmp_path / "s" / rel) > 1
+
+
+def test_gc_of_a_store_at_the_root_of_memory_keeps_live_files():
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    saved = dict(fs.store), list(fs.pseudo_dirs)
+    fs.store.clear()
+    try:
+        store = artifacts.open_store("memory://")
+        commit_clips(store, "few", range(3))  # blobs
+        commit_clips(store, "many", range(10, 40))  # a pack
+        assert store.gc(grace=0).deleted == []
+        for name in ("few:v0", "many:v0"):
+            assert artifacts.open_store("memory://").artifact(name).verify() == []
+    finally:
+        fs.store.clear()
+        fs.store.update(saved[0])
+        fs.pseudo_dirs[:] = saved[1]
+
+
+def test_a_new_draft_committed_to_another_store_refers_to_its_parent(store, tmp_path):
+    v0 = commit_clips(store, "a", range(20))
+    other = artifacts.open_store(str(tmp_path / "other"))
+    draft = v0.new_draft()
+    draft.add(clip(99), "clip99")
+    v = other.commit(draft)
+    e = v.entries[f"media/audio/{clip(5).sha256[:20]}.wav"]
+    assert e.ref["store"] == store.url
+    got = artifacts.open_store(other.url).artifact("a:v0")
+    assert got.verify() == [] and got.get("clip5") == clip(5) and got.get("clip99") == clip(99)
+
+
+def test_a_torn_blob_is_mended_by_a_commit_of_the_same_file_by_path(tmp_path):
+    store = artifacts.open_store(str(tmp_path / "s"))
+    data = bytes(range(256)) * 4
+    (tmp_path / "f.bin").write_bytes(data)
+    import hashlib
+
+    torn = tmp_path / "s" / blob_path(hashlib.sha256(data).hexdigest())
+    torn.parent.mkdir(parents=True)
+    torn.write_bytes(data[:10])  # left by a crash
+    draft = Artifact("f", "dataset")
+    draft.add_file(str(tmp_path / "f.bin"), "f.bin")
+    store.commit(draft)
+    assert torn.read_bytes() == data
+    assert artifacts.open_store(store.url).artifact("f:v0").read_bytes("f.bin") == data
