@@ -32,9 +32,12 @@ VERSION_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})$")
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")  # (with "$", a trailing newline would pass)
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(obj: Any) -> bytes:
     """The canonical bytes of a JSON object: sorted keys, no spaces, UTF-8."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(obj).encode()  # (json.dumps would make an encoder per call)
 
 
 def blob_path(digest: str) -> str:
