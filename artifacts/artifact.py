@@ -28,7 +28,9 @@ from .manifest import (
     canonical_json,
     check_artifact_name,
     check_entry_name,
+    inlinable,
 )
+from .spool import Spool, SpooledBytes
 
 if TYPE_CHECKING:
     from .store import Store
@@ -83,6 +85,14 @@ class Artifact:
         self._manifest: Manifest | None = None
         self._index: dict[str, str] | None = None
         self.version: str | None = None
+        self._held = 0  # bytes of files held in memory that the spool could take
+        self._unspilled: list[str] = []  # their paths, since the last spill
+        self._spool: Spool | None = None
+
+    #: Bytes of file contents a draft holds in memory before it moves them to a spool file
+    #: on disk (see :mod:`artifacts.spool`); ``None`` keeps them all in memory.  Set it on
+    #: the class or on one draft.  Value JSONs that go inside the manifest stay in memory.
+    spill_at: int | None = 256 * 2**20
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -202,16 +212,33 @@ class Artifact:
                         f"Invalid entry name {path!r}: {'/'.join(parents[:i])!r} is a file entry"
                     )
             new_dirs = {"/".join(parents[:i]) for i in range(1, len(parents) + 1)} - self._dirs
+        spillable = isinstance(content, (bytes, bytearray)) and not inlinable(path, content)
+        if spillable and self.spill_at is not None and self._held + len(content) > self.spill_at:
+            self._spill()  # before any change: when it fails, the draft is as it was
         self._record(path)
         self._dirs |= new_dirs
         self._entries[path] = entry
         self._pending[path] = content
+        if spillable:
+            self._held += len(content)
+            self._unspilled.append(path)
         if source is not None:
             self._sources[path] = source
         else:
             self._sources.pop(path, None)
         self._index = None
         return path
+
+    def _spill(self) -> None:
+        """Move the file bytes this draft holds in memory to its spool."""
+        if self._spool is None:
+            self._spool = Spool()
+        for path in self._unspilled:
+            content = self._pending.get(path)
+            if isinstance(content, (bytes, bytearray)) and not inlinable(path, content):
+                self._pending[path] = self._spool.put(content)
+        self._unspilled = []
+        self._held = 0
 
     def add(self, obj: Value, name: str, overwrite: bool = False) -> ManifestEntry:
         """Add a value as ``<name>.<artifact_type>.json`` plus its media files.
@@ -299,6 +326,9 @@ class Artifact:
                         d.pop(path, None)
                     else:
                         d[path] = value
+                if isinstance(pending, (bytes, bytearray)) and not inlinable(path, pending):
+                    self._unspilled.append(path)  # held in memory again: spilled later
+                    self._held += len(pending)
             self._dirs = {d for p in self._entries for d in _parents(p)}
             self._index = None
             raise
@@ -502,6 +532,8 @@ class Artifact:
         try:
             if isinstance(content, bytes):
                 data = content
+            elif isinstance(content, SpooledBytes):
+                data = content.read()
             elif isinstance(content, str):
                 with open(content, "rb") as f:
                     data = f.read()

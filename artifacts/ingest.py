@@ -62,23 +62,30 @@ def add_many(
         batch_size = max(1, min(128, -(-len(pairs) // 16)))
     elif isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"Invalid batch_size {batch_size!r}: give a positive int")
-    values = [v for _, v in pairs]
-    batches = [values[i : i + batch_size] for i in range(0, len(values), batch_size)]
-    if executor is None:
-        prepared = [v for batch in batches for v in _prepare_batch(batch)]
-    else:
+    starts = range(0, len(pairs), batch_size)
+    batches = [[v for _, v in pairs[i : i + batch_size]] for i in starts]
+    futures: list[Any] = []
+    if executor is not None:
         futures = [executor.submit(_prepare_batch, batch) for batch in batches]
-        try:
-            prepared = [v for f in futures for v in f.result()]
-        except BaseException:
-            for f in futures:
+    added: list[ManifestEntry] = []
+    try:
+        with draft._all_or_nothing():
+            for k, start in enumerate(starts):
+                # one batch at a time: added values are dropped (a draft spills their bytes)
+                if executor is None:
+                    prepared = _prepare_batch(batches[k])
+                else:
+                    prepared = futures[k].result()
+                    futures[k] = None
+                names = [name for name, _ in pairs[start : start + batch_size]]
+                for name, value in zip(names, prepared, strict=True):
+                    added.append(draft.add(value, name, overwrite=overwrite))
+    except BaseException:
+        for f in futures:
+            if f is not None:
                 f.cancel()
-            raise
-    with draft._all_or_nothing():
-        return [
-            draft.add(value, name, overwrite=overwrite)
-            for (name, _), value in zip(pairs, prepared, strict=True)
-        ]
+        raise
+    return added
 
 
 def prepare(value: Any) -> Value:

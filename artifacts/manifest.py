@@ -32,6 +32,21 @@ VERSION_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})$")
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")  # (with "$", a trailing newline would pass)
 
 
+#: value JSONs up to this size are kept inside the manifest instead of as blobs
+INLINE_MAX = 4096
+
+
+def inlinable(path: str, content: bytes | bytearray) -> bool:
+    """Whether a draft entry is a small value JSON kept inside the manifest (UTF-8 text)."""
+    if len(content) > INLINE_MAX or not path.endswith(".json"):
+        return False
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

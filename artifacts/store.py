@@ -45,6 +45,7 @@ from .manifest import (
     check_alias,
     check_artifact_name,
     entries_digest,
+    inlinable,
     pack_id,
     pack_path,
     parse_ref,
@@ -55,8 +56,6 @@ __all__ = ["Store", "open_store", "default_store_path", "GcReport", "STORE_ENV"]
 STORE_ENV = "MEDIA_ARTIFACTS_STORE"
 _VERSION_FILE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.json$")
 DEFAULT_GRACE = 3600.0
-#: value JSONs up to this size are kept inside the manifest instead of as blobs
-INLINE_MAX = 4096
 #: a commit that writes at least this many new small files packs them (``open_store(pack_min=)``)
 PACK_MIN = 16
 #: files up to this size go into packs ...
@@ -617,7 +616,7 @@ class Store:
                 source = (parent, path)
             e = dict(e)
             ref = e.get("ref")
-            if isinstance(content, (bytes, bytearray)) and _inlinable(path, content):
+            if isinstance(content, (bytes, bytearray)) and inlinable(path, content):
                 e["inline"] = content.decode("utf-8")
                 e.pop("ref", None)
             elif content is not None:
@@ -833,17 +832,6 @@ class _CheckedReader(io.RawIOBase):
             self._raw.close()
         finally:
             super().close()
-
-
-def _inlinable(path: str, content: bytes | bytearray) -> bool:
-    """Whether a draft entry is a small value JSON kept inside the manifest (UTF-8 text)."""
-    if len(content) > INLINE_MAX or not path.endswith(".json"):
-        return False
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 class _CheckedOpener:
