@@ -212,8 +212,18 @@ class Artifact:
                         f"Invalid entry name {path!r}: {'/'.join(parents[:i])!r} is a file entry"
                     )
             new_dirs = {"/".join(parents[:i]) for i in range(1, len(parents) + 1)} - self._dirs
-        spillable = isinstance(content, (bytes, bytearray)) and not inlinable(path, content)
-        if spillable and self.spill_at is not None and self._held + len(content) > self.spill_at:
+        limit = self.spill_at
+        spillable = (
+            limit is not None
+            and isinstance(content, (bytes, bytearray))
+            and not inlinable(path, content)
+        )
+        if spillable and (type(limit) is not int or self._held + len(content) > limit):
+            if type(limit) is not int or limit < 0:
+                raise ValueError(
+                    f"Invalid spill_at {limit!r}: give a number of bytes (an int >= 0), or "
+                    "None to keep every file of the draft in memory"
+                )
             self._spill()  # before any change: when it fails, the draft is as it was
         self._record(path)
         self._dirs |= new_dirs
@@ -239,6 +249,21 @@ class Artifact:
                 self._pending[path] = self._spool.put(content)
         self._unspilled = []
         self._held = 0
+
+    def _hold(self, path: str, content: bytes | bytearray) -> None:
+        """Count bytes put back in memory (undone, unpickled) so that they spill later."""
+        if self.spill_at is not None and not inlinable(path, content):
+            self._unspilled.append(path)
+            self._held += len(content)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a pickled draft carries its spooled bytes as bytes: they may spill again
+        self.__dict__.update(state)
+        if self._manifest is None:
+            self._held, self._unspilled, self._spool = 0, [], None
+            for path, content in self._pending.items():
+                if isinstance(content, (bytes, bytearray)):
+                    self._hold(path, content)
 
     def add(self, obj: Value, name: str, overwrite: bool = False) -> ManifestEntry:
         """Add a value as ``<name>.<artifact_type>.json`` plus its media files.
@@ -326,9 +351,8 @@ class Artifact:
                         d.pop(path, None)
                     else:
                         d[path] = value
-                if isinstance(pending, (bytes, bytearray)) and not inlinable(path, pending):
-                    self._unspilled.append(path)  # held in memory again: spilled later
-                    self._held += len(pending)
+                if isinstance(pending, (bytes, bytearray)):
+                    self._hold(path, pending)  # held in memory again: spilled later
             self._dirs = {d for p in self._entries for d in _parents(p)}
             self._index = None
             raise

@@ -390,11 +390,13 @@ class FsspecBackend:
             present = {f for (_, c), f in zip(items, full) if not _is_pack(c) and self.fs.exists(f)}
         todo = [(p, c) for (p, c), f in zip(items, full) if f not in present]
         if self.fs.async_impl:
-            # packs travel a few at a time (each is read into memory to be sent)
-            small = [(p, c) for p, c in todo if not _is_pack(c)]
+            # files go concurrently in groups read into memory: at most a few packs, or
+            # ``4 x max_concurrency`` files of at most ``_GROUP_BYTES`` in all; a file
+            # larger than ``_STREAMED`` is streamed on its own (never read whole)
+            big = [(p, c) for p, c in todo if not _is_pack(c) and _size_of(c) > _STREAMED]
+            small = [(p, c) for p, c in todo if not _is_pack(c) and _size_of(c) <= _STREAMED]
             packs = [(p, c) for p, c in todo if _is_pack(c)]
-            batch = max(1, self.max_concurrency) * 4
-            chunks = [small[i : i + batch] for i in range(0, len(small), batch)]
+            chunks = _groups(small, max(1, self.max_concurrency) * 4, _GROUP_BYTES)
             n = _PACKS_IN_FLIGHT
             chunks += [packs[i : i + n] for i in range(0, len(packs), n)]
             for chunk in chunks:
@@ -402,6 +404,10 @@ class FsspecBackend:
                 self.fs.pipe(data, batch_size=self.max_concurrency)
                 if progress is not None:
                     progress(len(chunk))
+            for path, content in big:
+                _put(self, path, content)
+                if progress is not None:
+                    progress(1)
             if progress is not None:
                 progress(len(items) - len(todo))
             return
@@ -418,6 +424,41 @@ SMALL = 1 << 20  # bytes
 
 _PACKS_IN_FLIGHT = 4
 _GROUP = 8 << 20  # bytes of a pack gathered before they are written
+
+
+_STREAMED = 4 << 20  # files larger than this (never packed) are streamed, one at a time
+_GROUP_BYTES = 32 << 20  # at most this many bytes of files in memory for one group
+
+
+def _size_of(content: Any) -> float:
+    """Bytes of a file to write (``inf`` when unknown: such a file is streamed)."""
+    if isinstance(content, (bytes, bytearray, Pack)):
+        return len(content) if not isinstance(content, Pack) else content.size
+    if isinstance(content, str):
+        try:
+            return os.path.getsize(content)
+        except OSError:
+            return float("inf")
+    size = getattr(content, "size", None)
+    return size if isinstance(size, int) else float("inf")
+
+
+def _groups(items: list[tuple[str, Any]], count: int, nbytes: int) -> list[list[tuple[str, Any]]]:
+    """``items`` in order, in groups of at most ``count`` items and ``nbytes`` bytes (a
+    group holds at least one item)."""
+    groups: list[list[tuple[str, Any]]] = []
+    group: list[tuple[str, Any]] = []
+    filled = 0
+    for item in items:
+        size = _size_of(item[1])
+        if group and (len(group) >= count or filled + size > nbytes):
+            groups.append(group)
+            group, filled = [], 0
+        group.append(item)
+        filled += size
+    if group:
+        groups.append(group)
+    return groups
 
 
 def _is_small(content: Any) -> bool:

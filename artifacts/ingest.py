@@ -26,6 +26,7 @@ On any error nothing is added: the draft is left as it was.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -50,11 +51,13 @@ def add_many(
     """Add every ``(name, value)`` of ``items`` to ``draft``; see the module documentation.
 
     Values are prepared (built, encoded, hashed) in ``executor`` in batches of
-    ``batch_size`` (default: about 16 batches, at most 128 values each), then added in
-    order in the calling process.  Returns the manifest entries of the values' JSON, in
-    the order of ``items``.  Raises ``TypeError``/``ValueError`` for bad items or names
-    before any work is submitted; on any error, from the executor or while adding, the
-    draft is left unchanged.
+    ``batch_size`` (default: about 16 batches, at most 128 values each), about two batches
+    per worker at a time, and added in order in the calling process as they come back;
+    a value is dropped once added (a large draft spills the bytes it holds, see
+    ``Artifact.spill_at``), so memory holds a few batches, not all of them.  Returns the
+    manifest entries of the values' JSON, in the order of ``items``.  Raises
+    ``TypeError``/``ValueError`` for bad items or names before any work is submitted; on
+    any error, from the executor or while adding, the draft is left unchanged.
     """
     draft._draft_only()
     pairs = _pairs(items)
@@ -64,28 +67,40 @@ def add_many(
         raise ValueError(f"Invalid batch_size {batch_size!r}: give a positive int")
     starts = range(0, len(pairs), batch_size)
     batches = [[v for _, v in pairs[i : i + batch_size]] for i in starts]
-    futures: list[Any] = []
-    if executor is not None:
-        futures = [executor.submit(_prepare_batch, batch) for batch in batches]
+    window = 2 * _workers(executor)  # batches in flight: the rest wait to be submitted
+    futures: dict[int, concurrent.futures.Future[list[Value]]] = {}
     added: list[ManifestEntry] = []
     try:
         with draft._all_or_nothing():
             for k, start in enumerate(starts):
-                # one batch at a time: added values are dropped (a draft spills their bytes)
+                # one batch at a time, added then dropped (the draft spills their bytes)
                 if executor is None:
                     prepared = _prepare_batch(batches[k])
                 else:
-                    prepared = futures[k].result()
-                    futures[k] = None
+                    for j in range(k, min(k + window, len(batches))):
+                        if j not in futures:
+                            futures[j] = executor.submit(_prepare_batch, batches[j])
+                    prepared = futures.pop(k).result()
+                batches[k] = []
                 names = [name for name, _ in pairs[start : start + batch_size]]
                 for name, value in zip(names, prepared, strict=True):
                     added.append(draft.add(value, name, overwrite=overwrite))
     except BaseException:
-        for f in futures:
-            if f is not None:
-                f.cancel()
+        for f in futures.values():
+            f.cancel()
         raise
     return added
+
+
+def _workers(executor: Any) -> int:
+    """How many batches ``executor`` runs at once (a guess when it does not say)."""
+    n = getattr(executor, "_max_workers", None)  # ThreadPoolExecutor, ProcessPoolExecutor
+    if isinstance(n, int) and n > 0:
+        return n
+    try:  # a dask.distributed client's executor: the cluster's threads
+        return max(1, sum(executor._client.nthreads().values()))
+    except Exception:
+        return os.cpu_count() or 1
 
 
 def prepare(value: Any) -> Value:

@@ -2,11 +2,16 @@
 
 A draft holds the bytes of the values added to it (the WAV bytes of an ``Audio`` made
 from an array, a table's JSON) until it is committed.  Once they pass
-``Artifact.spill_at`` bytes, the draft moves them into its spool: one anonymous temporary
-file, appended to and never rewritten, in ``$MEDIA_ARTIFACTS_SPOOL`` (default: the system's
-temporary folder).  The file has no name on Linux (``O_TMPFILE``) and is removed when the
-draft is dropped, so a crash leaves nothing behind.  At commit the spooled bytes are read
-back, one file at a time, and checked against their digest on the way.
+``Artifact.spill_at`` bytes, the draft moves them into its spool: anonymous temporary
+files, appended to and never rewritten, in ``$MEDIA_ARTIFACTS_SPOOL`` (default: the
+system's temporary folder).  A spool file has no name on Linux (``O_TMPFILE``; elsewhere it
+is unlinked as soon as it is made), so a crash leaves nothing behind, and it is closed
+when the draft and every value read from it are dropped.  At commit the spooled bytes are
+read back, one file at a time, and checked against their digest on the way.
+
+Space is given back with the draft: bytes of values replaced, removed, or added by a
+call that failed stay in the spool file until then.  A process forked from one that holds
+a draft reads the spool it inherits and writes to a file of its own.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import io
 import os
 import tempfile
 import threading
-import weakref
 from typing import IO
 
 __all__ = ["Spool", "SpooledBytes", "spool_dir"]
@@ -29,77 +33,94 @@ def spool_dir() -> str:
     return os.environ.get(ENV) or tempfile.gettempdir()
 
 
+class _File:
+    """One spool file: appended to by one process, read by many threads (``pread``)."""
+
+    def __init__(self, folder: str):
+        self.folder = folder
+        # unbuffered: a write that fails (disk full) fails in put, not at a later read
+        self.file = tempfile.TemporaryFile(prefix="media-artifacts-draft-", dir=folder, buffering=0)
+        self.end = 0
+        self.pid = os.getpid()
+        self.lock = threading.Lock()  # seek + read/write where there is no pread/pwrite
+
+    def __del__(self) -> None:
+        file = getattr(self, "file", None)
+        if file is not None:
+            file.close()
+
+    def pwrite(self, data: memoryview, offset: int) -> int:
+        if _HAS_PREAD:
+            return os.pwrite(self.file.fileno(), data, offset)
+        with self.lock:
+            self.file.seek(offset)
+            return self.file.write(data) or 0
+
+    def pread(self, size: int, offset: int) -> bytes:
+        if _HAS_PREAD:
+            return os.pread(self.file.fileno(), size, offset)
+        with self.lock:
+            self.file.seek(offset)
+            return self.file.read(size)
+
+
 class Spool:
-    """An append-only temporary file of byte strings; :meth:`put` returns where one went."""
+    """Append-only temporary storage for byte strings; :meth:`put` says where one went."""
 
     def __init__(self) -> None:
-        self._file: IO[bytes] | None = None
-        self._end = 0
+        self._file: _File | None = None
         self._lock = threading.Lock()
 
     def put(self, data: bytes | bytearray) -> SpooledBytes:
         """Append ``data``; raises ``OSError`` naming the folder when it cannot be written.
 
-        A failed write leaves the spool as it was for every earlier ``put``."""
+        A failed put changes nothing that an earlier put returned; the next put starts a
+        new file in the folder ``$MEDIA_ARTIFACTS_SPOOL`` names then."""
         with self._lock:
-            folder = spool_dir()
+            f = self._file
+            folder = f.folder if f is not None else spool_dir()
             try:
-                if self._file is None:
-                    self._file = tempfile.TemporaryFile(prefix="media-artifacts-draft-", dir=folder)
-                    weakref.finalize(self, self._file.close)  # closed (and gone) with the draft
-                offset, view = self._end, memoryview(data)
+                if f is None or f.pid != os.getpid():  # (a forked child writes its own file)
+                    f = self._file = _File(folder)
+                offset, view = f.end, memoryview(data).cast("B")
                 done = 0
                 while done < len(view):
-                    done += self._pwrite(view[done : done + (1 << 24)], offset + done)
+                    done += f.pwrite(view[done : done + (1 << 24)], offset + done)
             except OSError as exc:
+                self._file = None
                 why = exc.strerror or str(exc)
                 raise OSError(
                     exc.errno,
                     f"cannot keep the draft's bytes in the spool folder {folder!r} ({why}); "
-                    f"free space there, set ${ENV} to another folder, raise "
-                    "Artifact.spill_at, or commit the draft in parts",
+                    f"free space there or set ${ENV} to another folder (the next try makes "
+                    "a new spool file there), raise Artifact.spill_at, or commit the draft "
+                    "in parts",
                 ) from exc
-            self._end = offset + len(view)
-            return SpooledBytes(self, offset, len(view))
+            f.end = offset + len(view)
+            return SpooledBytes(f, offset, len(view))
 
     def __reduce__(self):  # type: ignore[no-untyped-def]
         return Spool, ()  # its bytes travel in the SpooledBytes that refer to them
-
-    def _pwrite(self, data: memoryview, offset: int) -> int:
-        assert self._file is not None
-        if _HAS_PREAD:
-            return os.pwrite(self._file.fileno(), data, offset)
-        self._file.seek(offset)  # under self._lock (put holds it)
-        return self._file.write(data)
-
-    def pread(self, size: int, offset: int) -> bytes:
-        """Up to ``size`` bytes from ``offset`` (threads may read at once)."""
-        assert self._file is not None
-        if _HAS_PREAD:
-            return os.pread(self._file.fileno(), size, offset)
-        with self._lock:
-            self._file.seek(offset)
-            return self._file.read(size)
 
 
 class SpooledBytes:
     """Bytes kept in a :class:`Spool`: call it to open them, :meth:`read` to get them.
 
-    Pickles as the bytes themselves (a spool does not travel between processes)."""
+    Pickles as the bytes themselves (a spool file does not travel between processes)."""
 
-    __slots__ = ("spool", "offset", "size")
+    __slots__ = ("_file", "offset", "size")
 
-    def __init__(self, spool: Spool, offset: int, size: int):
-        self.spool, self.offset, self.size = spool, offset, size
+    def __init__(self, file: _File, offset: int, size: int):
+        self._file, self.offset, self.size = file, offset, size
 
     def __len__(self) -> int:
         return self.size
 
     def read(self) -> bytes:
         """The bytes (a short read means the spool file was cut: ``OSError``)."""
-        data = self.spool.pread(self.size, self.offset)
+        data = self._file.pread(self.size, self.offset)
         while len(data) < self.size:
-            more = self.spool.pread(self.size - len(data), self.offset + len(data))
+            more = self._file.pread(self.size - len(data), self.offset + len(data))
             if not more:
                 raise OSError(f"the draft's spool file lost bytes ({len(data)} of {self.size})")
             data += more
@@ -126,7 +147,7 @@ class _Range(io.RawIOBase):
         n = min(len(buffer), self._item.size - self._pos)
         if n <= 0:
             return 0
-        data = self._item.spool.pread(n, self._item.offset + self._pos)
+        data = self._item._file.pread(n, self._item.offset + self._pos)
         buffer[: len(data)] = data
         self._pos += len(data)
         return len(data)

@@ -186,7 +186,7 @@ def test_a_cut_spool_is_caught_at_commit(tmp_path):
     draft.spill_at = 1
     draft.add(clip(0, n=4000), "a")
     draft.add(clip(1, n=4000), "b")
-    os.ftruncate(draft._spool._file.fileno(), 100)
+    os.ftruncate(draft._spool._file.file.fileno(), 100)
     with pytest.raises(artifacts.IntegrityError, match="m/media/audio/.*changed after it was"):
         artifacts.open_store(str(tmp_path / "s"), pack_min=None).commit(draft)
 
@@ -239,3 +239,176 @@ def test_spooled_bytes_read_back():
     with item() as stream:
         assert isinstance(stream, io.BufferedReader)
         assert stream.read(10) == b"x" * 10 and stream.read() == b"x" * 90 and stream.read() == b""
+
+
+def test_commit_to_s3_streams_big_spilled_files(request, tmp_path):
+    """Measured in a child process: the S3 server of the tests runs in this one."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from conftest import store_url
+
+    url = store_url("s3", tmp_path, request)
+    script = textwrap.dedent(
+        f"""
+        import tracemalloc
+        import artifacts
+
+        draft = artifacts.Artifact("big", "dataset")
+        draft.spill_at = 0
+        for i in range(12):  # 12 files of 5 MiB: too big to pack, each a blob of its own
+            with draft.new_file(f"f{{i}}.bin", mode="wb") as f:
+                f.write(bytes([i]) * (5 << 20))
+        store = artifacts.open_store({url!r})
+        tracemalloc.start()
+        art = store.commit(draft)
+        print(tracemalloc.get_traced_memory()[1])
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < 30 << 20  # streamed one at a time, not 60 MiB read at once
+    art = artifacts.open_store(url).artifact("big:v0")
+    assert art.read_bytes("f3.bin") == bytes([3]) * (5 << 20)
+    assert art.verify() == []
+
+
+def test_add_many_keeps_a_few_batches_in_flight():
+    import concurrent.futures
+
+    items = {f"clip{i}": functools.partial(Audio, noise(i), 16000) for i in range(256)}
+    draft = Artifact("many", "dataset")
+    draft.spill_at = 64 * KB
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        tracemalloc.start()
+        try:
+            draft.add_many(items, pool, batch_size=8)
+            top = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert len(draft.value_names()) == 256
+    assert top < 3_000_000  # 256 clips are 8 MB; 2 workers x 2 batches of 8 are 1 MB
+
+
+def test_spool_without_pread(monkeypatch, tmp_path):
+    """The fallback for systems without pread/pwrite (Windows): seek and read under a lock."""
+    monkeypatch.setattr("artifacts.spool._HAS_PREAD", False)
+    draft = Artifact("m", "dataset")
+    draft.spill_at = 0
+    for i in range(6):
+        draft.add(clip(i, n=3000), f"clip{i}")
+    assert len(spooled(draft)) == 5
+    art = artifacts.open_store(str(tmp_path / "s")).commit(draft)
+    for i in range(6):
+        assert art.get(f"clip{i}").numpy().tobytes() == clip(i, n=3000).numpy().tobytes()
+
+
+def test_a_full_disk_then_another_folder(monkeypatch, tmp_path):
+    import errno
+
+    from artifacts import spool
+
+    draft = Artifact("m", "dataset")
+    draft.spill_at = 0
+    draft.add(clip(0, n=3000), "a")
+    draft.add(clip(1, n=3000), "b")  # "a" is now in a spool file in the first folder
+    before = (dict(draft._entries), dict(draft._pending))
+
+    def full(self, data, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(spool._File, "pwrite", full)
+        with pytest.raises(OSError, match=r"spool folder .*No space left.*set \$MEDIA"):
+            draft.add(clip(2, n=3000), "c")
+    assert (draft._entries, draft._pending) == before
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setenv(ENV, str(other))  # as the message says: the next try writes there
+    draft.add(clip(2, n=3000), "c")
+    folders = {c._file.folder for c in draft._pending.values() if isinstance(c, SpooledBytes)}
+    assert folders == {str(tmp_path / "spool"), str(other)}  # "a" where it was, "b" there
+    art = artifacts.open_store(str(tmp_path / "s")).commit(draft)
+    for i, name in enumerate("abc"):
+        assert art.get(name).numpy().tobytes() == clip(i, n=3000).numpy().tobytes()
+
+
+def test_a_forked_child_writes_its_own_spool(tmp_path):
+    draft = Artifact("m", "dataset")
+    draft.spill_at = 0
+    for i in range(3):
+        draft.add(clip(i, n=3000), f"clip{i}")
+    pid = os.fork()
+    if pid == 0:  # the child adds to its copy of the draft and commits it
+        code = 1
+        try:
+            for i in range(3, 6):
+                draft.add(clip(100 + i, n=3000), f"clip{i}")
+            art = artifacts.open_store(str(tmp_path / "child")).commit(draft)
+            code = 0 if art.verify(raise_on_error=False) == [] else 2
+        finally:
+            os._exit(code)
+    for i in range(3, 6):
+        draft.add(clip(200 + i, n=3000), f"clip{i}")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    art = artifacts.open_store(str(tmp_path / "parent")).commit(draft)
+    assert art.verify() == []
+    assert art.get("clip4").numpy().tobytes() == clip(204, n=3000).numpy().tobytes()
+    child = artifacts.open_store(str(tmp_path / "child")).artifact("m:v0")
+    assert child.get("clip4").numpy().tobytes() == clip(104, n=3000).numpy().tobytes()
+    assert child.get("clip1").numpy().tobytes() == clip(1, n=3000).numpy().tobytes()
+
+
+def test_an_unpickled_draft_spills_again():
+    draft = Artifact("m", "dataset")
+    draft.spill_at = 20 * KB
+    for i in range(10):
+        draft.add(clip(i, n=3000), f"clip{i}")
+    copy = pickle.loads(pickle.dumps(draft))
+    assert spooled(copy) == [] and copy._held > copy.spill_at
+    copy.add(clip(10, n=3000), "clip10")
+    assert len(spooled(copy)) == 10 and copy._held <= copy.spill_at
+
+
+def test_the_spool_is_open_for_atexit_handlers(tmp_path):
+    """An exit handler registered before the first spill can still commit the draft."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import atexit
+        import numpy as np
+        import artifacts
+        from media import Audio
+
+        draft = artifacts.Artifact("m", "dataset")
+        draft.spill_at = 0
+
+        def save():
+            art = artifacts.open_store({str(tmp_path / "s")!r}).commit(draft)
+            print("saved", len(art.value_names()), art.verify() == [])
+
+        atexit.register(save)
+        for i in range(4):
+            draft.add(Audio(np.full(3000, i, np.float32), 8000), f"clip{{i}}")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "saved 4 True"
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize("bad", ["1MB", -1, 1.5, True])
+def test_spill_at_must_be_bytes(bad):
+    draft = Artifact("m", "dataset")
+    draft.spill_at = bad
+    with pytest.raises(ValueError, match="Invalid spill_at"):
+        draft.add(clip(0, n=3000), "a")
+    assert len(draft) == 0
