@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import io
 import json
+import operator
 import os
 import re
 import shutil
@@ -219,12 +220,8 @@ class Artifact:
             and not inlinable(path, content)
         )
         if spillable and (type(limit) is not int or self._held + len(content) > limit):
-            if type(limit) is not int or limit < 0:
-                raise ValueError(
-                    f"Invalid spill_at {limit!r}: give a number of bytes (an int >= 0), or "
-                    "None to keep every file of the draft in memory"
-                )
-            self._spill()  # before any change: when it fails, the draft is as it was
+            if _spill_limit(limit) < self._held + len(content):
+                self._spill()  # before any change: when it fails, the draft is as it was
         self._record(path)
         self._dirs |= new_dirs
         self._entries[path] = entry
@@ -785,6 +782,20 @@ class Artifact:
         art._index = None
         art.version = obj["version"]
         return art
+
+
+def _spill_limit(limit: Any) -> int:
+    """``Artifact.spill_at`` as an int (any integer type), or ``ValueError``."""
+    try:
+        n = operator.index(limit)
+    except TypeError:
+        n = -1
+    if n < 0 or isinstance(limit, bool):
+        raise ValueError(
+            f"Invalid spill_at {limit!r}: give a number of bytes (an int >= 0), or None to "
+            "keep every file of the draft in memory"
+        )
+    return n
 
 
 def _source(artifact: Artifact, name: str) -> Any:

@@ -14,6 +14,7 @@ caller.  Two operations carry the commit protocol:
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import shutil
 import tempfile
@@ -23,6 +24,8 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import fsspec
+
+from .spool import spool_dir
 
 
 class Pack:
@@ -315,7 +318,7 @@ class FsspecBackend:
     def put_stream(self, path: str, stream: IO[bytes]) -> None:
         """Upload a stream: spooled to a local temp file first, so that a stream that fails
         part way (e.g. a digest check at EOF) uploads nothing."""
-        with tempfile.NamedTemporaryFile(prefix="media-artifacts-") as tmp:
+        with tempfile.NamedTemporaryFile(prefix="media-artifacts-", dir=spool_dir()) as tmp:
             shutil.copyfileobj(stream, tmp, 1 << 20)
             tmp.flush()
             self.fs.put_file(tmp.name, self._full(path))
@@ -393,9 +396,14 @@ class FsspecBackend:
             # files go concurrently in groups read into memory: at most a few packs, or
             # ``4 x max_concurrency`` files of at most ``_GROUP_BYTES`` in all; a file
             # larger than ``_STREAMED`` is streamed on its own (never read whole)
-            big = [(p, c) for p, c in todo if not _is_pack(c) and _size_of(c) > _STREAMED]
-            small = [(p, c) for p, c in todo if not _is_pack(c) and _size_of(c) <= _STREAMED]
-            packs = [(p, c) for p, c in todo if _is_pack(c)]
+            small, big, packs = [], [], []
+            for p, c in todo:
+                if _is_pack(c):
+                    packs.append((p, c))
+                elif isinstance(c, (bytes, bytearray)) or _size_of(c) <= _STREAMED:
+                    small.append((p, c))  # (bytes in memory already: sent from there)
+                else:
+                    big.append((p, c))
             chunks = _groups(small, max(1, self.max_concurrency) * 4, _GROUP_BYTES)
             n = _PACKS_IN_FLIGHT
             chunks += [packs[i : i + n] for i in range(0, len(packs), n)]
@@ -404,10 +412,11 @@ class FsspecBackend:
                 self.fs.pipe(data, batch_size=self.max_concurrency)
                 if progress is not None:
                     progress(len(chunk))
-            for path, content in big:
-                _put(self, path, content)
-                if progress is not None:
-                    progress(1)
+            if big:
+                with concurrent.futures.ThreadPoolExecutor(_STREAMS) as pool:
+                    for _ in pool.map(lambda item: _put(self, *item), big):
+                        if progress is not None:
+                            progress(1)
             if progress is not None:
                 progress(len(items) - len(todo))
             return
@@ -426,7 +435,8 @@ _PACKS_IN_FLIGHT = 4
 _GROUP = 8 << 20  # bytes of a pack gathered before they are written
 
 
-_STREAMED = 4 << 20  # files larger than this (never packed) are streamed, one at a time
+_STREAMED = 4 << 20  # files on disk larger than this (never packed) are streamed,
+_STREAMS = 4  # this many at a time
 _GROUP_BYTES = 32 << 20  # at most this many bytes of files in memory for one group
 
 

@@ -11,7 +11,9 @@ read back, one file at a time, and checked against their digest on the way.
 
 Space is given back with the draft: bytes of values replaced, removed, or added by a
 call that failed stay in the spool file until then.  A process forked from one that holds
-a draft reads the spool it inherits and writes to a file of its own.
+a draft reads the spool it inherits and writes to a file of its own.  The same folder also
+takes the temporary copy of a file streamed to an object store (so that a file that fails
+its digest check part way uploads nothing).
 """
 
 from __future__ import annotations
@@ -20,12 +22,27 @@ import io
 import os
 import tempfile
 import threading
-from typing import IO
+import weakref
+from typing import IO, Any
 
 __all__ = ["Spool", "SpooledBytes", "spool_dir"]
 
 ENV = "MEDIA_ARTIFACTS_SPOOL"
 _HAS_PREAD = hasattr(os, "pread") and hasattr(os, "pwrite")  # not on Windows
+
+
+# spools and their files alive in this process: a forked child gets new locks (one held by
+# another thread at the fork would never be released in the child)
+_LIVE: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _new_locks_in_child() -> None:
+    for obj in list(_LIVE):
+        obj.lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_locks_in_child)
 
 
 def spool_dir() -> str:
@@ -43,6 +60,7 @@ class _File:
         self.end = 0
         self.pid = os.getpid()
         self.lock = threading.Lock()  # seek + read/write where there is no pread/pwrite
+        _LIVE.add(self)
 
     def __del__(self) -> None:
         file = getattr(self, "file", None)
@@ -69,14 +87,15 @@ class Spool:
 
     def __init__(self) -> None:
         self._file: _File | None = None
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        _LIVE.add(self)
 
     def put(self, data: bytes | bytearray) -> SpooledBytes:
         """Append ``data``; raises ``OSError`` naming the folder when it cannot be written.
 
         A failed put changes nothing that an earlier put returned; the next put starts a
         new file in the folder ``$MEDIA_ARTIFACTS_SPOOL`` names then."""
-        with self._lock:
+        with self.lock:
             f = self._file
             folder = f.folder if f is not None else spool_dir()
             try:

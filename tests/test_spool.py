@@ -268,7 +268,9 @@ def test_commit_to_s3_streams_big_spilled_files(request, tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert int(done.stdout) < 30 << 20  # streamed one at a time, not 60 MiB read at once
+    # 4 at a time (s3fs reads each whole for its one PUT: two copies), not all 12 at once
+    # (which measured 218 MiB)
+    assert int(done.stdout) < 80 << 20
     art = artifacts.open_store(url).artifact("big:v0")
     assert art.read_bytes("f3.bin") == bytes([3]) * (5 << 20)
     assert art.verify() == []
@@ -405,10 +407,51 @@ def test_the_spool_is_open_for_atexit_handlers(tmp_path):
     assert done.stderr == ""
 
 
-@pytest.mark.parametrize("bad", ["1MB", -1, 1.5, True])
+@pytest.mark.parametrize("bad", ["1MB", -1, 1.5, 1000.0, True])
 def test_spill_at_must_be_bytes(bad):
     draft = Artifact("m", "dataset")
     draft.spill_at = bad
     with pytest.raises(ValueError, match="Invalid spill_at"):
         draft.add(clip(0, n=3000), "a")
     assert len(draft) == 0
+
+
+def test_spill_at_takes_any_integer():
+    draft = Artifact("m", "dataset")
+    draft.spill_at = np.int64(10 * KB)
+    for i in range(4):
+        draft.add(clip(i, n=3000), f"clip{i}")
+    assert len(spooled(draft)) == 3
+
+
+def test_a_fork_while_the_spool_is_busy(tmp_path):
+    """A child forked while another thread writes to the spool (its lock held) can spool."""
+    import signal
+    import time
+
+    draft = Artifact("m", "dataset")
+    draft.spill_at = 0
+    draft.add(clip(0, n=3000), "a")
+    draft.add(clip(1, n=3000), "b")
+    draft._spool.lock.acquire()  # as if a thread of the parent were inside put()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                draft.add(clip(2, n=3000), "c")
+                draft.add(clip(3, n=3000), "d")
+                art = artifacts.open_store(str(tmp_path / "child")).commit(draft)
+                code = 0 if art.verify(raise_on_error=False) == [] else 2
+            finally:
+                os._exit(code)
+    finally:
+        draft._spool.lock.release()
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG)) == (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done == (0, 0):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung on the spool's lock")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
