@@ -29,7 +29,7 @@ from .manifest import (
     canonical_json,
     check_artifact_name,
     check_entry_name,
-    inlinable,
+    may_inline,
 )
 from .spool import Spool, SpooledBytes
 
@@ -199,8 +199,8 @@ class Artifact:
             )
         new_dirs: set[str] = set()
         parent = path.rpartition("/")[0]
-        if old is None and parent and parent in self._dirs:
-            # the folder is known, so none of its ancestors is a file entry
+        if old is None and (not parent or parent in self._dirs):
+            # at the top, or in a known folder (none of whose ancestors is a file entry)
             if path in self._dirs:
                 raise ValueError(f"Invalid entry name {path!r}: it is already a folder of entries")
         elif old is None:
@@ -217,13 +217,14 @@ class Artifact:
         spillable = (
             limit is not None
             and isinstance(content, (bytes, bytearray))
-            and not inlinable(path, content)
+            and not may_inline(path, content)
         )
         if spillable and (type(limit) is not int or self._held + len(content) > limit):
             if _spill_limit(limit) < self._held + len(content):
                 self._spill()  # before any change: when it fails, the draft is as it was
         self._record(path)
-        self._dirs |= new_dirs
+        if new_dirs:
+            self._dirs |= new_dirs
         self._entries[path] = entry
         self._pending[path] = content
         if spillable:
@@ -242,14 +243,14 @@ class Artifact:
             self._spool = Spool()
         for path in self._unspilled:
             content = self._pending.get(path)
-            if isinstance(content, (bytes, bytearray)) and not inlinable(path, content):
+            if isinstance(content, (bytes, bytearray)) and not may_inline(path, content):
                 self._pending[path] = self._spool.put(content)
         self._unspilled = []
         self._held = 0
 
     def _hold(self, path: str, content: bytes | bytearray) -> None:
         """Count bytes put back in memory (undone, unpickled) so that they spill later."""
-        if self.spill_at is not None and not inlinable(path, content):
+        if self.spill_at is not None and not may_inline(path, content):
             self._unspilled.append(path)
             self._held += len(content)
 
@@ -288,11 +289,11 @@ class Artifact:
             )
         with self._all_or_nothing():
             data = canonical_json(obj.to_json(self))  # an OpaqueValue calls keep_files_of
-            entry = {"digest": hashlib.sha256(data).hexdigest(), "size": len(data)}
-            added = self._put(path, entry, data, overwrite=True)
+            digest = hashlib.sha256(data).hexdigest()
+            path = self._place(path, {"digest": digest, "size": len(data)}, data, True)
             if old_refs:  # the replaced value's media files go unless still referred to
                 self._drop_unreferenced(old_refs)
-            return added
+            return ManifestEntry(path, digest, len(data))
 
     def add_many(
         self,
@@ -323,21 +324,17 @@ class Artifact:
                 )
             )
 
-    @contextlib.contextmanager
-    def _all_or_nothing(self) -> Iterator[None]:
-        """Undo every change the block makes to the draft when it raises.
+    def _all_or_nothing(self) -> _AllOrNothing:
+        """A block (``with``) whose changes to the draft are undone when it raises.
 
         Changes are journaled per path (a copy of the draft per ``add`` would make n adds
         cost n**2); a block inside another one leaves the undoing to the outer block.
         """
-        if self._journal is not None:
-            yield
-            return
-        journal: list[tuple[str, Any, Any, Any]] = []
-        self._journal = journal
-        try:
-            yield
-        except BaseException:
+        return _AllOrNothing(self)
+
+    def _undo(self, journal: list[tuple[str, Any, Any, Any]]) -> None:
+        """Put back what :meth:`_record` saw, newest first."""
+        if journal:
             for path, entry, pending, source in reversed(journal):
                 for d, value in (
                     (self._entries, entry),
@@ -352,9 +349,6 @@ class Artifact:
                     self._hold(path, pending)  # held in memory again: spilled later
             self._dirs = {d for p in self._entries for d in _parents(p)}
             self._index = None
-            raise
-        finally:
-            self._journal = None
 
     def keep_files_of(self, obj: OpaqueValue) -> None:
         """Keep the files an opaque value's JSON refers to, under the same paths.
@@ -782,6 +776,26 @@ class Artifact:
         art._index = None
         art.version = obj["version"]
         return art
+
+
+class _AllOrNothing:
+    """See :meth:`Artifact._all_or_nothing` (a class: cheaper than a generator per add)."""
+
+    __slots__ = ("draft", "journal")
+
+    def __init__(self, draft: Artifact):
+        self.draft = draft
+        self.journal: list[tuple[str, Any, Any, Any]] | None = None
+
+    def __enter__(self) -> None:
+        if self.draft._journal is None:  # the outermost block keeps the journal
+            self.journal = self.draft._journal = []
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if self.journal is not None:
+            self.draft._journal = None
+            if kind is not None:
+                self.draft._undo(self.journal)
 
 
 def _spill_limit(limit: Any) -> int:

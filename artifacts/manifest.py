@@ -36,23 +36,49 @@ HEX64 = re.compile(r"[0-9a-f]{64}\Z")  # (with "$", a trailing newline would pas
 INLINE_MAX = 4096
 
 
-def inlinable(path: str, content: bytes | bytearray) -> bool:
-    """Whether a draft entry is a small value JSON kept inside the manifest (UTF-8 text)."""
+def inline_text(path: str, content: bytes | bytearray) -> str | None:
+    """The text of a draft entry kept inside the manifest (a small value JSON in UTF-8),
+    or ``None`` when it is not one."""
     if len(content) > INLINE_MAX or not path.endswith(".json"):
-        return False
+        return None
     try:
-        content.decode("utf-8")
+        return content.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return True
+        return None
+
+
+def may_inline(path: str, content: bytes | bytearray) -> bool:
+    """Whether a draft entry may be kept inside the manifest: a value JSON small enough
+    (quick: its text is not decoded; :func:`inline_text` decides)."""
+    return len(content) <= INLINE_MAX and path.endswith(".json")
 
 
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _not_json(o: Any) -> Any:
+    return _CANONICAL.default(o)  # raises the TypeError json.dumps raises
+
+
+# the C encoder behind _CANONICAL, made once (JSONEncoder.encode makes one per call); no
+# cycle check, so a cyclic object ends in RecursionError and goes through _CANONICAL
+_C_ENCODER = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _not_json, json.encoder.encode_basestring, None, ":", ",", True, False, True
+    )
+    if getattr(json.encoder, "c_make_encoder", None) is not None
+    else None
+)
+
+
 def canonical_json(obj: Any) -> bytes:
     """The canonical bytes of a JSON object: sorted keys, no spaces, UTF-8."""
-    return _CANONICAL.encode(obj).encode()  # (json.dumps would make an encoder per call)
+    if _C_ENCODER is not None and isinstance(obj, dict):
+        try:
+            return "".join(_C_ENCODER(obj, 0)).encode()
+        except RecursionError:
+            pass  # (a cycle: _CANONICAL says so; a structure too deep fails there too)
+    return _CANONICAL.encode(obj).encode()
 
 
 def blob_path(digest: str) -> str:

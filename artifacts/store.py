@@ -45,7 +45,7 @@ from .manifest import (
     check_alias,
     check_artifact_name,
     entries_digest,
-    inlinable,
+    inline_text,
     pack_id,
     pack_path,
     parse_ref,
@@ -577,7 +577,7 @@ class Store:
             "version": "",
             "type": draft.type,
             "description": draft.description,
-            "metadata": draft.metadata,
+            "metadata": json.loads(canonical_json(draft.metadata)),  # a copy, as stored
             "digest": digest,
             "created_at": _now(),
             "created_by": run_id,
@@ -593,7 +593,7 @@ class Store:
             except FileExistsError:
                 newest = self._latest(draft.name)
                 n = max(n + 1, int(newest[1:]) + 1 if newest else 0)
-        manifest = Manifest(json.loads(data))
+        manifest = Manifest(obj)  # what was written: every part of obj is its own
         self._manifests[(draft.name, obj["version"])] = manifest
         self._move_aliases(draft.name, obj["version"], alias_list)
         return Artifact._committed(self, manifest)
@@ -616,8 +616,9 @@ class Store:
                 source = (parent, path)
             e = dict(e)
             ref = e.get("ref")
-            if isinstance(content, (bytes, bytearray)) and inlinable(path, content):
-                e["inline"] = content.decode("utf-8")
+            text = inline_text(path, content) if isinstance(content, (bytes, bytearray)) else None
+            if text is not None:
+                e["inline"] = text
                 e.pop("ref", None)
             elif content is not None:
                 e.pop("pack", None)
@@ -643,6 +644,8 @@ class Store:
                 e["ref"] = ref
             if ref is not None and "store" in ref and ref["store"] == self.url:
                 e["ref"] = {k: v for k, v in ref.items() if k != "store"}
+            elif "ref" in e:
+                e["ref"] = dict(e["ref"])  # the new manifest shares nothing with the draft
             entries[path] = e
         indexes = self._pack(entries, small, uploads) if small else []
         return entries, list(uploads.items()), indexes

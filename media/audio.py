@@ -447,13 +447,14 @@ class Audio(Media):
         """audio-file JSON: path, sha256, size, sample_rate, duration, channels, frames,
         dtype, ndim and caption (``null`` when none)."""
         obj = super().to_json(run_or_artifact)
+        self._ensure_meta()
         obj.update(
-            sample_rate=self.sample_rate,
-            duration=self.duration,
-            channels=self.channels,
-            frames=self.frames,
-            dtype=self.dtype,
-            ndim=self.ndim,
+            sample_rate=self._sample_rate,
+            duration=self._frames / self._sample_rate,
+            channels=self._channels,
+            frames=self._frames,
+            dtype=self._dtype,
+            ndim=self._ndim,
             caption=self._caption,
         )
         return obj
