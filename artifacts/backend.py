@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import fsspec
@@ -109,40 +109,34 @@ class LocalBackend:
     def local_path(self, path: str) -> str:
         return self._full(path)
 
-    def write(self, path: str, data: bytes) -> None:
+    def _replace(self, path: str, fill: Callable[[str], object]) -> None:
+        """``fill`` a temporary file, then rename it to ``path`` (whole or absent)."""
         full = self._full(path)
         self._ensure_dir(full)
         tmp = self._tmp(full)
         try:
+            fill(tmp)
+            os.replace(tmp, full)
+        except BaseException:
+            _unlink(tmp)
+            raise
+
+    def write(self, path: str, data: bytes) -> None:
+        def fill(tmp: str) -> None:
             with open(tmp, "wb") as f:
                 f.write(data)
-            os.replace(tmp, full)
-        except BaseException:
-            _unlink(tmp)
-            raise
+
+        self._replace(path, fill)
 
     def put_file(self, path: str, local: str) -> None:
-        full = self._full(path)
-        self._ensure_dir(full)
-        tmp = self._tmp(full)
-        try:
-            shutil.copyfile(local, tmp)
-            os.replace(tmp, full)
-        except BaseException:
-            _unlink(tmp)
-            raise
+        self._replace(path, lambda tmp: shutil.copyfile(local, tmp))
 
     def put_stream(self, path: str, stream: IO[bytes]) -> None:
-        full = self._full(path)
-        self._ensure_dir(full)
-        tmp = self._tmp(full)
-        try:
+        def fill(tmp: str) -> None:
             with open(tmp, "wb") as f:
                 shutil.copyfileobj(stream, f, 1 << 20)
-            os.replace(tmp, full)
-        except BaseException:
-            _unlink(tmp)
-            raise
+
+        self._replace(path, fill)
 
     def create(self, path: str, data: bytes) -> None:
         full = self._full(path)
