@@ -219,9 +219,8 @@ class Artifact:
             and isinstance(content, (bytes, bytearray))
             and not may_inline(path, content)
         )
-        if spillable and (type(limit) is not int or self._held + len(content) > limit):
-            if _spill_limit(limit) < self._held + len(content):
-                self._spill()  # before any change: when it fails, the draft is as it was
+        if spillable and self._held + len(content) > _spill_limit(limit):
+            self._spill()  # before any change: when it fails, the draft is as it was
         self._record(path)
         if new_dirs:
             self._dirs |= new_dirs

@@ -14,6 +14,7 @@ caller.  Two operations carry the commit protocol:
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import os
 import shutil
@@ -91,13 +92,7 @@ class LocalBackend:
 
     def read_many(self, paths: list[str]) -> dict[str, bytes]:
         """The bytes of each of ``paths`` that exists."""
-        out = {}
-        for p in paths:
-            try:
-                out[p] = self.read(p)
-            except FileNotFoundError:
-                continue
-        return out
+        return _read_each(self, paths)
 
     def touch(self, path: str) -> None:
         """Refresh a file's mtime (a reused file then counts as young for ``gc``)."""
@@ -272,14 +267,8 @@ class FsspecBackend:
 
         (Not ``fs.cat(list)``: it expands ``[``, ``*`` and ``?`` in paths as globs.)
         """
-        out = {}
         if not self.fs.async_impl:
-            for p in paths:
-                try:
-                    out[p] = self.read(p)
-                except FileNotFoundError:
-                    continue
-            return out
+            return _read_each(self, paths)
         from fsspec.asyn import sync
 
         async def one(p: str) -> tuple[str, bytes | None]:
@@ -291,8 +280,6 @@ class FsspecBackend:
 
         async def many() -> list[tuple[str, bytes | None]]:
             return await asyncio.gather(*(one(p) for p in paths))
-
-        import asyncio
 
         sem = asyncio.Semaphore(self.max_concurrency)
         return {p: data for p, data in sync(self.fs.loop, many) if data is not None}
@@ -388,14 +375,16 @@ class FsspecBackend:
         todo = [(p, c) for (p, c), f in zip(items, full) if f not in present]
         if self.fs.async_impl:
             # files go concurrently in groups read into memory: at most a few packs, or
-            # ``4 x max_concurrency`` files of at most ``_GROUP_BYTES`` in all; a file
-            # larger than ``_STREAMED`` is streamed on its own (never read whole)
-            small, big, packs = [], [], []
+            # ``4 x max_concurrency`` files of at most ``_GROUP_BYTES`` in all; a file on
+            # disk larger than ``_STREAMED`` is streamed (never read whole), a few at a time
+            small: list[tuple[str, Any, float]] = []
+            big, packs = [], []
             for p, c in todo:
+                size = _size_of(c)  # (once: a file that grows meanwhile is still written)
                 if _is_pack(c):
                     packs.append((p, c))
-                elif isinstance(c, (bytes, bytearray)) or _size_of(c) <= _STREAMED:
-                    small.append((p, c))  # (bytes in memory already: sent from there)
+                elif isinstance(c, (bytes, bytearray)) or size <= _STREAMED:
+                    small.append((p, c, size))  # (bytes in memory already: sent from there)
                 else:
                     big.append((p, c))
             chunks = _groups(small, max(1, self.max_concurrency) * 4, _GROUP_BYTES)
@@ -422,13 +411,11 @@ class FsspecBackend:
             progress(len(items) - len(todo))
 
 
-SMALL = 1 << 20  # bytes
-
-
-_PACKS_IN_FLIGHT = 4
-_GROUP = 8 << 20  # bytes of a pack gathered before they are written
-
-
+SMALL = 1 << 20  # in-memory blobs up to this size are written without asking first
+_PACKS_IN_FLIGHT = 4  # packs read into memory and uploaded at once
+_GROUP = 8 << 20  # bytes of a pack gathered before they are written (local disk)
+_BATCH = 1 << 20  # bytes per write system call
+_IOV_MAX = 512  # writev takes at most IOV_MAX (1024 on Linux) buffers per call
 _STREAMED = 4 << 20  # files on disk larger than this (never packed) are streamed,
 _STREAMS = 4  # this many at a time
 _GROUP_BYTES = 32 << 20  # at most this many bytes of files in memory for one group
@@ -436,8 +423,10 @@ _GROUP_BYTES = 32 << 20  # at most this many bytes of files in memory for one gr
 
 def _size_of(content: Any) -> float:
     """Bytes of a file to write (``inf`` when unknown: such a file is streamed)."""
-    if isinstance(content, (bytes, bytearray, Pack)):
-        return len(content) if not isinstance(content, Pack) else content.size
+    if isinstance(content, Pack):
+        return content.size
+    if isinstance(content, (bytes, bytearray)):
+        return len(content)
     if isinstance(content, str):
         try:
             return os.path.getsize(content)
@@ -447,18 +436,19 @@ def _size_of(content: Any) -> float:
     return size if isinstance(size, int) else float("inf")
 
 
-def _groups(items: list[tuple[str, Any]], count: int, nbytes: int) -> list[list[tuple[str, Any]]]:
-    """``items`` in order, in groups of at most ``count`` items and ``nbytes`` bytes (a
-    group holds at least one item)."""
+def _groups(
+    items: list[tuple[str, Any, float]], count: int, nbytes: int
+) -> list[list[tuple[str, Any]]]:
+    """``(path, content, size)`` items in order, as ``(path, content)`` groups of at most
+    ``count`` items and ``nbytes`` bytes (a group holds at least one item)."""
     groups: list[list[tuple[str, Any]]] = []
     group: list[tuple[str, Any]] = []
-    filled = 0
-    for item in items:
-        size = _size_of(item[1])
+    filled = 0.0
+    for path, content, size in items:
         if group and (len(group) >= count or filled + size > nbytes):
             groups.append(group)
-            group, filled = [], 0
-        group.append(item)
+            group, filled = [], 0.0
+        group.append((path, content))
         filled += size
     if group:
         groups.append(group)
@@ -500,8 +490,15 @@ def _write_all(fd: int, parts: list[bytes]) -> None:
                 break
 
 
-_BATCH = 1 << 20
-_IOV_MAX = 512  # writev takes at most IOV_MAX (1024 on Linux) buffers per call
+def _read_each(backend: Any, paths: list[str]) -> dict[str, bytes]:
+    """The bytes of each of ``paths`` that exists, read one after the other."""
+    out = {}
+    for p in paths:
+        try:
+            out[p] = backend.read(p)
+        except FileNotFoundError:
+            continue
+    return out
 
 
 def _exists_many(fs: Any, paths: list[str]) -> set[str]:

@@ -717,26 +717,27 @@ class Store:
     # -- garbage collection ---------------------------------------------------------------
     def live_blobs(self) -> set[str]:
         """Digests of every blob some manifest of the store refers to."""
-        live: set[str] = set()
-        for name in self.names():
-            for version in self.versions(name):
-                for e in self._manifest(name, version).entries.values():
-                    ref = e.get("ref")
-                    if "uri" in e or "inline" in e or "pack" in e or (ref and "store" in ref):
-                        continue
-                    live.add(e["digest"])
-        return live
+        return self._live()[0]
 
     def live_packs(self) -> set[str]:
         """Ids of every pack some manifest of the store refers to."""
-        live: set[str] = set()
+        return self._live()[1]
+
+    def _live(self) -> tuple[set[str], set[str]]:
+        """``(blob digests, pack ids)`` that some manifest refers to, in one walk."""
+        blobs: set[str] = set()
+        packs: set[str] = set()
         for name in self.names():
             for version in self.versions(name):
                 for e in self._manifest(name, version).entries.values():
                     ref = e.get("ref")
-                    if "pack" in e and not (ref and "store" in ref):
-                        live.add(e["pack"])
-        return live
+                    if "uri" in e or "inline" in e or (ref and "store" in ref):
+                        continue
+                    if "pack" in e:
+                        packs.add(e["pack"])
+                    else:
+                        blobs.add(e["digest"])
+        return blobs, packs
 
     def gc(self, dry_run: bool = False, grace: float = DEFAULT_GRACE) -> GcReport:
         """Delete blobs and packs no manifest refers to, and stale temporary files.
@@ -747,8 +748,7 @@ class Store:
         if grace < 0:
             raise ValueError(f"Invalid grace {grace!r}: give a number of seconds >= 0")
         now = time.time()
-        live = self.live_blobs()
-        packs = self.live_packs()
+        live, packs = self._live()
         deleted: list[str] = []
         freed = young = 0
         candidates = []
