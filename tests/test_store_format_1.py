@@ -53,10 +53,10 @@ FILES = {
 WAV = "media/audio/af0264f870747000cf58.wav"
 WAV_SHA = "af0264f870747000cf58f072ca76dd22fe22bcecc24ac66625a8cf9f5fcaec45"
 AUDIO_JSON = (
-    '{"_type":"audio-file","caption":"ramp","channels":1,"dtype":"float32","duration":0.0125,'
-    '"frames":100,"ndim":1,"path":"media/audio/af0264f870747000cf58.wav","sample_rate":8000,'
-    '"sha256":"af0264f870747000cf58f072ca76dd22fe22bcecc24ac66625a8cf9f5fcaec45","size":458}'
-).encode()
+    b'{"_type":"audio-file","caption":"ramp","channels":1,"dtype":"float32","duration":0.0125,'
+    b'"frames":100,"ndim":1,"path":"media/audio/af0264f870747000cf58.wav","sample_rate":8000,'
+    b'"sha256":"af0264f870747000cf58f072ca76dd22fe22bcecc24ac66625a8cf9f5fcaec45","size":458}'
+)
 TABLE_JSON = (
     b'{"_type":"table","columns":["id","label"],"data":[[1,"a"],[2,"b"]],"ncols":2,"nrows":2}'
 )
