@@ -17,12 +17,12 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 from media.errors import MediaError
+from media.paths import atomic_write
 
 from . import view
 from .artifact import Artifact
@@ -195,15 +195,12 @@ def _write_entry(art: Artifact, path: str, dest: str) -> None:
     """Write one entry to ``dest`` (checked against its digest; atomic)."""
     folder = os.path.dirname(dest) or "."
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".get-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as out, art.open_media(path) as src:
+
+    def fill(out: IO[bytes]) -> None:
+        with art.open_media(path) as src:
             shutil.copyfileobj(src, out, 1 << 20)
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(dest, fill)
 
 
 def cmd_get(store: Store, args: argparse.Namespace) -> int:

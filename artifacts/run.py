@@ -12,7 +12,7 @@ from typing import Any
 
 import schemas
 from media import Audio, FolderSource, Media, Table, Value, load_cell
-from media.paths import check_relpath, join_inside
+from media.paths import atomic_write, check_relpath, join_inside
 
 from .artifact import Artifact
 from .manifest import check_artifact_name
@@ -137,10 +137,7 @@ class Run:
             except (FileNotFoundError, IsADirectoryError, ValueError):
                 continue
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            tmp = f"{dest}.tmp-{uuid.uuid4().hex}"
-            with open(tmp, "wb") as out:
-                out.write(data)
-            os.replace(tmp, dest)
+            atomic_write(dest, lambda out, data=data: out.write(data))
 
     # -- logging --------------------------------------------------------------------------
     def log(self, data: Mapping[str, Any], step: int | None = None) -> dict[str, Any]:

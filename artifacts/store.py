@@ -34,7 +34,7 @@ from media.errors import IntegrityError
 from media.value import CHUNK, check_bytes
 
 from .artifact import Artifact
-from .backend import LocalBackend, Pack, open_backend
+from .backends import Backend, LocalBackend, Pack, open_backend
 from .errors import ArtifactNotFoundError, ReadOnlyError, UnsafeBackendError
 from .manifest import (
     HEX64,
@@ -130,7 +130,7 @@ class Store:
 
     def __init__(
         self,
-        backend: Any,
+        backend: Backend,
         url: str,
         *,
         single_writer: bool = False,
@@ -209,6 +209,8 @@ class Store:
         Commits rely on it to number versions without a lock.  Some S3-compatible servers
         ignore the condition; on those, commits need ``single_writer=True``.
         """
+        if self._honours_create is None and self.backend.honours_create_if_absent is not None:
+            self._honours_create = self.backend.honours_create_if_absent
         if self._honours_create is None:
             probe = f"probe/{uuid.uuid4().hex}"
             self.backend.create(probe, b"1")
@@ -468,7 +470,7 @@ class Store:
         """Which of ``digests`` the store holds as blobs of their own: asked one by one on
         a local disk; on object stores one listing of ``blobs/`` (a request per 1000 blobs,
         not one per file)."""
-        if self.backend.is_local:
+        if not self.backend.lists_cheaply:
             fans = set(self.backend.listdir("blobs/sha256"))  # a new store has none
             return {d for d in digests if d[:2] in fans and self.backend.exists(blob_path(d))}
         found = set()

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
+from collections.abc import Callable
+from typing import IO
 
-__all__ = ["check_relpath", "join_inside"]
+__all__ = ["check_relpath", "join_inside", "atomic_write", "unlink_quietly"]
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # paths surely safe: ASCII parts of at most 255 characters that are not "." or ".."
@@ -67,3 +70,44 @@ def join_inside(root: str | os.PathLike[str], relpath: str, what: str = "path") 
     if os.path.commonpath([base, full]) != base:
         raise ValueError(f"Invalid {what} {relpath!r}: it leads outside {os.fspath(root)!r}")
     return full
+
+
+def atomic_write(
+    dest: str,
+    fill: Callable[[IO[bytes]], object],
+    *,
+    sync: bool = False,
+    replace: bool = True,
+) -> None:
+    """Write a file whole or not at all: ``fill`` a temporary file beside ``dest``, then
+    rename it into place.
+
+    Readers see the old file or the new one, never a part.  ``replace=False`` links the
+    file into place instead, which raises ``FileExistsError`` when ``dest`` exists (an
+    atomic create-if-absent).  ``sync`` flushes the bytes to the disk before the rename.
+    The temporary file (``.tmp-<hex>``, which stores and ``gc`` know to skip) is removed
+    on any error.
+    """
+    tmp = os.path.join(os.path.dirname(dest), f".tmp-{uuid.uuid4().hex}")
+    try:
+        with open(tmp, "wb") as f:
+            fill(f)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
+        if replace:
+            os.replace(tmp, dest)
+        else:
+            os.link(tmp, dest)
+            unlink_quietly(tmp)
+    except BaseException:
+        unlink_quietly(tmp)
+        raise
+
+
+def unlink_quietly(path: str) -> None:
+    """Remove a file; nothing happens when it is already gone."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

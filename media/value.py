@@ -25,14 +25,13 @@ import hashlib
 import io
 import os
 import shutil
-import tempfile
 from typing import IO, Any, BinaryIO, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 import schemas
 
 from . import registry
 from .errors import IntegrityError, SchemaError
-from .paths import check_relpath, join_inside
+from .paths import atomic_write, check_relpath, join_inside
 
 __all__ = [
     "Value",
@@ -413,20 +412,16 @@ class Media(Value):
 
     def _copy_to(self, dest: str) -> None:
         """Write the media bytes to local file ``dest`` atomically (temp file, then rename)."""
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                data = self.in_memory_bytes()
-                if data is not None:
-                    out.write(data)
-                else:
-                    with self.open() as src:
-                        shutil.copyfileobj(src, out, CHUNK)
-            os.replace(tmp, dest)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+
+        def fill(out: IO[bytes]) -> None:
+            data = self.in_memory_bytes()
+            if data is not None:
+                out.write(data)
+            else:
+                with self.open() as src:
+                    shutil.copyfileobj(src, out, CHUNK)
+
+        atomic_write(dest, fill)
 
     # -- JSON -----------------------------------------------------------------------------
     def to_json(self, run_or_artifact: Any) -> dict[str, Any]:

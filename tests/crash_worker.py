@@ -30,7 +30,6 @@ import time
 
 import artifacts
 from artifacts import Artifact
-from artifacts import backend as backend_module
 
 SHARED = b"the same bytes in every worker's every commit\n" * 100
 
@@ -57,7 +56,7 @@ def _install_pause(store: artifacts.Store, point: str | None) -> None:
                 _pause()
             return real_link(src, dst, *args, **kwargs)
 
-        backend_module.os.link = paused_link  # only this process's os module
+        os.link = paused_link  # only this process's os module (the local backend's create)
     elif point == "alias":
 
         def paused_set_alias(name, alias, version):

@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 import artifacts
-from artifacts.backend import LocalBackend
+from artifacts.backends import LocalBackend
 from artifacts.manifest import canonical_json, entries_digest
 
 __all__ = [

@@ -24,7 +24,7 @@ from test_crash import NAME, WORKER, debris, promised
 
 import artifacts
 from artifacts import Artifact
-from artifacts.backend import FsspecBackend
+from artifacts.backends import FsspecBackend
 
 WORKERS, COMMITS = 8, 10
 

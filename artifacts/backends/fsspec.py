@@ -1,0 +1,274 @@
+"""A store root on any fsspec filesystem (memory, S3, GCS, Azure, ...)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from typing import IO, Any
+
+import fsspec
+
+from ..spool import spool_dir
+from .base import MISSING, Backend, Pack, as_bytes, put_content, size_of
+
+__all__ = ["FsspecBackend"]
+
+_CREATE_LOCK = threading.Lock()
+SMALL = 1 << 20  # in-memory blobs up to this size are written without asking first
+_PACKS_IN_FLIGHT = 4  # packs read into memory and uploaded at once
+_STREAMED = 4 << 20  # files on disk larger than this (never packed) are streamed,
+_STREAMS = 4  # this many at a time
+_GROUP_BYTES = 32 << 20  # at most this many bytes of files in memory for one group
+
+
+class FsspecBackend(Backend):
+    """A store root on any fsspec filesystem (memory, S3, GCS, ...)."""
+
+    is_local = False
+    lists_cheaply = True
+    honours_create_if_absent = None  # depends on the server: the store probes
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, root: str, max_concurrency: int = 32):
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.max_concurrency = max_concurrency
+
+    def _full(self, path: str) -> str:
+        return f"{self.root}/{path}" if self.root else path
+
+    def read(self, path: str) -> bytes:
+        try:
+            return self.fs.cat_file(self._full(path))
+        except MISSING as exc:
+            raise FileNotFoundError(path) from exc
+
+    def open(self, path: str) -> IO[bytes]:
+        try:
+            return self.fs.open(self._full(path), "rb")
+        except MISSING as exc:
+            raise FileNotFoundError(path) from exc
+
+    def read_range(self, path: str, offset: int, size: int) -> bytes:
+        """``size`` bytes from ``offset`` (one ranged GET on object stores)."""
+        try:
+            if size == 0:
+                self.fs.info(self._full(path))  # the pack must still be there
+                return b""
+            return self.fs.cat_file(self._full(path), start=offset, end=offset + size)
+        except MISSING as exc:
+            raise FileNotFoundError(path) from exc
+
+    def read_many(self, paths: list[str]) -> dict[str, bytes]:
+        """The bytes of each of ``paths`` that exists (fetched concurrently on S3, GCS).
+
+        (Not ``fs.cat(list)``: it expands ``[``, ``*`` and ``?`` in paths as globs.)
+        """
+        if not self.fs.async_impl:
+            return super().read_many(paths)
+        from fsspec.asyn import sync
+
+        async def one(p: str) -> tuple[str, bytes | None]:
+            async with sem:
+                try:
+                    return p, await self.fs._cat_file(self._full(p))  # noqa: SLF001 (fsspec async API)
+                except MISSING:
+                    return p, None
+
+        async def many() -> list[tuple[str, bytes | None]]:
+            return await asyncio.gather(*(one(p) for p in paths))
+
+        sem = asyncio.Semaphore(self.max_concurrency)
+        return {p: data for p, data in sync(self.fs.loop, many) if data is not None}
+
+    def write(self, path: str, data: bytes) -> None:
+        self.fs.pipe_file(self._full(path), data)
+
+    def put_file(self, path: str, local: str) -> None:
+        self.fs.put_file(local, self._full(path))
+
+    def put_stream(self, path: str, stream: IO[bytes]) -> None:
+        """Upload a stream: spooled to a local temp file first, so that a stream that fails
+        part way (e.g. a digest check at EOF) uploads nothing."""
+        with tempfile.NamedTemporaryFile(prefix="media-artifacts-", dir=spool_dir()) as tmp:
+            shutil.copyfileobj(stream, tmp, 1 << 20)
+            tmp.flush()
+            self.fs.put_file(tmp.name, self._full(path))
+
+    def create(self, path: str, data: bytes) -> None:
+        if self.fs.async_impl:  # S3, GCS...: the server checks (If-None-Match: *)
+            self.fs.pipe_file(self._full(path), data, mode="create")
+            return
+        # memory:// checks, then writes, in Python: two threads could both "create" the
+        # same file.  One create at a time per process makes it atomic between threads.
+        with _CREATE_LOCK:
+            self.fs.pipe_file(self._full(path), data, mode="create")
+
+    def exists(self, path: str) -> bool:
+        return self.fs.exists(self._full(path))
+
+    def size(self, path: str) -> int:
+        return int(self.fs.size(self._full(path)))
+
+    def listdir(self, path: str) -> list[str]:
+        full = self._full(path)
+        self.fs.invalidate_cache(full)
+        try:
+            names = self.fs.ls(full, detail=False)
+        except MISSING:
+            return []
+        prefix = full.rstrip("/") + "/"
+        out = []
+        for n in names:
+            n = n.rstrip("/")
+            if n.startswith(prefix):
+                n = n[len(prefix) :]
+            else:
+                n = n.rsplit("/", 1)[-1]
+            if n and not n.startswith(".tmp-"):
+                out.append(n)
+        return sorted(set(out))
+
+    def walk_files(self, path: str) -> Iterator[tuple[str, float]]:
+        full = self._full(path)
+        self.fs.invalidate_cache(full)
+        try:
+            found = self.fs.find(full, detail=True)
+        except MISSING:
+            return
+        prefix = (self.root + "/") if self.root else ""
+        for name, info in found.items():
+            if info.get("type") == "directory":
+                continue
+            rel = name[len(prefix) :] if name.startswith(prefix) else name
+            # a store at the filesystem's root: names come with its root marker ("/blobs")
+            yield rel.lstrip("/"), _mtime(info)
+
+    def delete(self, path: str) -> None:
+        try:
+            self.fs.rm_file(self._full(path))
+        except MISSING:
+            pass
+
+    def write_many(self, items: list[tuple[str, Any]], progress: Any = None) -> None:
+        """Write many files, concurrently on async filesystems (S3, GCS)."""
+        if not items:
+            return
+        full = [self._full(p) for p, _ in items]
+        if self.fs.async_impl:
+            # asking whether a small blob exists costs a request, as writing it does: small
+            # in-memory blobs are written (same bytes, same content address), larger asked for
+            # (packs are always written: one that is there but torn would be kept otherwise)
+            large = [f for (_, c), f in zip(items, full) if not _is_small(c) and not _is_pack(c)]
+            present = _exists_many(self.fs, large)
+        else:
+            present = {f for (_, c), f in zip(items, full) if not _is_pack(c) and self.fs.exists(f)}
+        todo = [(p, c) for (p, c), f in zip(items, full) if f not in present]
+        if self.fs.async_impl:
+            # files go concurrently in groups read into memory: at most a few packs, or
+            # ``4 x max_concurrency`` files of at most ``_GROUP_BYTES`` in all; a file on
+            # disk larger than ``_STREAMED`` is streamed (never read whole), a few at a time
+            small: list[tuple[str, Any, float]] = []
+            big, packs = [], []
+            for p, c in todo:
+                size = size_of(c)  # (once: a file that grows meanwhile is still written)
+                if _is_pack(c):
+                    packs.append((p, c))
+                elif isinstance(c, (bytes, bytearray)) or size <= _STREAMED:
+                    small.append((p, c, size))  # (bytes in memory already: sent from there)
+                else:
+                    big.append((p, c))
+            chunks = _groups(small, max(1, self.max_concurrency) * 4, _GROUP_BYTES)
+            n = _PACKS_IN_FLIGHT
+            chunks += [packs[i : i + n] for i in range(0, len(packs), n)]
+            for chunk in chunks:
+                data = {self._full(p): as_bytes(c) for p, c in chunk}
+                self.fs.pipe(data, batch_size=self.max_concurrency)
+                if progress is not None:
+                    progress(len(chunk))
+            if big:
+                with concurrent.futures.ThreadPoolExecutor(_STREAMS) as pool:
+                    for _ in pool.map(lambda item: put_content(self, *item), big):
+                        if progress is not None:
+                            progress(1)
+            if progress is not None:
+                progress(len(items) - len(todo))
+            return
+        for path, content in todo:
+            put_content(self, path, content)
+            if progress is not None:
+                progress(1)
+        if progress is not None:
+            progress(len(items) - len(todo))
+
+
+def _groups(
+    items: list[tuple[str, Any, float]], count: int, nbytes: int
+) -> list[list[tuple[str, Any]]]:
+    """``(path, content, size)`` items in order, as ``(path, content)`` groups of at most
+    ``count`` items and ``nbytes`` bytes (a group holds at least one item)."""
+    groups: list[list[tuple[str, Any]]] = []
+    group: list[tuple[str, Any]] = []
+    filled = 0.0
+    for path, content, size in items:
+        if group and (len(group) >= count or filled + size > nbytes):
+            groups.append(group)
+            group, filled = [], 0.0
+        group.append((path, content))
+        filled += size
+    if group:
+        groups.append(group)
+    return groups
+
+
+def _is_small(content: Any) -> bool:
+    return isinstance(content, (bytes, bytearray)) and len(content) <= SMALL
+
+
+def _is_pack(content: Any) -> bool:
+    return isinstance(content, Pack)
+
+
+def _exists_many(fs: Any, paths: list[str]) -> set[str]:
+    """Which of ``paths`` exist, asked concurrently on an async filesystem."""
+    from fsspec.asyn import sync
+
+    async def one(p: str) -> str | None:
+        try:
+            await fs._info(p)  # noqa: SLF001 (fsspec's async API)
+            return p
+        except MISSING:
+            return None
+
+    async def many() -> list[str | None]:
+        sem = asyncio.Semaphore(32)
+
+        async def bounded(p: str) -> str | None:
+            async with sem:
+                return await one(p)
+
+        return await asyncio.gather(*(bounded(p) for p in paths))
+
+    return {p for p in sync(fs.loop, many) if p}
+
+
+def _mtime(info: dict[str, Any]) -> float:
+    for key in ("mtime", "LastModified", "last_modified", "created", "updated"):
+        v = info.get(key)
+        if v is None:
+            continue
+        if isinstance(v, (int, float)):
+            return float(v)
+        ts = getattr(v, "timestamp", None)
+        if callable(ts):
+            return float(ts())
+        try:
+            from datetime import datetime
+
+            return datetime.fromisoformat(str(v).replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            continue
+    return 0.0
