@@ -7,7 +7,7 @@ run folder.  See docs/store-format.md for the layout and the commit protocol.
 
 from media.errors import IntegrityError
 
-from .artifact import Artifact
+from .draft import Artifact
 from .errors import (
     ArtifactError,
     ArtifactNotFoundError,
@@ -18,6 +18,7 @@ from .errors import (
 from .manifest import Manifest, ManifestEntry
 from .run import HistoryWarning, Run, read_history
 from .store import STORE_ENV, GcReport, Store, default_store_path, open_store
+from .version import Version
 
 __all__ = [
     "open_store",
@@ -25,6 +26,7 @@ __all__ = [
     "STORE_ENV",
     "Store",
     "Artifact",
+    "Version",
     "Manifest",
     "ManifestEntry",
     "Run",

@@ -22,12 +22,19 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from media.errors import MediaError
-from media.paths import atomic_write
+from media.paths import atomic_write, paths_in
 
 from . import view
 from .artifact import Artifact
+from .diff import describe_changes, fmt
 from .errors import EntryNotFoundError
-from .manifest import VERSION_RE, check_alias, check_artifact_name, check_entry_name
+from .names import (
+    VALUE_JSON_RE,
+    VERSION_RE,
+    check_alias,
+    check_artifact_name,
+    check_entry_name,
+)
 from .store import DEFAULT_GRACE, Store, open_store
 
 __all__ = ["main", "build_parser"]
@@ -213,7 +220,7 @@ def cmd_get(store: Store, args: argparse.Namespace) -> int:
         return 0
     entries = art.manifest.entries
     entry = args.entry
-    if entry in entries and not view._VALUE_JSON.match(entry):
+    if entry in entries and not VALUE_JSON_RE.match(entry):
         # one file: -o names the file, or an existing folder to put it in
         out = args.output or os.path.basename(entry)
         if os.path.isdir(out) or out.endswith(("/", os.sep)):
@@ -228,7 +235,7 @@ def cmd_get(store: Store, args: argparse.Namespace) -> int:
         resolved = None
     if resolved is not None:
         paths = {resolved}
-        paths.update(p for p in view._paths_in(json.loads(art.read_bytes(resolved))))
+        paths.update(p for p in paths_in(json.loads(art.read_bytes(resolved))))
         paths &= set(entries)
     else:
         prefix = check_entry_name(entry) + "/"
@@ -382,13 +389,13 @@ def cmd_diff(store: Store, args: argparse.Namespace) -> int:
         return 0
     print(f"{d['a']} -> {d['b']}")
     for field, (old, new) in d["artifact"].items():
-        print(f"  {field}: {view._fmt(old)} -> {view._fmt(new)}")
+        print(f"  {field}: {fmt(old)} -> {fmt(new)}")
     for sign, key in (("+", "added"), ("-", "removed"), ("~", "changed")):
         for path in d[key]:
             print(f"  {sign} {path}")
     for name, v in d["values"].items():
         if v["status"] == "changed":
-            detail = view._describe_changes(v["changes"]).replace("→", "->") or "content changed"
+            detail = describe_changes(v["changes"]).replace("→", "->") or "content changed"
             print(f"  {name}: {detail}")
     print(f"{len(d['added'])} added, {len(d['removed'])} removed, {len(d['changed'])} changed")
     return 0

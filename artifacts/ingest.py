@@ -28,20 +28,19 @@ from __future__ import annotations
 import concurrent.futures
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from media import Media, Value
 
-from .manifest import ManifestEntry, check_entry_name
-
-if TYPE_CHECKING:
-    from .artifact import Artifact
+from .errors import ReadOnlyError
+from .manifest import ManifestEntry
+from .names import check_entry_name
 
 __all__ = ["add_many", "prepare"]
 
 
 def add_many(
-    draft: Artifact,
+    draft: Any,
     items: Mapping[str, Any] | Iterable[tuple[str, Any]],
     executor: concurrent.futures.Executor | None = None,
     *,
@@ -59,7 +58,11 @@ def add_many(
     ``TypeError``/``ValueError`` for bad items or names before any work is submitted; on
     any error, from the executor or while adding, the draft is left unchanged.
     """
-    draft._draft_only()
+    if not getattr(draft, "is_draft", False):
+        raise ReadOnlyError(
+            f"{draft.qualified_name} is committed and read-only; call new_draft() to make "
+            "a draft of the next version"
+        )
     pairs = _pairs(items)
     if batch_size is None:
         batch_size = max(1, min(128, -(-len(pairs) // 16)))
@@ -71,7 +74,7 @@ def add_many(
     futures: dict[int, concurrent.futures.Future[list[Value]]] = {}
     added: list[ManifestEntry] = []
     try:
-        with draft._all_or_nothing():
+        with draft.all_or_nothing():
             for k, start in enumerate(starts):
                 # one batch at a time, added then dropped (the draft spills their bytes)
                 if executor is None:
@@ -98,7 +101,8 @@ def _workers(executor: Any) -> int:
     if isinstance(n, int) and n > 0:
         return n
     try:  # a dask.distributed client's executor: the cluster's threads
-        return max(1, sum(executor._client.nthreads().values()))
+        client = getattr(executor, "_client")  # noqa: B009 (dask's executor has no public one)
+        return max(1, sum(client.nthreads().values()))
     except Exception:
         return os.cpu_count() or 1
 

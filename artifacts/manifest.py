@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import posixpath
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +11,16 @@ from typing import Any
 import schemas
 from media.errors import IntegrityError
 from media.paths import SURELY_SAFE, check_relpath
+
+from .names import (
+    HEX64,
+    VERSION_RE,
+    check_alias,
+    check_artifact_name,
+    check_entry_name,
+    parse_ref,
+)
+from .odb.layout import blob_path, pack_id, pack_path
 
 __all__ = [
     "ManifestEntry",
@@ -25,11 +33,27 @@ __all__ = [
     "pack_path",
     "pack_id",
     "canonical_json",
+    "entry_kind",
+    "KINDS",
+    "HEX64",
+    "VERSION_RE",
 ]
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-VERSION_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})$")
-HEX64 = re.compile(r"[0-9a-f]{64}\Z")  # (with "$", a trailing newline would pass)
+#: what an entry is, by where its bytes are: a blob of this store, a member of one of its
+#: packs, text inside the manifest, an external file by URI, another store's entry
+KINDS = ("blob", "packed", "inline", "reference", "foreign")
+
+
+def entry_kind(e: Mapping[str, Any]) -> str:
+    """The kind (one of :data:`KINDS`) of an entry's manifest JSON: the one rule."""
+    if "inline" in e:
+        return "inline"
+    if "uri" in e:
+        return "reference"
+    ref = e.get("ref")
+    if ref is not None and "store" in ref:
+        return "foreign"
+    return "packed" if "pack" in e else "blob"
 
 
 #: value JSONs up to this size are kept inside the manifest instead of as blobs
@@ -79,78 +103,6 @@ def canonical_json(obj: Any) -> bytes:
         except RecursionError:
             pass  # (a cycle: _CANONICAL says so; a structure too deep fails there too)
     return _CANONICAL.encode(obj).encode()
-
-
-def blob_path(digest: str) -> str:
-    """Where the blob with this sha256 lives, relative to the store root."""
-    return f"blobs/sha256/{digest[:2]}/{digest[2:]}"
-
-
-def pack_path(pack: str) -> str:
-    """Where the pack with this id lives, relative to the store root (its index: ``+ .idx``)."""
-    return f"packs/{pack}"
-
-
-def pack_id(members: list[tuple[str, int]]) -> str:
-    """The id of a pack: sha256 over its members' ``(digest, size)`` in order.
-
-    A pack's bytes are its members' bytes end to end, so equal ids mean equal bytes.
-    """
-    lines = "".join(f"{digest} {size}\n" for digest, size in members)
-    return hashlib.sha256(lines.encode()).hexdigest()
-
-
-def check_entry_name(name: object) -> str:
-    """Normalize an entry name to a POSIX relative path, refusing names that could escape.
-
-    ``./a//b/`` becomes ``a/b``; ``..``, absolute paths, drive letters, NUL and backslashes
-    raise ``ValueError``.
-    """
-    if type(name) is str and SURELY_SAFE.match(name):
-        return name  # already normal: no '.', '..', '//' or trailing '/'
-    if not isinstance(name, str):
-        raise TypeError(f"Invalid entry name {name!r}: expected a str")
-    if name and "\x00" not in name and "\\" not in name and not name.startswith("/"):
-        norm = posixpath.normpath(name)
-        if ".." not in norm.split("/"):
-            name = norm
-    return check_relpath(name, "entry name")
-
-
-def check_artifact_name(name: object) -> str:
-    """An artifact name: 1-128 characters of letters, digits, ``.``, ``_`` and ``-``."""
-    if not isinstance(name, str):
-        raise TypeError(f"Invalid artifact name {name!r}: expected a str")
-    if not NAME_RE.match(name) or name in (".", ".."):
-        raise ValueError(
-            f"Invalid artifact name {name!r}: use 1-128 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return name
-
-
-def check_alias(alias: object) -> str:
-    """An alias: like an artifact name, but not of the form ``vN`` (those are versions)."""
-    if not isinstance(alias, str):
-        raise TypeError(f"Invalid alias {alias!r}: expected a str")
-    if not NAME_RE.match(alias) or re.match(r"^v[0-9]+$", alias):
-        raise ValueError(
-            f"Invalid alias {alias!r}: use 1-128 letters, digits, '.', '_' or '-', not of the "
-            "form vN (that names a version)"
-        )
-    return alias
-
-
-def parse_ref(ref: str) -> tuple[str, str]:
-    """``"clips:v3"`` -> ``("clips", "v3")``; ``"clips"`` means ``"clips:latest"``."""
-    if not isinstance(ref, str):
-        raise TypeError(f"Invalid artifact reference {ref!r}: expected 'name:version'")
-    name, _, label = ref.partition(":")
-    check_artifact_name(name)
-    label = label or "latest"
-    if not VERSION_RE.match(label):
-        check_alias(label)
-    return name, label
 
 
 @dataclass(frozen=True)
@@ -209,10 +161,16 @@ class ManifestEntry:
         return obj
 
     @property
+    def kind(self) -> str:
+        """Where the bytes are: ``"blob"``, ``"packed"``, ``"inline"``, ``"reference"`` (a
+        file by URI) or ``"foreign"`` (another store's entry); see :data:`KINDS`."""
+        return entry_kind(self.to_json())
+
+    @property
     def is_blob(self) -> bool:
         """Whether the bytes are this store's (a blob or a pack member; not another store's,
         a URI or inline)."""
-        return self.uri is None and self.inline is None and not (self.ref and "store" in self.ref)
+        return self.kind in ("blob", "packed")
 
 
 def entries_digest(entries: Mapping[str, Mapping[str, Any]]) -> str:

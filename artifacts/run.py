@@ -15,7 +15,7 @@ from media import Audio, FolderSource, Media, Table, Value, load_cell
 from media.paths import atomic_write, check_relpath, join_inside
 
 from .artifact import Artifact
-from .manifest import check_artifact_name
+from .names import check_artifact_name
 from .store import Store, open_store
 
 __all__ = ["Run", "read_history", "HistoryWarning"]

@@ -145,6 +145,10 @@ class SpooledBytes:
             data += more
         return data
 
+    def pread(self, size: int, offset: int) -> bytes:
+        """Up to ``size`` of these bytes from ``offset`` (one read of the spool file)."""
+        return self._file.pread(min(size, self.size - offset), self.offset + offset)
+
     def __call__(self) -> IO[bytes]:
         """A stream of the bytes, read in pieces (a large file is never read whole)."""
         return io.BufferedReader(_Range(self), 1 << 20)
@@ -166,7 +170,7 @@ class _Range(io.RawIOBase):
         n = min(len(buffer), self._item.size - self._pos)
         if n <= 0:
             return 0
-        data = self._item._file.pread(n, self._item.offset + self._pos)
+        data = self._item.pread(n, self._pos)
         buffer[: len(data)] = data
         self._pos += len(data)
         return len(data)

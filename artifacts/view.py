@@ -23,7 +23,6 @@ import html
 import io
 import json
 import os
-import re
 import struct
 import tempfile
 import zlib
@@ -33,8 +32,12 @@ from typing import Any
 import numpy as np
 
 from media import Audio, OpaqueValue, Table, Value
+from media.paths import paths_in
 
 from .artifact import Artifact
+from .diff import describe_changes as _describe_changes
+from .diff import fmt as _fmt
+from .names import VALUE_JSON_RE as _VALUE_JSON
 
 __all__ = ["render", "write", "compare", "png", "waveform_png", "spectrogram_png", "DEFAULT_LIMIT"]
 
@@ -48,7 +51,6 @@ N_FFT = 256
 _PLAYABLE = {"flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg"}
 _PLAYABLE_WAV_DTYPES = ("int16", "int32", "float32")
 _AUDIO_EXT = ("wav", "flac", "ogg", "oga", "opus", "mp3", "aiff", "aif", "au", "caf", "w64")
-_VALUE_JSON = re.compile(r"^(?P<base>.+)\.(?P<tag>[a-z0-9][a-z0-9_-]{0,63})\.json$")
 
 
 # -- pictures -----------------------------------------------------------------------------
@@ -251,20 +253,6 @@ class _Item:
     clips: int = 0  # audio clips in it
 
 
-def _paths_in(obj: Any) -> list[str]:
-    out: list[str] = []
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if k == "path" and isinstance(v, str):
-                out.append(v)
-            else:
-                out += _paths_in(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            out += _paths_in(v)
-    return out
-
-
 def _items(art: Artifact) -> list[_Item]:
     """The values of ``art`` (sorted by name), then its audio files that no value holds,
     then its other files."""
@@ -279,7 +267,7 @@ def _items(art: Artifact) -> list[_Item]:
         value_paths.add(path)
         name = m["base"]
         try:
-            referenced.update(_paths_in(json.loads(art.read_bytes(path))))
+            referenced.update(paths_in(json.loads(art.read_bytes(path))))
             value = art.get(path)
         except Exception as exc:  # show a broken value on the page instead of failing
             items.append(_Item(name, "error", str(exc), path))
@@ -535,20 +523,6 @@ _AUDIO_FIELDS = ("sample_rate", "duration", "channels", "frames", "dtype", "capt
 
 def _entry_key(e: dict[str, Any]) -> tuple[Any, ...]:
     return (e.get("digest"), e.get("uri"), e.get("etag"), e["size"])
-
-
-def _fmt(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False) if not isinstance(v, (int, float)) else f"{v:g}"
-
-
-def _describe_changes(changes: dict[str, Any]) -> str:
-    parts = []
-    for field, (old, new) in changes.items():
-        if field == "sha256":
-            parts.append("samples changed")
-        else:
-            parts.append(f"{field} {_fmt(old)} → {_fmt(new)}")
-    return "; ".join(parts)
 
 
 def _value_changes(a: Value, b: Value) -> dict[str, list[Any]]:

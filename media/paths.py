@@ -11,9 +11,9 @@ import os
 import re
 import uuid
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["check_relpath", "join_inside", "atomic_write", "unlink_quietly"]
+__all__ = ["check_relpath", "join_inside", "atomic_write", "unlink_quietly", "paths_in"]
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 # paths surely safe: ASCII parts of at most 255 characters that are not "." or ".."
@@ -111,3 +111,21 @@ def unlink_quietly(path: str) -> None:
         os.unlink(path)
     except FileNotFoundError:
         pass
+
+
+def paths_in(obj: Any) -> list[str]:
+    """Every string under a ``"path"`` key, anywhere in a JSON object, sorted and once: the
+    files a value's JSON refers to (the one walker of them)."""
+    out: set[str] = set()
+    stack: list[Any] = [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k == "path" and isinstance(v, str):
+                    out.add(v)
+                else:
+                    stack.append(v)
+        elif isinstance(o, list):
+            stack.extend(o)
+    return sorted(out)

@@ -12,35 +12,38 @@ import re
 import threading
 import warnings
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING
+from typing import Any
 
 import schemas
 
 from .errors import PluginWarning, UnknownTypeError
-
-if TYPE_CHECKING:
-    from .value import Value
 
 __all__ = ["register", "lookup", "type_mapping", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "media.types"
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # no ".": entries end .<tag>.json
 
-_types: dict[str, type[Value]] = {}
+# (a leaf: this module imports no value type; media.value hands it the base class, which
+# every registered type must subclass, when it is imported, as ``media`` always does)
+_base: list[type] = []
+_types: dict[str, type[Any]] = {}
 _lock = threading.RLock()
 _entry_points_seen: set[str] = set()
 
 
-def register(cls: type[Value], *, replace: bool = False) -> type[Value]:
+def accept_subclasses_of(base: type) -> None:
+    """Set the base class of every value type (called once, by :mod:`media.value`)."""
+    _base[:] = [base]
+
+
+def register(cls: type[Any], *, replace: bool = False) -> type[Any]:
     """Register ``cls`` under its ``artifact_type`` tag and return it (usable as a decorator).
 
     The same class twice is a no-op; a different class under a taken tag raises
     ``ValueError`` unless ``replace=True``.  A class whose tag has no built-in schema must
     carry its JSON Schema as the class attribute ``json_schema``.
     """
-    from .value import Value
-
-    if not (isinstance(cls, type) and issubclass(cls, Value)):
+    if not (isinstance(cls, type) and _base and issubclass(cls, _base[0])):
         raise TypeError(f"Invalid media type {cls!r}: register() takes a subclass of media.Value")
     tag = cls.__dict__.get("artifact_type")
     if not isinstance(tag, str) or not TAG_RE.match(tag):
@@ -97,7 +100,7 @@ def _load_entry_points(tag: str | None) -> None:
                 )
 
 
-def lookup(tag: str) -> type[Value]:
+def lookup(tag: str) -> type[Any]:
     """Return the class registered for ``tag``, loading an installed plugin if needed.
 
     Raises :class:`media.UnknownTypeError` listing the known tags.
@@ -111,7 +114,7 @@ def lookup(tag: str) -> type[Value]:
     return cls
 
 
-def type_mapping() -> dict[str, type[Value]]:
+def type_mapping() -> dict[str, type[Any]]:
     """A copy of the registry, tag -> class, including every installed plugin."""
     _load_entry_points(None)
     with _lock:

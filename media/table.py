@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
+from .paths import paths_in
 from .value import Media, Value
 
 __all__ = ["Table", "OpaqueValue"]
@@ -41,19 +42,7 @@ class OpaqueValue(Value):
 
     def paths(self) -> list[str]:
         """Every string under a ``"path"`` key, anywhere in the JSON: the files it refers to."""
-        out: list[str] = []
-        stack: list[Any] = [self.json]
-        while stack:
-            obj = stack.pop()
-            if isinstance(obj, dict):
-                for k, v in obj.items():
-                    if k == "path" and isinstance(v, str):
-                        out.append(v)
-                    else:
-                        stack.append(v)
-            elif isinstance(obj, list):
-                stack.extend(obj)
-        return sorted(set(out))
+        return paths_in(self.json)
 
     def _eq_key(self) -> Any:
         return self.json

@@ -253,6 +253,9 @@ class _SourceFile:
         return None
 
 
+registry.accept_subclasses_of(Value)
+
+
 class Media(Value):
     """A value backed by one file.
 

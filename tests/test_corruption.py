@@ -114,7 +114,7 @@ def test_reading_a_damaged_blob_raises_integrity_error(store, how):
 
 
 def test_large_blobs_are_checked_by_streaming_too(store, monkeypatch):
-    monkeypatch.setattr("artifacts.artifact.BIG", 10)  # every blob counts as large
+    monkeypatch.setattr("artifacts.version.BIG", 10)  # every blob counts as large
     wav = _media_path(store)
     _damage(store, wav, "flipped byte")
     art = artifacts.open_store(store.url).artifact("clips:v0")

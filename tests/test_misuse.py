@@ -13,9 +13,7 @@ def clip(seed=0):
 
 
 @pytest.mark.parametrize("url_kind", ["local", "memory"])
-def test_file_changed_after_add_is_refused_at_commit_and_nothing_is_published(
-    tmp_path, url_kind
-):
+def test_file_changed_after_add_is_refused_at_commit_and_nothing_is_published(tmp_path, url_kind):
     url = str(tmp_path / "s") if url_kind == "local" else f"memory://changed-{tmp_path.name}"
     store = open_store(url)
     f = tmp_path / "notes.txt"

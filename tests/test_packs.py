@@ -97,7 +97,7 @@ def test_invalid_pack_min_is_refused(tmp_path, bad):
 
 
 def test_big_packs_are_split_at_the_target_size(store, raw, monkeypatch):
-    monkeypatch.setattr("artifacts.store.PACK_TARGET", 10_000)
+    monkeypatch.setattr("artifacts.odb.packs.PACK_TARGET", 10_000)
     art = commit_clips(store, "clips", range(30), n=1000)  # 4058-byte files
     packs = packs_of(raw)
     assert len(packs) == 10 and set(packs.values()) == {3 * clip(0, n=1000).size}
@@ -107,7 +107,7 @@ def test_big_packs_are_split_at_the_target_size(store, raw, monkeypatch):
 
 
 def test_files_over_the_member_limit_stay_blobs(store, raw, monkeypatch):
-    monkeypatch.setattr("artifacts.store.PACK_MEMBER_MAX", 300)
+    monkeypatch.setattr("artifacts.commit.PACK_MEMBER_MAX", 300)
     draft = Artifact("mixed", "dataset")
     for s in range(40):
         draft.add(clip(s, n=16 if s % 2 else 200), f"c{s}")  # 122 or 858 bytes

@@ -37,3 +37,19 @@ def test_readme_examples_run(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith("README OK")
+
+
+def test_architecture_backend_example_runs(tmp_path):
+    """docs/architecture.md's example of running the shipped suites on a backend passes."""
+    doc = README.parent / "docs" / "architecture.md"
+    (block,) = python_blocks(doc.read_text(encoding="utf-8"))
+    (tmp_path / "test_doc_backend.py").write_text(block, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\b\d{2} passed", done.stdout), done.stdout

@@ -1,0 +1,131 @@
+"""The commit, flowing one way: ``draft.staged()`` -> entries and uploads (new small files
+placed by ``odb.packs``) -> ``backend.write_many()`` -> pack indexes -> the manifest created
+if absent as ``vN`` (``refs.create_version``) -> aliases -> a :class:`Version`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from .draft import Artifact
+from .errors import ReadOnlyError
+from .manifest import canonical_json, entries_digest, inline_text
+from .names import check_alias
+from .odb.layout import blob_path
+from .odb.packs import PACK_MEMBER_MAX
+from .odb.readers import CheckedOpener
+from .staging import Staged
+from .timefmt import now
+from .version import Version
+
+__all__ = ["commit"]
+
+
+def commit(
+    store: Any, draft: Artifact, aliases: Iterable[str] = (), run_id: str | None = None
+) -> Version:
+    """See :meth:`artifacts.store.Store.commit` (``store`` is that facade)."""
+    if not isinstance(draft, Artifact):
+        raise TypeError(f"Invalid draft {draft!r}: commit() takes an Artifact draft")
+    if not draft.is_draft:
+        raise ReadOnlyError(f"{draft.qualified_name} is already committed")
+    if isinstance(aliases, str):
+        aliases = [aliases]
+    alias_list = [check_alias(a) for a in aliases if a != "latest"]
+    store.check_writable()
+    staged = draft.staged()
+    entries, uploads, indexes = _stage(store, staged)
+    digest = entries_digest(entries)
+    latest = store.refs.latest(staged.name)
+    if latest is not None:
+        m = store.refs.manifest(staged.name, latest)
+        if (m["digest"], m["type"], m.obj.get("description"), m["metadata"]) == (
+            digest,
+            staged.type,
+            staged.description,
+            staged.metadata,
+        ):
+            _move_aliases(store, staged.name, latest, alias_list)
+            return Version(store, m)
+    counter = store.progress.counter(len(uploads), f"commit {staged.name}")
+    try:
+        store.backend.write_many(uploads, counter.update if counter else None)
+    finally:
+        if counter is not None:
+            counter.close()
+    for rel, data in indexes:  # after their packs: an index means a whole pack
+        store.backend.write(rel, data)
+    obj = {
+        "_type": "manifest",
+        "format": 1,
+        "name": staged.name,
+        "version": "",
+        "type": staged.type,
+        "description": staged.description,
+        "metadata": json.loads(canonical_json(staged.metadata)),  # a copy, as stored
+        "digest": digest,
+        "created_at": now(),
+        "created_by": run_id,
+        "entries": entries,
+    }
+    manifest = store.refs.create_version(obj, latest)
+    _move_aliases(store, staged.name, obj["version"], alias_list)
+    return Version(store, manifest)
+
+
+def _move_aliases(store: Any, name: str, version: str, aliases: list[str]) -> None:
+    for alias in aliases:
+        store.set_alias(name, alias, version)  # (through the facade: tests pause it there)
+
+
+def _stage(
+    store: Any, staged: Staged
+) -> tuple[dict[str, Any], list[tuple[str, Any]], list[tuple[str, bytes]]]:
+    """The new manifest's entries, what to write and the new packs' indexes."""
+    url = store.url
+    entries: dict[str, Any] = {}
+    uploads: dict[str, Any] = {}
+    small: dict[str, Any] = {}  # digest -> content of the new files that may be packed
+    # a draft made by new_draft() carries its parent's entries: committed to another
+    # store, they become references to the parent (its bytes are not in this store)
+    parent = staged.parent
+    if parent is not None and parent.store.url == url:
+        parent = None
+    for path, e in staged.entries.items():
+        content = staged.pending.get(path)
+        source = staged.sources.get(path)
+        if source is None and content is None and parent is not None:
+            source = (parent, path)
+        e = dict(e)
+        ref = e.get("ref")
+        text = inline_text(path, content) if isinstance(content, (bytes, bytearray)) else None
+        if text is not None:
+            e["inline"] = text
+            e.pop("ref", None)
+        elif content is not None:
+            e.pop("pack", None)
+            e.pop("offset", None)
+            if not isinstance(content, (bytes, bytearray)):
+                content = CheckedOpener(content, e["digest"], e["size"], f"{staged.name}/{path}")
+            if e["size"] <= PACK_MEMBER_MAX:
+                small.setdefault(e["digest"], content)
+                e["_small"] = True
+            else:
+                uploads.setdefault(blob_path(e["digest"]), content)
+        elif source is not None and "uri" not in e and "inline" not in e:
+            src_art, src_path = source
+            src_url = src_art.store.url
+            if ref is None or "store" not in ref or ref["store"] == src_url:
+                ref = dict(ref or {"artifact": src_art.qualified_name, "path": src_path})
+                ref["store"] = src_url
+            if ref["store"] == url:
+                ref.pop("store")
+            e["ref"] = ref
+        if ref is not None and "store" in ref and ref["store"] == url:
+            e["ref"] = {k: v for k, v in ref.items() if k != "store"}
+        elif "ref" in e:
+            e["ref"] = dict(e["ref"])  # the new manifest shares nothing with the draft
+        entries[path] = e
+    indexes = store.packs.plan(entries, small, uploads) if small else []
+    return entries, list(uploads.items()), indexes

@@ -1,0 +1,112 @@
+"""What a draft and a committed version share: a name, a type, metadata and a set of
+entries (path -> the entry's manifest JSON), with lookups by path or value name."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import EntryNotFoundError, ReadOnlyError
+from .manifest import ManifestEntry, entries_digest
+from .names import VALUE_JSON_RE
+
+__all__ = ["EntrySet", "check_metadata", "parents"]
+
+
+class EntrySet:
+    """The entries of an artifact, draft or committed (see ``Artifact`` and ``Version``)."""
+
+    name: str
+    type: str
+    description: str | None
+    metadata: dict[str, Any]
+    version: str | None
+    _entries: dict[str, dict[str, Any]]
+    _index: dict[str, str] | None
+
+    @property
+    def is_draft(self) -> bool:
+        """``True`` for a draft, ``False`` once committed."""
+        raise NotImplementedError
+
+    @property
+    def qualified_name(self) -> str:
+        """``"name:vN"`` (``"name:draft"`` before commit)."""
+        return f"{self.name}:{self.version or 'draft'}"
+
+    @property
+    def digest(self) -> str:
+        """sha256 over the entries (equal content, equal digest)."""
+        return entries_digest(self._entries)
+
+    @property
+    def entries(self) -> dict[str, ManifestEntry]:
+        """Entry path -> :class:`ManifestEntry`, sorted by path."""
+        return {p: ManifestEntry.from_json(p, self._entries[p]) for p in sorted(self._entries)}
+
+    def __repr__(self) -> str:
+        return f"<Artifact {self.qualified_name} type={self.type!r} entries={len(self._entries)}>"
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._entries
+
+    def entry_json(self, path: str) -> dict[str, Any] | None:
+        """The manifest JSON of entry ``path`` (``None`` when there is none); do not change
+        it."""
+        return self._entries.get(path)
+
+    def _resolve_name(self, name: str) -> str | None:
+        if name in self._entries:
+            return name
+        if self._index is None:
+            index: dict[str, str] = {}
+            for p in self._entries:
+                m = VALUE_JSON_RE.match(p)
+                if m:
+                    index.setdefault(m["base"], p)
+            self._index = index
+        return self._index.get(name)
+
+    def get_entry(self, name: str) -> ManifestEntry:
+        """The manifest entry of ``name`` (a path, or a value name without suffix)."""
+        path = self._resolve_name(name)
+        if path is None:
+            raise EntryNotFoundError(f"no entry named {name!r} in {self.qualified_name}")
+        return ManifestEntry.from_json(path, self._entries[path])
+
+    def value_names(self) -> list[str]:
+        """Names of the values (entries ``<name>.<tag>.json``)."""
+        self._resolve_name("")
+        assert self._index is not None
+        return sorted(self._index)
+
+    def _read_only(self) -> ReadOnlyError:
+        return ReadOnlyError(
+            f"{self.qualified_name} is committed and read-only; call new_draft() to make "
+            "a draft of the next version"
+        )
+
+    def _needs_commit(self, what: str) -> ValueError:
+        return ValueError(f"{what} needs a committed artifact; commit the draft first")
+
+
+def check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A JSON copy of an artifact's metadata (``TypeError`` when it is not JSON)."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"Invalid metadata {metadata!r}: expected a dict")
+    try:
+        return json.loads(json.dumps(dict(metadata), allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"Invalid metadata: it must be JSON-serializable ({exc})") from None
+
+
+def parents(path: str) -> list[str]:
+    """The folders above an entry path: ``a/b/c`` -> ``["a", "a/b"]``."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]

@@ -1,0 +1,89 @@
+"""Checked reading: streams that hash what passes and raise at EOF on a mismatch."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import IO, Any
+
+from media.errors import IntegrityError
+from media.value import CHUNK
+
+__all__ = ["CheckedReader", "CheckedOpener", "open_checked"]
+
+
+class CheckedReader(io.RawIOBase):
+    """A read-only stream that hashes what passes and raises IntegrityError at EOF."""
+
+    def __init__(self, raw: IO[bytes], digest: str | None, size: int, name: str):
+        self._raw = raw
+        self._digest = digest
+        self._size = size
+        self._name = name
+        self._h = hashlib.sha256()
+        self._n = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        data = self._raw.read(len(b))
+        if not data:
+            self._finish()
+            return 0
+        n = len(data)
+        b[:n] = data
+        self._h.update(data)
+        self._n += n
+        if self._n > self._size:
+            raise IntegrityError(f"{self._name}: longer than its recorded {self._size} bytes")
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            chunks = []
+            while chunk := self.read(CHUNK):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        buf = bytearray(size)
+        n = self.readinto(buf)
+        return bytes(buf[:n])
+
+    def _finish(self) -> None:
+        if self._n != self._size:
+            raise IntegrityError(
+                f"{self._name}: {self._n} bytes stored, its manifest says {self._size}"
+            )
+        if self._digest is not None and self._h.hexdigest() != self._digest:
+            raise IntegrityError(f"{self._name}: stored bytes do not match sha256 {self._digest}")
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+class CheckedOpener:
+    """Opens a draft entry's file for upload (see :func:`open_checked`); ``size`` lets a
+    backend tell a whole blob already stored from a torn one."""
+
+    def __init__(self, content: str | Any, digest: str, size: int, name: str):
+        self.content, self.digest, self.size, self.name = content, digest, size, name
+
+    def __call__(self) -> IO[bytes]:
+        return open_checked(self.content, self.digest, self.size, self.name)
+
+
+def open_checked(content: str | Any, digest: str, size: int, name: str) -> IO[bytes]:
+    """Open a draft entry's file for upload; the stream raises at EOF if it changed since
+    it was added (so a blob is never published under the wrong digest)."""
+    try:
+        raw = open(content, "rb") if isinstance(content, str) else content()
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"cannot commit {name}: its file {content if isinstance(content, str) else ''} is "
+            "gone since it was added to the draft; add it again"
+        ) from None
+    why = "its file changed after it was added to the draft; add it again"
+    return CheckedReader(raw, digest, size, f"{name} ({why})")

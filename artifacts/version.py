@@ -1,0 +1,236 @@
+"""``Version``: a committed, read-only version of an artifact, and the
+:class:`media.MediaSource` of the values loaded from it."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from typing import IO, Any, NoReturn
+
+from media import ArtifactSource, OpaqueValue, Value
+from media.errors import IntegrityError, UnknownTypeError
+from media.paths import join_inside
+from media.value import CHUNK
+
+from .draft import Artifact
+from .entryset import EntrySet
+from .errors import EntryNotFoundError
+from .manifest import Manifest
+from .names import VALUE_JSON_RE
+
+__all__ = ["Version", "BIG"]
+
+BIG = 64 << 20  # blobs above this are verified by streaming, not read into memory
+
+#: the verbs of a draft: on a version they raise ReadOnlyError
+DRAFT_VERBS = (
+    "add",
+    "add_many",
+    "add_file",
+    "add_dir",
+    "add_reference",
+    "new_file",
+    "remove",
+    "keep_files_of",
+    "store_media",
+    "all_or_nothing",
+)
+
+
+class Version(EntrySet):
+    """A committed version: ``get``, ``read_bytes``, ``open_media``, ``download``,
+    ``verify``, ``new_draft``.  Get one from ``store.artifact(ref)`` or
+    ``store.commit(draft)``; ``isinstance(version, Artifact)`` holds."""
+
+    # (the store is the facade of artifacts.store, which imports this module: ``Any`` here)
+    def __init__(self, store: Any, manifest: Manifest):
+        obj = manifest.obj
+        self.name = obj["name"]
+        self.type = obj["type"]
+        self.description = obj.get("description")
+        self.metadata = obj.get("metadata", {})
+        self.version = obj["version"]
+        self._entries = obj["entries"]
+        self._index = None
+        self._store = store
+        self._manifest = manifest
+
+    is_draft = False  # type: ignore[assignment]
+
+    @property
+    def manifest(self) -> Manifest:
+        """The committed version's manifest."""
+        return self._manifest
+
+    @property
+    def aliases(self) -> list[str]:
+        """Aliases (``latest`` included) that point at this version now."""
+        return self._store.aliases_of(self.name, self.version)  # type: ignore[arg-type]
+
+    @property
+    def created_at(self) -> str | None:
+        """UTC time of the commit."""
+        return self._manifest["created_at"]
+
+    @property
+    def created_by(self) -> str | None:
+        """Id of the run that logged this version, if any."""
+        return self._manifest.obj.get("created_by")
+
+    @property
+    def store(self) -> Any:
+        """The store that holds this version."""
+        return self._store
+
+    # -- reading ----------------------------------------------------------------------------
+    def get(self, name: str) -> Value:
+        """The value stored under ``name`` (with or without its ``.<tag>.json`` suffix).
+
+        Media are lazy: their files are read, and checked, when first needed.  The value's
+        ``artifact_source`` names this artifact and ``name``.  JSON of a type no installed
+        plugin knows loads as a :class:`media.OpaqueValue`.
+        """
+        path = self._resolve_name(name)
+        if path is None or not path.endswith(".json"):
+            raise EntryNotFoundError(
+                f"no value named {name!r} in {self.qualified_name}; values: "
+                f"{', '.join(sorted(self.value_names())[:20]) or '(none)'}"
+            )
+        raw = self.read_bytes(path)
+        try:
+            obj = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise ValueError(f"{self.qualified_name}/{path} is not JSON: {exc}") from None
+        m = VALUE_JSON_RE.match(path)
+        base = m["base"] if m else path
+        try:
+            value = Value.init_from_json(obj, self, name=base)
+        except UnknownTypeError:
+            value = OpaqueValue(obj, self)
+            value.artifact_source = ArtifactSource(self, base)
+        except (ValueError, TypeError) as exc:
+            # same type and attributes (SchemaError's tag, field...), message names the entry
+            exc.args = (f"{self.qualified_name}/{path}: {exc}",)
+            raise exc.with_traceback(None) from None
+        return value
+
+    def _entry_json(self, path: str) -> dict[str, Any]:
+        e = self._entries.get(path)
+        if e is None:
+            raise FileNotFoundError(f"{path!r} is not an entry of {self.qualified_name}")
+        return e
+
+    def read_bytes(self, path: str) -> bytes:
+        """The bytes of entry ``path``, checked against its digest and size."""
+        e = self._entry_json(path)
+        return self._store.objects.read(e, f"{self.qualified_name}/{path}")
+
+    def open_entry(self, path: str) -> IO[bytes]:
+        """Entry ``path`` as a stream that raises IntegrityError at its end when the bytes
+        do not match the manifest."""
+        e = self._entry_json(path)
+        return self._store.objects.open(e, f"{self.qualified_name}/{path}")
+
+    def open_media(
+        self, path: str, sha256: str | None = None, size: int | None = None
+    ) -> IO[bytes]:
+        """Source protocol: open entry ``path``, checked against the manifest (and the JSON)."""
+        e = self._entry_json(path)
+        if sha256 is not None and e.get("digest") not in (None, sha256):
+            raise IntegrityError(
+                f"{self.qualified_name}/{path}: the value's JSON says sha256 {sha256}, the "
+                f"manifest says {e.get('digest')}"
+            )
+        if size is not None and e["size"] != size:
+            raise IntegrityError(
+                f"{self.qualified_name}/{path}: the value's JSON says {size} bytes, the "
+                f"manifest says {e['size']}"
+            )
+        name = f"{self.qualified_name}/{path}"
+        if e["size"] > BIG:
+            return self._store.objects.open_verified(e, name)
+        return io.BytesIO(self._store.objects.read(e, name))
+
+    def download(
+        self, root: str | os.PathLike[str] | None = None, paths: Iterable[str] | None = None
+    ) -> str:
+        """Write every entry (or only ``paths``) under ``root`` (default
+        ``./artifacts/<name>-<version>``) and return the folder.
+
+        Each file is checked against its digest before any file appears; on any error
+        nothing of this download is left behind (not even ``root``, when it was made here).
+        """
+        if paths is None:
+            chosen = sorted(self._entries)
+        else:
+            chosen = sorted(set(paths))
+            for path in chosen:
+                if path not in self._entries:
+                    raise EntryNotFoundError(f"no entry named {path!r} in {self.qualified_name}")
+        root = os.path.abspath(
+            os.fspath(root)
+            if root is not None
+            else os.path.join("artifacts", f"{self.name}-{self.version}")
+        )
+        made_root = not os.path.exists(root)
+        os.makedirs(root, exist_ok=True)
+        staging = tempfile.mkdtemp(prefix=".download-", dir=root)
+        try:
+            for path in self._store.progress.items(chosen, "download", unit="file"):
+                dest = join_inside(staging, path, "entry name")
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                with self.open_entry(path) as src, open(dest, "wb") as out:
+                    shutil.copyfileobj(src, out, CHUNK)
+            for path in chosen:
+                dest = join_inside(root, path, "entry name")
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                os.replace(join_inside(staging, path, "entry name"), dest)
+        except BaseException:
+            shutil.rmtree(root if made_root else staging, ignore_errors=True)
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+        return root
+
+    def verify(self, raise_on_error: bool = True) -> list[str]:
+        """Re-hash every entry (following references); return the problems found.
+
+        With ``raise_on_error`` (the default) any problem raises :class:`IntegrityError`
+        naming every bad entry.
+        """
+        problems = []
+        for path in self._store.progress.items(sorted(self._entries), "verify", unit="file"):
+            try:
+                with self.open_entry(path) as f:
+                    while f.read(CHUNK):
+                        pass
+            except (IntegrityError, FileNotFoundError, OSError) as exc:
+                problems.append(f"{path}: {exc}")
+        if problems and raise_on_error:
+            raise IntegrityError(
+                f"{self.qualified_name}: {len(problems)} bad entr"
+                f"{'y' if len(problems) == 1 else 'ies'}:\n  " + "\n  ".join(problems)
+            )
+        return problems
+
+    def new_draft(self) -> Artifact:
+        """A draft of the next version, with this version's entries and metadata."""
+        return Artifact.from_version(self)
+
+
+def _refuse(verb: str) -> Any:
+    def refused(self: Version, *args: Any, **kwargs: Any) -> NoReturn:
+        raise self._read_only()
+
+    refused.__name__ = verb
+    refused.__doc__ = f"A version is read-only: ``{verb}`` raises ReadOnlyError."
+    return refused
+
+
+for _verb in DRAFT_VERBS:
+    setattr(Version, _verb, _refuse(_verb))
+# a version is an artifact too (``isinstance(v, Artifact)``), though not a draft
+Artifact.register(Version)
