@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import platformdirs
 
 import schemas
 
@@ -55,13 +56,9 @@ def default_store_path() -> str:
     env = os.environ.get(STORE_ENV)
     if env:
         return env
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
-    elif sys.platform == "darwin":
-        base = os.path.expanduser("~/Library/Application Support")
-    else:
-        base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return os.path.join(base, "media-artifacts", "store")
+    # platformdirs knows each system's per-user data folder (and XDG_DATA_HOME)
+    base = platformdirs.user_data_dir("media-artifacts", appauthor=False, roaming=False)
+    return os.path.join(base, "store")
 
 
 def open_store(

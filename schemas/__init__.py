@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import threading
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema
+import jsonschema_rs
 import referencing
 from jsonschema.validators import Draft202012Validator
 
-from . import _fast
-
-__all__ = ["SchemaError", "load", "validate", "register_schema", "tags"]
+__all__ = ["SchemaError", "load", "validate", "is_valid", "register_schema", "tags"]
 
 
 class SchemaError(ValueError):
@@ -39,7 +38,17 @@ class SchemaError(ValueError):
 
 _lock = threading.Lock()
 _extra: dict[str, dict[str, Any]] = {}
-_validators: dict[str, Draft202012Validator] = {}
+
+
+class _Compiled(NamedTuple):
+    """The validators of one tag: a compiled one (jsonschema-rs) answers "valid?" fast;
+    the Python one (jsonschema) names the failing field when the answer is no."""
+
+    python: Draft202012Validator
+    fast: Any  # a jsonschema_rs validator, or None when it cannot compile the document
+
+
+_validators: dict[str, _Compiled] = {}
 
 
 def tags() -> list[str]:
@@ -90,24 +99,37 @@ def register_schema(tag: str, document: dict[str, Any]) -> None:
         _validators.pop(tag, None)
 
 
-def _validator(tag: str) -> Draft202012Validator:
+def _validator(tag: str) -> _Compiled:
     v = _validators.get(tag)
     if v is None:
         with _lock:
             v = _validators.get(tag)
             if v is None:
-                v = Draft202012Validator(_load(tag), registry=_registry())
-                _validators[tag] = v
+                document = _load(tag)
+                documents = _documents()
+                python = Draft202012Validator(document, registry=_registry(documents))
+                try:
+                    registry = jsonschema_rs.Registry(documents)
+                    fast = jsonschema_rs.Draft202012Validator(document, registry=registry)
+                except (ValueError, jsonschema_rs.ReferencingError):
+                    fast = None  # (a plugin's document the compiled validator refuses)
+                v = _validators[tag] = _Compiled(python, fast)
     return v
 
 
-def _registry() -> referencing.Registry:
-    """All documents by their ``$id``, so that one schema can ``$ref`` another."""
-    resources_ = []
+def _documents() -> list[tuple[str, dict[str, Any]]]:
+    """``($id, document)`` of every schema that has an ``$id``."""
+    out = []
     for tag in tags():
         document = _load(tag)
         if "$id" in document:
-            resources_.append((document["$id"], referencing.Resource.from_contents(document)))
+            out.append((document["$id"], document))
+    return out
+
+
+def _registry(documents: list[tuple[str, dict[str, Any]]]) -> referencing.Registry:
+    """All documents by their ``$id``, so that one schema can ``$ref`` another."""
+    resources_ = [(i, referencing.Resource.from_contents(d)) for i, d in documents]
     return referencing.Registry().with_resources(resources_)
 
 
@@ -134,26 +156,32 @@ def validate(obj: Any, tag: str | None = None) -> None:
         validator = _validator(tag)
     except LookupError as exc:
         raise SchemaError(tag, "$._type", str(exc)) from None
-    if _surely_valid(tag, validator, obj):
+    if _fast_valid(validator, obj):
         return
-    error = jsonschema.exceptions.best_match(validator.iter_errors(obj))
+    error = jsonschema.exceptions.best_match(validator.python.iter_errors(obj))
     if error is not None:
         raise SchemaError(tag, _field(error), _reason(error))
 
 
-_fast_ok: dict[str, tuple[Draft202012Validator, bool]] = {}
+def is_valid(obj: Any, tag: str) -> bool:
+    """Whether ``obj`` matches the schema of ``tag`` (no message: see :func:`validate`).
+
+    Raises ``LookupError`` for a tag without a schema.
+    """
+    validator = _validator(tag)
+    if _fast_valid(validator, obj):
+        return True
+    return bool(validator.python.is_valid(obj))
 
 
-def _surely_valid(tag: str, validator: Draft202012Validator, obj: Any) -> bool:
-    """The fast path: ``True`` when :mod:`schemas._fast` vouches for ``obj``."""
-    known = _fast_ok.get(tag)
-    if known is None or known[0] is not validator:  # a new or re-registered schema
-        known = _fast_ok[tag] = (validator, _fast.supported(validator.schema))
-    if not known[1]:
+def _fast_valid(validator: _Compiled, obj: Any) -> bool:
+    """The compiled validator's yes; ``False`` means "ask jsonschema" (it also says no for
+    Python objects it cannot read as JSON, such as tuples or NumPy scalars)."""
+    if validator.fast is None:
         return False
     try:
-        return _fast.check(validator.schema, obj)
-    except RecursionError:
+        return bool(validator.fast.is_valid(obj))
+    except (ValueError, TypeError, OverflowError, RecursionError):
         return False
 
 
