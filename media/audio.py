@@ -14,7 +14,7 @@ import soundfile as sf
 
 import schemas
 
-from . import _wav
+from . import _wav, _window
 from .errors import IntegrityError
 from .value import Media, Value
 
@@ -400,19 +400,66 @@ class Audio(Media):
         return self._file is not None or self._array is not None
 
     # -- samples --------------------------------------------------------------------------
-    def numpy(self) -> np.ndarray:
-        """The samples: shape ``(frames,)`` for mono or ``(frames, channels)``, a new array."""
-        if self._array is not None:
-            return self._array.copy()
+    def numpy(
+        self, start: int | None = None, stop: int | None = None, *, dtype: str | None = None
+    ) -> np.ndarray:
+        """The samples of frames ``[start, stop)``: shape ``(frames,)`` for mono or
+        ``(frames, channels)``, a new array.
+
+        ``start`` and ``stop`` default to the whole clip (``0 <= start <= stop <= frames``,
+        else ``ValueError``).  ``dtype=None`` gives the dtype the clip is stored with;
+        ``"float32"``, ``"float64"``, ``"int16"`` or ``"int32"`` convert exactly as
+        ``soundfile.read(dtype=...)`` does.  A window of a stored clip reads only the bytes
+        it needs where the format allows (a WAV header and the window's bytes; FLAC's seek
+        points), and those bytes are checked by the source it comes from.
+        """
+        want = _window.check_dtype(dtype)
         self._ensure_meta()
+        a, b = _window.check_range(start, stop, self._frames)
+        out = want or self._dtype
+        if self._array is not None:
+            samples = self._array[a:b]
+            if out == self._dtype:
+                return samples.copy()
+            two_d = samples.reshape(b - a, self._channels)
+            samples = _window.convert(two_d, out, self._sample_rate)
+        elif (a, b) == (0, self._frames) and self._whole_file:
+            samples = self._read_whole(out)
+        else:
+            fa, fb = self._file_range(a, b)
+            samples = _window.read(
+                _window.reader_for(self._current()),
+                fa,
+                fb,
+                out,
+                sample_rate=self._sample_rate,
+                channels=self._channels,
+                frames=self._frames if self._whole_file else None,
+                name=self._describe(),
+            )
+        if self._ndim == 1:
+            samples = samples[:, 0]
+        if not samples.flags.writeable or not samples.flags.c_contiguous:
+            samples = np.ascontiguousarray(samples).copy()
+        return samples
+
+    #: whether the clip is its whole file (a segment is a window of one)
+    _whole_file: ClassVar[bool] = True
+
+    def _file_range(self, start: int, stop: int) -> tuple[int, int]:
+        """Frames of the file that frames ``[start, stop)`` of the clip are."""
+        return start, stop
+
+    def _read_whole(self, dtype: str) -> np.ndarray:
+        """Every frame of the file, frames x channels, checked against the JSON."""
         local = self.local_path()
         if local is not None and self.source_file() is None:
-            samples, rate = sf.read(local, dtype=self._dtype, always_2d=True)
+            samples, rate = sf.read(local, dtype=dtype, always_2d=True)
         else:
             with self.open() as f:
                 data = f.read()
             decoded = _wav.decode(data)
-            if decoded is not None and decoded[0].dtype.name == self._dtype:
+            if decoded is not None and decoded[0].dtype.name == dtype:
                 samples, rate = decoded
             elif (overrun := _wav.data_overrun(data)) is not None:
                 raise IntegrityError(
@@ -421,7 +468,7 @@ class Audio(Media):
                 )
             else:
                 try:
-                    samples, rate = sf.read(io.BytesIO(data), dtype=self._dtype, always_2d=True)
+                    samples, rate = sf.read(io.BytesIO(data), dtype=dtype, always_2d=True)
                 except (sf.LibsndfileError, RuntimeError) as exc:
                     raise IntegrityError(
                         f"{self._describe()}: the stored bytes are not readable audio ({exc})"
@@ -436,10 +483,6 @@ class Audio(Media):
                 f"channel(s), {samples.shape[0]} frames, but its JSON says "
                 f"{self._sample_rate} Hz, {self._channels} channel(s), {self._frames} frames"
             )
-        if self._ndim == 1:
-            samples = samples[:, 0]
-        if not samples.flags.writeable or not samples.flags.c_contiguous:
-            samples = np.ascontiguousarray(samples).copy()
         return samples
 
     # -- JSON -----------------------------------------------------------------------------
