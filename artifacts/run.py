@@ -181,7 +181,9 @@ class Run:
                         "'<key>_<step>_<id>.<ext>' would be longer than 255 bytes"
                     )
         for key, value in data.items():  # refuse what cannot be logged before binding media
-            if not isinstance(value, Value) and not _is_audio_list(value):
+            if _is_audio_list(value):
+                Audio.check_seq(value, key)
+            elif not isinstance(value, Value):
                 _json_scalar(value, key)
         for key, value in data.items():
             row[key] = self._encode(value, key, step)

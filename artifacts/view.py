@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from media import Audio, OpaqueValue, Table, Value
+from media import Audio, AudioSegment, OpaqueValue, Table, Value
 
 from .artifact import Artifact
 
@@ -151,8 +151,10 @@ def _data_uri(data: bytes, mime: str) -> str:
 def _player_source(audio: Audio) -> tuple[bytes | None, str, str | None]:
     """The bytes to embed in the player, their MIME type, and a note when transcoded."""
     ext = audio.extension.lower()
-    if ext in _PLAYABLE or (
-        ext == "wav" and audio.dtype in _PLAYABLE_WAV_DTYPES and audio.channels <= 2
+    segment = isinstance(audio, AudioSegment)  # its file is the whole recording
+    if not segment and (
+        ext in _PLAYABLE
+        or (ext == "wav" and audio.dtype in _PLAYABLE_WAV_DTYPES and audio.channels <= 2)
     ):
         with audio.open() as f:
             data = f.read()
@@ -180,6 +182,8 @@ def _player_source(audio: Audio) -> tuple[bytes | None, str, str | None]:
     data = buf.getvalue()
     what = f"{audio.dtype} {ext.upper()}" if ext != "wav" else f"{audio.dtype} WAV"
     note = f"player: transcoded from {what} to 16-bit PCM WAV{mixed} (the stored clip is unchanged)"
+    if segment:
+        note = f"player: frames {audio.start} to {audio.stop} of the recording ({what}){mixed}"
     if len(data) > MAX_EMBED:
         return None, "", f"not embedded: the preview would be {_human(len(data))}"
     return data, "audio/wav", note
@@ -563,6 +567,10 @@ def _value_changes(a: Value, b: Value) -> dict[str, list[Any]]:
                 changes[field] = [va, vb]
         if a.sha256 != b.sha256:
             changes["sha256"] = [a.sha256, b.sha256]
+        if isinstance(a, AudioSegment) and isinstance(b, AudioSegment):  # same file, other range
+            for field in ("start", "stop"):
+                if getattr(a, field) != getattr(b, field):
+                    changes[field] = [getattr(a, field), getattr(b, field)]
         return changes
     if isinstance(a, Table):
         assert isinstance(b, Table)

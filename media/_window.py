@@ -31,7 +31,15 @@ from . import _wav
 from .errors import IntegrityError
 from .value import _Bytes, _LocalFile, _SourceFile
 
-__all__ = ["ALLOWED_DTYPES", "check_dtype", "check_range", "convert", "reader_for", "read"]
+__all__ = [
+    "ALLOWED_DTYPES",
+    "check_dtype",
+    "check_range",
+    "convert",
+    "reader_for",
+    "read",
+    "read_whole",
+]
 
 ALLOWED_DTYPES = ("float32", "float64", "int16", "int32")
 READ_AHEAD = 64 << 10  # what soundfile's small reads of a non-WAV file are rounded up to
@@ -179,22 +187,47 @@ class _RangeFile(io.RawIOBase):
 
 
 # -- windows ---------------------------------------------------------------------------------
+def read_whole(file: Any, dtype: str, said: tuple[Any, ...], name: str) -> np.ndarray:
+    """Every frame of a :class:`media.Media` file as a frames x channels array of ``dtype``.
+
+    A stored file is read whole through its source (which checks it); ``said`` is what the
+    JSON says of it, ``(sample_rate, channels, frames)``, checked against the header.
+    """
+    if isinstance(file, _LocalFile):
+        samples, rate = sf.read(file.path, dtype=dtype, always_2d=True)
+    else:
+        if isinstance(file, _Bytes):
+            data = file.data
+        else:
+            with file.open() as f:
+                data = f.read()
+        decoded = _wav.decode(data)
+        if decoded is not None and decoded[0].dtype.name == dtype:
+            samples, rate = decoded
+        elif (overrun := _wav.data_overrun(data)) is not None:
+            raise IntegrityError(
+                f"{name}: the WAV data chunk says {overrun[0]} bytes but only {overrun[1]} "
+                "follow it (the file is truncated or its header lies)"
+            )
+        else:
+            try:
+                samples, rate = sf.read(io.BytesIO(data), dtype=dtype, always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise IntegrityError(
+                    f"{name}: the stored bytes are not readable audio ({exc})"
+                ) from None
+    _check_header(name, (rate, samples.shape[1], samples.shape[0]), said, 0)
+    return samples
+
+
 def read(
-    reader: Any,
-    start: int,
-    stop: int,
-    dtype: str,
-    *,
-    sample_rate: int,
-    channels: int,
-    frames: int | None,
-    name: str,
+    reader: Any, start: int, stop: int, dtype: str, said: tuple[Any, ...], name: str
 ) -> np.ndarray:
     """Frames ``[start, stop)`` of the file behind ``reader`` as a frames x channels array.
 
-    ``sample_rate``, ``channels`` and ``frames`` are what the clip's JSON says of the file
-    (``frames=None``: only that it has at least ``stop``); a header that disagrees, or a file
-    that ends early, raises :class:`IntegrityError` naming ``name``.
+    ``said`` is what the clip's JSON says of the file, ``(sample_rate, channels, frames)``
+    (frames ``None``: only that it has at least ``stop``); a header that disagrees, or a
+    file that ends early, raises :class:`IntegrityError` naming ``name``.
     """
     lay = _wav.layout(reader.read, reader.size)
     if lay is not None:
@@ -204,7 +237,6 @@ def read(
                 f"{name}: the WAV data chunk says {lay.data_size} bytes but only {present} "
                 "follow it (the file is truncated or its header lies)"
             )
-        said = (sample_rate, channels, frames)
         _check_header(name, (lay.sample_rate, lay.channels, lay.frames), said, stop)
         length = (stop - start) * lay.block
         raw = reader.read(lay.data_offset + start * lay.block, length)
@@ -218,7 +250,7 @@ def read(
     try:
         with sf.SoundFile(f) as snd:
             has = (snd.samplerate, snd.channels, None)
-            _check_header(name, has, (sample_rate, channels, frames), stop)
+            _check_header(name, has, said, stop)
             if snd.format in _DECODE_FROM_START:
                 snd.seek(0)  # as soundfile.read does: the decoder's output depends on it
                 out = snd.read(stop, dtype=dtype, always_2d=True)[start:]
