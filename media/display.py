@@ -40,8 +40,8 @@ __all__ = [
 ]
 
 Sink = Callable[[bytes, str], str]
-WAVE_W, WAVE_H = 480, 72
-SPEC_W, SPEC_H = 480, 128
+WAVE_W, WAVE_H = 400, 64
+SPEC_W, SPEC_H = 400, 128
 N_MELS = 64
 CELL_W, CELL_H = 200, 36
 TABLE_ROWS = 20  # a table's notebook display shows this many rows and counts the rest
@@ -226,7 +226,7 @@ def _figure(
     return (
         f'<div class="figure {kind}-figure" style="position:relative;width:{w}px;'
         f'height:{height + 20}px;max-width:100%;overflow:hidden">{svg}'
-        f'<img class="{kind}" alt="{e(alt)}" width="{width}" height="{height}" loading="lazy" '
+        f'<img class="{kind}" alt="{e(alt)}" width="{width}" height="{height}" '
         f'style="position:absolute;left:40px;top:0;margin:0" src="{e(src)}">{extra}</div>'
     )
 
@@ -306,10 +306,15 @@ def player_source(audio: Any) -> tuple[bytes, str, str | None]:
 
 
 def audio_html(
-    audio: Any, name: str | None = None, sink: Sink = data_uri, compact: bool = False
+    audio: Any,
+    name: str | None = None,
+    sink: Sink = data_uri,
+    compact: bool = False,
+    preload: str = "metadata",
 ) -> str:
     """A clip: its name, caption, player, metadata line, waveform and (unless ``compact``)
-    mel spectrogram.  A clip that cannot be read shows why instead."""
+    mel spectrogram.  A clip that cannot be read shows why instead.  ``preload="none"``
+    loads the clip only when played (a page of many clips opens without loading them)."""
     label = name if name is not None else (audio.caption or "audio")
     try:
         data, ext, note = player_source(audio)
@@ -333,7 +338,8 @@ def audio_html(
     if caption:
         parts.append(f'<p class="caption">{e(caption)}</p>')
     parts.append(
-        f'<audio controls preload="metadata" data-name="{e(label)}" data-duration="{duration!r}" '
+        f'<audio controls preload="{e(preload)}" data-name="{e(label)}" '
+        f'data-duration="{duration!r}" '
         f'src="{e(src)}"></audio>'
     )
     parts.append(f'<p class="facts">{e(facts)}</p>')
@@ -359,13 +365,13 @@ def value_json(value: Any, indent: int | None = 1) -> str:
     return text if len(text) <= 2000 else text[:2000] + " ..."
 
 
-def cell_html(cell: Any, name: str, sink: Sink) -> str:
+def cell_html(cell: Any, name: str, sink: Sink, preload: str = "metadata") -> str:
     """A table cell's content: a compact clip, a value's own HTML, or escaped text."""
     from .audio import Audio
     from .value import Value
 
     if isinstance(cell, Audio):
-        return audio_html(cell, name, sink, compact=True)
+        return audio_html(cell, name, sink, compact=True, preload=preload)
     if isinstance(cell, Value):
         return value_html(cell, None, sink, inner=True)
     if isinstance(cell, str):
@@ -379,6 +385,7 @@ def table_html(
     sink: Sink = data_uri,
     max_rows: int = TABLE_ROWS,
     changed: set[tuple[int, str]] | frozenset[tuple[int, str]] = frozenset(),
+    preload: str = "metadata",
 ) -> str:
     """A table as a grid, players in audio cells; the first ``max_rows`` rows and a count of
     the rest.  Cells in ``changed`` (``(row, column)``) are marked ``class="changed"``."""
@@ -389,7 +396,7 @@ def table_html(
         for c, col in zip(row, table.columns):
             mark = ' class="changed"' if (r, col) in changed else ""
             label = f"{name or 'table'}[{r}].{col}"
-            cells.append(f"<td{mark}>{cell_html(c, label, sink)}</td>")
+            cells.append(f"<td{mark}>{cell_html(c, label, sink, preload)}</td>")
         rows.append(f"<tr>{''.join(cells)}</tr>")
     n, shown = len(table.data), min(len(table.data), max_rows)
     rest = f'<p class="cap">showing {shown} of {n} rows ({n - shown} more)</p>' if shown < n else ""
@@ -434,7 +441,7 @@ def value_html(
 NOTEBOOK_CSS = (
     "<style>.ma .facts,.ma .note,.ma .cap{color:#556;font-size:.85em;margin:.2em 0}"
     ".ma .caption{font-style:italic;margin:.2em 0}.ma audio{display:block;width:100%;"
-    "max-width:480px}.ma td,.ma th{border:1px solid #dde;padding:.3em;vertical-align:top}"
+    "max-width:400px}.ma td,.ma th{border:1px solid #dde;padding:.3em;vertical-align:top}"
     ".ma table{border-collapse:collapse}.ma .figure{margin-top:.3em}"
     ".ma img{image-rendering:pixelated}</style>"
 )

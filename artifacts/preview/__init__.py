@@ -128,6 +128,6 @@ def run_html(run_dir: str, limit: int = NOTEBOOK_LIMIT) -> str:
 
 
 _NB_CSS = (
-    "<style>.ma .step{display:none}.ma .step.on{display:block}.ma .plots{display:flex;"
-    "flex-wrap:wrap;gap:.8em}</style>"
+    "<style>.ma .step{display:none}.ma .step.on{display:flex;flex-wrap:wrap;gap:1em}"
+    ".ma .plots{display:flex;flex-wrap:wrap;gap:.8em}</style>"
 )

@@ -24,6 +24,7 @@ from .items import Item, items
 __all__ = ["render", "render_body", "page", "FolderSink", "DEFAULT_LIMIT", "human"]
 
 DEFAULT_LIMIT = 200
+PRELOAD = 24  # players that load their clip's header when the page opens; the rest on play
 
 
 class FolderSink:
@@ -63,6 +64,10 @@ class Budget:
         self.shown = 0
         self.total = 0
 
+    def preload(self) -> str:
+        """``preload`` of the next player: browsers keep only so many players loaded."""
+        return "metadata" if self.shown < PRELOAD else "none"
+
     def note(self, limit: int) -> str:
         if self.total <= self.shown:
             return ""
@@ -92,13 +97,13 @@ def card(item: Item, budget: Budget, sink: Sink, changed: Any = frozenset()) -> 
                 f'<div class="clip capped"><h3 class="name">{e(item.name)}</h3>(not shown)</div>'
             )
         else:
+            inner = display.audio_html(item.value, item.name, sink, preload=budget.preload())
             budget.left -= 1
             budget.shown += 1
-            inner = display.audio_html(item.value, item.name, sink)
     elif item.kind == "table":
         wide = " wide"
         table: Table = item.value
-        rows = 0
+        rows, preload = 0, budget.preload()
         for row in table.data:
             n = sum(isinstance(c, Audio) for c in row)
             if n > budget.left:
@@ -106,7 +111,7 @@ def card(item: Item, budget: Budget, sink: Sink, changed: Any = frozenset()) -> 
             budget.left -= n
             budget.shown += n
             rows += 1
-        inner = display.table_html(table, item.name, sink, max_rows=rows, changed=changed)
+        inner = display.table_html(table, item.name, sink, rows, changed, preload)
     elif item.kind == "value":
         inner = display.value_html(item.value, item.name, sink)
     elif item.kind == "file":
@@ -146,15 +151,15 @@ body{font-family:system-ui,sans-serif;margin:1.5em;color:#1d2330;background:#fff
 h1{font-size:1.4em}h2{font-size:1.2em;margin:.2em 0}h3{font-size:1em;margin:.2em 0}
 .meta,.facts,.note,.cap{color:#556;font-size:.85em;margin:.2em 0}
 .cap{background:#fff6d6;padding:.3em .6em;border-radius:4px;color:#5a4500}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(600px,1fr));gap:.8em}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(530px,1fr));gap:.8em}
 .card{border:1px solid #dde;border-radius:6px;padding:.6em;overflow-x:auto}
 .card.wide{grid-column:1/-1}
 .hidden{display:none}.error{background:#fde8e8}.clip.compact{min-width:250px}
-.caption{font-style:italic;margin:.2em 0}audio{display:block;width:100%;max-width:480px}
+.caption{font-style:italic;margin:.2em 0}audio{display:block;width:100%;max-width:400px}
 .figure{margin-top:.3em}img{image-rendering:pixelated}
 table{border-collapse:collapse}td,th{border:1px solid #dde;padding:.3em;vertical-align:top}
 td.changed{background:#fff1c2;outline:2px solid #d4a72c}
-.side{display:grid;grid-template-columns:1fr 1fr;gap:1em}
+.side{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1em}
 .row{display:contents}.status{grid-column:1/3;font-weight:600;margin-top:.6em}
 .added{color:#1a7f37}.removed{color:#c62828}.changed{color:#9a6700}.same{color:#889}
 details.unchanged{margin:1em 0}details.unchanged>summary{cursor:pointer;font-weight:600}
@@ -162,7 +167,8 @@ details.unchanged{margin:1em 0}details.unchanged>summary{cursor:pointer;font-wei
 pre{white-space:pre-wrap;font-size:.8em;margin:.2em 0}
 .plots{display:flex;flex-wrap:wrap;gap:.8em}
 .plot{border:1px solid #dde;border-radius:6px;padding:.4em}
-.steps input{width:24em}.step{display:none}.step.on{display:block}
+.step>.clip{flex:0 1 520px}.steps input{width:24em}
+.step{display:none}.step.on{display:flex;flex-wrap:wrap;gap:1em}
 """
 
 # The filter hides cards whose name and captions do not contain the text typed.

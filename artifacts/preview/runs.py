@@ -21,7 +21,8 @@ PLOT_W, PLOT_H = 320, 150
 _SLIDE = (
     "var b=this.closest('.steps'),s=b.querySelectorAll(':scope>.step'),i=+this.value;"
     "s.forEach(function(x,j){x.classList.toggle('on',j===i);"
-    "if(j!==i)x.querySelectorAll('audio').forEach(function(a){a.pause();});});"
+    "x.querySelectorAll('audio').forEach(function(a){if(j!==i)a.pause();"
+    "else if(a.preload==='none')a.preload='metadata';});});"
     "b.querySelector('output').textContent='step '+s[i].dataset.step;"
 )
 
@@ -74,13 +75,18 @@ def plot_svg(key: str, points: list[tuple[int, float]]) -> str:
     )
 
 
-def _step_html(key: str, step: int, value: Any, sink: Sink) -> str:
+def _step_html(key: str, step: int, value: Any, sink: Sink, on: bool) -> str:
+    # only the step shown loads its clips' headers; the others load when shown or played
+    preload = "metadata" if on else "none"
     if isinstance(value, list):
         return "".join(
-            display.audio_html(a, f"{key} {step}[{i}]", sink) for i, a in enumerate(value)
+            display.audio_html(a, f"{key} {step}[{i}]", sink, preload=preload)
+            for i, a in enumerate(value)
         )
+    if isinstance(value, Audio):
+        return display.audio_html(value, f"{key} {step}", sink, preload=preload)
     if isinstance(value, Table):
-        return display.table_html(value, f"{key} {step}", sink)
+        return display.table_html(value, f"{key} {step}", sink, preload=preload)
     return display.value_html(value, f"{key} {step}", sink)
 
 
@@ -127,7 +133,7 @@ def run_body(
         last = len(shown) - 1
         panels = "".join(
             f'<div class="step{" on" if i == last else ""}" data-step="{s}">'
-            f"{_step_html(key, s, v, sink)}</div>"
+            f"{_step_html(key, s, v, sink, i == last)}</div>"
             for i, (s, v) in enumerate(shown)
         )
         note = (
