@@ -274,28 +274,36 @@ def test_diff_page(browser, clips, tmp_path):
 
 
 def test_two_hundred_clips_and_a_long_one(browser, tmp_path):
-    """200 five-second clips: the page stays small, every player decodes; a clip of more
-    than 32 MB gets a player too."""
-    store = open_store(str(tmp_path / "store"))
+    """200 five-second clips: the page stays small, every player decodes.  A clip of more
+    than 32 MB gets a player too, beside the page and embedded in it."""
+    url = str(tmp_path / "store")
+    store = open_store(url)
     d = Artifact("many", type="dataset")
     base = (tone(220, 5.0, 16000) * 32767).astype(np.int16)
     for i in range(200):
         d.add(Audio(np.roll(base, i * 97), 16000, caption=f"take {i}"), f"clip{i:03d}")
+    store.commit(d)
+    d = Artifact("long", type="dataset")
     long = tone(110, 100.0, 48000, 2).astype(np.float32)  # 100 s, 36.6 MiB of WAV
     d.add(Audio(long, 48000, caption="a long one"), "long")
-    store.commit(d)
-    path = view(str(tmp_path / "store"), tmp_path / "many.html", "many", "--limit", "201")
+    assert store.commit(d).get("long").size > 32 << 20
+    path = view(url, tmp_path / "many.html", "many")
     size = path.stat().st_size
     assert size < 5 * 1024 * 1024, size
-    print(f"200 five-second clips and a 100 s one: page {size / 1e6:.2f} MB")
-    expected = {f"clip{i:03d}": 5.0 for i in range(200)} | {"long": 100.0}
-    page, problems = open_page(browser, path)
-    try:
-        check_players(page, expected, list(expected))
-        check_pictures(page, 201, 201)
-    finally:
-        page.close()
-    assert problems == []
+    print(f"200 five-second clips: page {size / 1e6:.2f} MB")
+    pages = [
+        (path, {f"clip{i:03d}": 5.0 for i in range(200)}),
+        (view(url, tmp_path / "long.html", "long"), {"long": 100.0}),
+        (view(url, tmp_path / "long1.html", "long", "--embed"), {"long": 100.0}),
+    ]
+    for path, expected in pages:
+        page, problems = open_page(browser, path)
+        try:
+            check_players(page, expected, list(expected))
+            check_pictures(page, len(expected), len(expected))
+        finally:
+            page.close()
+        assert problems == []
 
 
 def test_run_page_steps_and_plots(browser, tmp_path):
@@ -317,6 +325,7 @@ def test_run_page_steps_and_plots(browser, tmp_path):
             assert p["error"] is None and abs(p["duration"] - p["expected"]) < 1e-3, p
         assert sorted(p["expected"] for p in players if p["name"].startswith("sample")) == [
             0.2, 0.4, 0.6, 0.8, 1.0]  # fmt: skip
+        screenshot(page, "run.png", tmp_path)  # as it opens: the last step shown
         # one plot per number, drawn as a line through every step
         plots = page.locator("svg.plot-svg")
         assert plots.count() == 2
@@ -335,8 +344,6 @@ def test_run_page_steps_and_plots(browser, tmp_path):
             assert visible.get_attribute("data-name") == f"sample {i}"
             assert panel.locator("output").inner_text() == f"step {i}"
         check_pictures(page, 15, 15)
-        page.evaluate("window.scrollTo(0, 0)")
-        screenshot(page, "run.png", tmp_path)
     finally:
         page.close()
     assert problems == []

@@ -63,7 +63,10 @@ TEMPLATE = """\
 """
 
 
-def test_a_real_notebook_shows_players_that_decode(browser, tmp_path):  # noqa: F811
+def test_a_real_notebook_shows_players_that_decode(browser, tmp_path, monkeypatch):  # noqa: F811
+    # the kernel's connection files and IPython's profile go to the test's folder
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
     client = NotebookClient(
