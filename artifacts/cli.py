@@ -429,6 +429,13 @@ def cmd_view(store: Store, args: argparse.Namespace) -> int:
         out = args.output or os.path.basename(os.path.abspath(run_dir)) + ".html"
         print(view.write(run_dir, out, limit=args.limit, embed=args.embed))
         return 0
+    for ref in args.refs:
+        # (a bare NAME may match a folder of the same name: it stays an artifact ref)
+        if ("/" in ref or os.sep in ref) and os.path.isdir(ref):
+            raise UserError(
+                f"{ref} is a folder but not a run folder (it has no history.jsonl); "
+                "give a run folder alone, or NAME:VERSION refs"
+            )
     arts = [store.artifact(r) for r in args.refs]
     out = args.output or "-vs-".join(f"{a.name}-{a.version}" for a in arts) + ".html"
     print(view.write(arts, out, limit=args.limit, embed=args.embed))
