@@ -160,6 +160,12 @@ class Artifact:
     def __repr__(self) -> str:
         return f"<Artifact {self.qualified_name} type={self.type!r} entries={len(self._entries)}>"
 
+    def _repr_html_(self) -> str | None:
+        """The notebook display of a committed version: its summary and values."""
+        from .preview import version_html
+
+        return version_html(self)
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -97,6 +97,12 @@ class Run:
     def __repr__(self) -> str:
         return f"<Run {self.id} at {self.dir}>"
 
+    def _repr_html_(self) -> str:
+        """The notebook display: plots of the logged numbers, media across steps."""
+        from .preview import run_html
+
+        return run_html(self.dir)
+
     def __enter__(self) -> Run:
         return self
 

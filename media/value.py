@@ -236,6 +236,22 @@ class Value:
         """What equality compares; subclasses return their content."""
         raise NotImplementedError
 
+    # -- display --------------------------------------------------------------------------
+    def to_html(self) -> str | None:
+        """An HTML fragment that shows this value, or ``None`` (the default) to be shown as
+        its type and JSON.  The hook of custom types: the preview page (``artifacts view``)
+        and the notebook display both call it.  The fragment must be self-contained (media
+        as ``data:`` URIs, e.g. :func:`media.display.data_uri`) and must escape every text
+        it shows (``html.escape``); it is inserted as is.  ``Audio`` and ``Table`` are shown
+        by :mod:`media.display` itself."""
+        return None
+
+    def _repr_html_(self) -> str:
+        """The notebook display (Jupyter calls this): see :mod:`media.display`."""
+        from . import display  # lazily: the display code is only needed when showing
+
+        return display.notebook(display.value_html(self))
+
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return False  # not NotImplemented: numpy would answer with an array of bools
