@@ -91,6 +91,12 @@ class Dataset:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str, str, str]]:
+        # a DataLoader worker started by "spawn" gets the dataset pickled: it opens the store
+        # again by URL (storage options come from the environment, as for open_store)
+        store = self.artifact.store
+        return _reopen, (store.url, self.artifact.qualified_name, self.name, self.digest)
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         """Row ``i`` as a dict of column -> cell (media cells are lazy)."""
         return self._row(self._index(i), self.artifact)
@@ -333,6 +339,15 @@ class Dataset:
         if not files:
             return self._row(i, self.artifact)
         return self._row(i, _Read(self.artifact, files))
+
+
+def _reopen(url: str, ref: str, name: str, digest: str) -> Dataset:
+    from .store import open_store
+
+    ds = open_store(url).artifact(ref).dataset(name)
+    if ds.digest != digest:  # (a version never changes; a store replaced at the URL might)
+        raise ValueError(f"{url}: {ref} is not the version this dataset was made from")
+    return ds
 
 
 class Batches:
