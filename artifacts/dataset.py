@@ -335,7 +335,10 @@ class Dataset:
         for cell in row:
             for path, sha, size in _files_of(cell):
                 with self.artifact.open_media(path, sha, size) as f:
-                    files[(path, sha, size)] = f.read()
+                    # (a BytesIO of bytes gives them back without a copy)
+                    files[(path, sha, size)] = (
+                        f.getvalue() if isinstance(f, io.BytesIO) else f.read()
+                    )
         if not files:
             return self._row(i, self.artifact)
         return self._row(i, _Read(self.artifact, files))
