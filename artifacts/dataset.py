@@ -294,6 +294,8 @@ class Dataset:
         its digest, while the caller works on the current one; the rows' media cells hold
         those bytes (``numpy()`` reads nothing more).  ``batches.state_dict()`` taken in the
         loop body names the batch after the one just yielded, whatever was read ahead.
+        (To build a new version from rows, take them from ``ds[i]`` or the table: their
+        clips are then references to this version's files.)
         """
         if not isinstance(batches, Batches) or batches.dataset is not self:
             raise TypeError("Invalid batches: give a plan made by this dataset's batches()")
