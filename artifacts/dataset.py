@@ -71,8 +71,8 @@ class Dataset:
             ) from None
         if not isinstance(table, Table):
             raise ValueError(
-                f"{artifact.qualified_name}/{name} is a {type(table).__name__}, not a Table; "
-                "dataset() takes the name of a Table value"
+                f"{artifact.qualified_name}/{name} is a value of type {type(table).__name__}, "
+                "not a Table; dataset() takes the name of a Table value"
             )
         self.artifact = artifact
         self.name = name
@@ -308,9 +308,12 @@ class Dataset:
             nxt = start
 
             def submit() -> None:
+                # a batch in `workers` parts (a task per row costs more than a row locally)
                 nonlocal nxt
                 rows = plan[nxt]
-                pending.append([pool.submit(self._read_row, i) for i in rows])
+                step = -(-len(rows) // workers)
+                parts = [rows[j : j + step] for j in range(0, len(rows), step)]
+                pending.append([pool.submit(self._read_rows, part) for part in parts])
                 nxt += 1
 
             while nxt < len(plan) and len(pending) <= prefetch:
@@ -321,7 +324,7 @@ class Dataset:
                     futures = pending.popleft()
                     if nxt < len(plan):
                         submit()
-                    rows = [f.result() for f in futures]
+                    rows = [row for f in futures for row in f.result()]
                     k += 1
                     batches.position = k
                     yield rows
@@ -329,6 +332,9 @@ class Dataset:
                 for futures in pending:
                     for f in futures:
                         f.cancel()
+
+    def _read_rows(self, indices: list[int]) -> list[dict[str, Any]]:
+        return [self._read_row(i) for i in indices]
 
     def _read_row(self, i: int) -> dict[str, Any]:
         """Row ``i`` with its media files read (and checked) now."""

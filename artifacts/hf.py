@@ -74,7 +74,8 @@ def to_parquet(artifact: Any, name: str, path: str | os.PathLike[str]) -> str:
     table = artifact.get(name)
     if not isinstance(table, Table):
         raise ValueError(
-            f"{artifact.qualified_name}/{name} is a {type(table).__name__}, not a Table"
+            f"{artifact.qualified_name}/{name} is a value of type {type(table).__name__}, "
+            "not a Table"
         )
     arrays, features, kinds, captions = [], {}, {}, {}
     audio_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])

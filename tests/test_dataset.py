@@ -86,7 +86,7 @@ def test_bad_names(store):
     v = make_version(store, n=3)
     with pytest.raises(ValueError, match=r"no table named 'nope' in speech:v0; tables: train"):
         v.dataset("nope")
-    with pytest.raises(ValueError, match="lonely is a Audio, not a Table"):
+    with pytest.raises(ValueError, match="lonely is a value of type Audio, not a Table"):
         v.dataset("lonely")
     with pytest.raises(ValueError, match="needs a committed version"):
         Artifact("x", "dataset").dataset("train")

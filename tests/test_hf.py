@@ -129,7 +129,7 @@ def test_parquet_errors(store, tmp_path, monkeypatch):
     v = store.commit(draft)
     with pytest.raises(ValueError, match="column 'p' holds OpaqueValue cells; Parquet export"):
         to_parquet(v, "t", tmp_path / "t.parquet")
-    with pytest.raises(ValueError, match="x:v0/clip is a Audio, not a Table"):
+    with pytest.raises(ValueError, match="x:v0/clip is a value of type Audio, not a Table"):
         to_parquet(v, "clip", tmp_path / "t.parquet")
     assert not (tmp_path / "t.parquet").exists()
     monkeypatch.setitem(sys.modules, "pyarrow", None)
