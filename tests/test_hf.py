@@ -258,3 +258,23 @@ def test_audiofolder_without_metadata_and_jsonl(tmp_path):
     assert t.columns == ["audio", "file_name", "tags"] and t["tags"] == [3]
     with pytest.raises(ValueError, match="is not a folder"):
         audiofolder_table(tmp_path / "nope")
+
+
+def test_parquet_missing_clips_and_path_only_structs(store, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = Table(columns=["clip", "n"], data=[[Audio(io.BytesIO(wav_bytes(0, 20))), 1], [None, 2]])
+    draft = Artifact("gaps", "dataset")
+    draft.add(t, "t")
+    v = store.commit(draft)
+    back = table_from_parquet(to_parquet(v, "t", tmp_path / "gaps.parquet"))
+    assert back["clip"][1] is None and back == v.get("t")
+    # a struct that names a file outside the Parquet file (datasets can write those)
+    struct = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    pq.write_table(
+        pa.table({"audio": pa.array([{"bytes": None, "path": "x.wav"}], type=struct)}),
+        tmp_path / "paths.parquet",
+    )
+    with pytest.raises(ValueError, match=r"row 0, column 'audio': the audio struct holds only"):
+        table_from_parquet(tmp_path / "paths.parquet")
