@@ -316,14 +316,12 @@ class Dataset:
                 pending.append([pool.submit(self._read_rows, part) for part in parts])
                 nxt += 1
 
-            while nxt < len(plan) and len(pending) <= prefetch:
-                submit()
             k = start
             try:
-                while pending:
-                    futures = pending.popleft()
-                    if nxt < len(plan):
+                while k < len(plan):
+                    while nxt < len(plan) and nxt <= k + prefetch:  # batch k and the next ones
                         submit()
+                    futures = pending.popleft()
                     rows = [row for f in futures for row in f.result()]
                     k += 1
                     batches.position = k

@@ -268,3 +268,22 @@ def test_iter_batches_damaged_file(tmp_path):
     with pytest.raises(artifacts.IntegrityError):
         for _ in ds.iter_batches(ds.batches(2, shuffle=False)):
             pass
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 3])
+def test_iter_batches_reads_exactly_prefetch_batches_ahead(tmp_path, monkeypatch, prefetch):
+    v = make_version(artifacts.open_store(str(tmp_path / "s")), n=30)
+    ds = v.dataset("train")
+    order = list(ds.batches(3, seed=1))
+    counter = Counter(monkeypatch, v)
+    reader = ds.iter_batches(ds.batches(3, seed=1), prefetch=prefetch, workers=2)
+    path_of = {i: ds._rows[i][0]["path"] for i in range(30)}
+    for k in range(4):
+        next(reader)
+        wanted = {path_of[i] for b in order[: k + 1 + prefetch] for i in b}
+        deadline = time.monotonic() + 10
+        while not wanted <= set(counter.paths) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)  # nothing more arrives: batches beyond are not asked for yet
+        assert set(counter.paths) == wanted
+    reader.close()
