@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import artifacts
 from artifacts import Artifact
@@ -287,3 +289,49 @@ def test_iter_batches_reads_exactly_prefetch_batches_ahead(tmp_path, monkeypatch
         time.sleep(0.05)  # nothing more arrives: batches beyond are not asked for yet
         assert set(counter.paths) == wanted
     reader.close()
+
+
+@pytest.fixture(scope="module")
+def sized_datasets():
+    """Datasets of 0, 1, 5 and 33 rows in one memory:// store (made once for the module)."""
+    import uuid
+
+    store = artifacts.open_store(f"memory://sized-{uuid.uuid4().hex}")
+    out = {}
+    for n in (0, 1, 5, 33):
+        out[n] = make_version(store, n=n, name=f"n{n}").dataset("train")
+    return out
+
+
+@given(
+    n=st.sampled_from([0, 1, 5, 33]),
+    batch_size=st.integers(1, 40),
+    world_size=st.integers(1, 6),
+    seed=st.integers(0, 2**32),
+    epoch=st.integers(0, 1000),
+    max_duration=st.one_of(st.none(), st.floats(0.05, 20)),
+    shuffle=st.booleans(),
+    buckets=st.integers(1, 12),
+)
+def test_every_plan_is_a_partition(
+    sized_datasets, n, batch_size, world_size, seed, epoch, max_duration, shuffle, buckets
+):
+    ds = sized_datasets[n]
+    kwargs = dict(seed=seed, epoch=epoch, shuffle=shuffle, world_size=world_size)
+    if max_duration is None:
+        kwargs["batch_size"] = batch_size
+    else:
+        kwargs.update(max_duration=max_duration, duration_column="seconds", buckets=buckets)
+    plans = [list(ds.batches(**kwargs, rank=r)) for r in range(world_size)]
+    rows = [i for plan in plans for batch in plan for i in batch]
+    assert sorted(rows) == list(range(n))  # disjoint, and every row once
+    assert all(batch for plan in plans for batch in plan)  # no empty batch
+    counts = [len(p) for p in plans]
+    if max_duration is None:
+        assert all(len(b) <= batch_size for p in plans for b in p)
+        assert max(counts) - min(counts) <= 1
+    else:
+        d = ds.durations("seconds")
+        assert all(len(b) == 1 or d[b].sum() <= max_duration + 1e-9 for p in plans for b in p)
+        assert max(counts) - min(counts) <= 1
+    assert plans == [list(ds.batches(**kwargs, rank=r)) for r in range(world_size)]
