@@ -104,7 +104,8 @@ def to_parquet(artifact: Any, name: str, path: str | os.PathLike[str]) -> str:
             arrow = {"bool": pa.bool_(), "int": pa.int64(), "float": pa.float64()}
             typ = arrow.get(kind, pa.string())
             arrays.append(pa.array(cells, type=typ))
-            features[col] = {"dtype": str(typ), "_type": "Value"}
+            hf_dtype = {"bool": "bool", "int": "int64", "float": "float64"}.get(kind, "string")
+            features[col] = {"dtype": hf_dtype, "_type": "Value"}
     hf = {"info": {"features": features}}
     ours = {"columns": kinds, "captions": captions, "source": artifact.qualified_name}
     schema = pa.schema(
