@@ -643,6 +643,12 @@ class Artifact:
             raise exc.with_traceback(None) from None
         return value
 
+    def dataset(self, name: str) -> Any:
+        """The ``Table`` value ``name`` as a :class:`artifacts.dataset.Dataset` for training."""
+        from .dataset import Dataset
+
+        return Dataset(self, name)
+
     def value_names(self) -> list[str]:
         """Names of the values (entries ``<name>.<tag>.json``)."""
         self._resolve_name("")

@@ -275,7 +275,11 @@ def cmd_put(store: Store, args: argparse.Namespace) -> int:
     else:
         draft = Artifact(name, args.type or "dataset", args.description, metadata)
     for path in args.paths:
-        if os.path.isdir(path):
+        if args.audiofolder:  # a Table of its clips and metadata.csv (see artifacts.hf)
+            from .hf import audiofolder_table
+
+            draft.add(audiofolder_table(path), args.audiofolder, overwrite=args.update)
+        elif os.path.isdir(path):
             draft.add_dir(path, overwrite=args.update)
         else:
             draft.add_file(path, overwrite=args.update)
@@ -521,6 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--update",
         action="store_true",
         help="start from the latest version and add or replace these files",
+    )
+    p.add_argument(
+        "--audiofolder",
+        metavar="TABLE",
+        help="PATH is an audio folder (clips + metadata.csv): commit it as the Table TABLE",
     )
     p = add("verify", cmd_verify, "re-hash a version, an artifact's versions, or everything")
     p.add_argument("ref", nargs="?", help="NAME:VERSION, or NAME for all its versions")
