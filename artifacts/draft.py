@@ -29,7 +29,16 @@ from .staging import DraftState
 __all__ = ["Artifact"]
 
 #: the verbs of a committed version: on a draft they raise ValueError
-VERSION_VERBS = ("get", "read_bytes", "open_entry", "open_media", "download", "verify", "new_draft")
+VERSION_VERBS = (
+    "get",
+    "read_bytes",
+    "read_media_range",
+    "open_entry",
+    "open_media",
+    "download",
+    "verify",
+    "new_draft",
+)
 
 
 class Artifact(DraftState, metaclass=abc.ABCMeta):
@@ -53,6 +62,10 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
     def aliases(self) -> NoReturn:
         """A draft has no aliases yet (``ValueError``)."""
         raise self._needs_commit("aliases")
+
+    def _repr_html_(self) -> None:
+        """A draft has no notebook display of its own (its repr is shown)."""
+        return None
 
     created_at = None  #: a draft is not committed
     created_by = None

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .dataset import Dataset
 from .errors import EntryNotFoundError, ReadOnlyError
 from .manifest import ManifestEntry, entries_digest
 from .names import VALUE_JSON_RE
@@ -53,6 +54,11 @@ class EntrySet:
 
     def __contains__(self, path: object) -> bool:
         return path in self._entries
+
+    def dataset(self, name: str) -> Dataset:
+        """The ``Table`` value ``name`` of a committed version as a
+        :class:`artifacts.dataset.Dataset` for training (a draft: ``ValueError``)."""
+        return Dataset(self, name)
 
     def entry_json(self, path: str) -> dict[str, Any] | None:
         """The manifest JSON of entry ``path`` (``None`` when there is none); do not change

@@ -6,26 +6,21 @@ import json
 import os
 import time
 import uuid
-import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import schemas
-from media import Audio, FolderSource, Media, Table, Value, load_cell
+from media import Audio, Media, Table, Value
 from media.paths import atomic_write, check_relpath, join_inside
 
-from .artifact import Artifact
+from .draft import Artifact
+from .history import HISTORY, HistoryWarning, end_torn_line, load_row, read_history, read_jsonl
 from .names import check_artifact_name
 from .store import Store, open_store
 
-__all__ = ["Run", "read_history", "HistoryWarning"]
+__all__ = ["Run", "read_history", "load_row", "HistoryWarning"]
 
-HISTORY = "history.jsonl"
 LINEAGE = "lineage.jsonl"
-
-
-class HistoryWarning(UserWarning):
-    """A history line could not be read (a torn write) and was skipped."""
 
 
 def _json_scalar(value: Any, key: str) -> Any:
@@ -80,7 +75,7 @@ class Run:
         self._finished = False
         rows = read_history(self.dir, load_values=False, warn=False)
         self._step = rows[-1]["_step"] + 1 if rows else 0
-        _end_torn_line(os.path.join(self.dir, HISTORY))
+        end_torn_line(os.path.join(self.dir, HISTORY))
 
     @property
     def store(self) -> Store:
@@ -96,6 +91,12 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<Run {self.id} at {self.dir}>"
+
+    def _repr_html_(self) -> str:
+        """The notebook display: plots of the logged numbers, media across steps."""
+        from .preview import run_html
+
+        return run_html(self.dir)
 
     def __enter__(self) -> Run:
         return self
@@ -178,7 +179,9 @@ class Run:
                         "'<key>_<step>_<id>.<ext>' would be longer than 255 bytes"
                     )
         for key, value in data.items():  # refuse what cannot be logged before binding media
-            if not isinstance(value, Value) and not _is_audio_list(value):
+            if _is_audio_list(value):
+                Audio.check_seq(value, key)
+            elif not isinstance(value, Value):
                 _json_scalar(value, key)
         for key, value in data.items():
             row[key] = self._encode(value, key, step)
@@ -234,7 +237,7 @@ class Run:
         path = os.path.join(self.dir, LINEAGE)
         if not os.path.exists(path):
             return []
-        return _read_jsonl(path, "lineage", warn=True)
+        return read_jsonl(path, "lineage", warn=True)
 
     def finish(self) -> None:
         """End the run: further ``log`` calls raise."""
@@ -245,66 +248,3 @@ def _is_audio_list(value: Any) -> bool:
     if not isinstance(value, (list, tuple)) or not value:
         return False
     return all(isinstance(v, Audio) for v in value)
-
-
-def _end_torn_line(path: str) -> None:
-    """End a torn last line (a crash while writing) so the next row starts on its own line."""
-    try:
-        with open(path, "rb+") as f:
-            if f.seek(0, os.SEEK_END) == 0:
-                return
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) != b"\n":
-                f.write(b"\n")
-    except FileNotFoundError:
-        pass
-
-
-def _read_jsonl(path: str, tag: str, warn: bool) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, "rb") as f:
-        lines = f.read().split(b"\n")
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            schemas.validate(row, tag)
-        except (ValueError, schemas.SchemaError) as exc:
-            if warn:
-                warnings.warn(f"{path}: line {i} skipped ({exc})", HistoryWarning, stacklevel=3)
-            continue
-        rows.append(row)
-    return rows
-
-
-def read_history(
-    dir: str | os.PathLike[str], load_values: bool = True, warn: bool = True
-) -> list[dict[str, Any]]:
-    """Rows of ``<dir>/history.jsonl``, values rebuilt through ``Value.init_from_json``.
-
-    Lines that cannot be read (a torn write at a crash) are skipped with a
-    :class:`HistoryWarning`.  ``audio`` seq values become lists of Audio; values of types no
-    installed plugin knows stay as :class:`media.OpaqueValue`.  Also reads the history the
-    wandb client writes, given its rows as JSON Lines and its media folder.
-    """
-    dir = os.fspath(dir)
-    path = os.path.join(dir, HISTORY)
-    if not os.path.exists(path):
-        return []
-    rows = _read_jsonl(path, "history-row", warn)
-    if not load_values:
-        return rows
-    source = FolderSource(dir)
-    return [load_row(row, source) for row in rows]
-
-
-def load_row(row: Mapping[str, Any], source: Any) -> dict[str, Any]:
-    """One history row with its values rebuilt from ``source``."""
-    out = {}
-    for key, value in row.items():
-        if isinstance(value, dict) and value.get("_type") == "audio":
-            out[key] = Audio.seq_from_json(value, source)
-        else:
-            out[key] = load_cell(value, source)
-    return out

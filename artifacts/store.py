@@ -120,6 +120,11 @@ class Store:
         self._lock = threading.Lock()
         self._init_marker()
 
+    @classmethod
+    def open(cls, url: str | os.PathLike[str] | None = None, **kwargs: Any) -> Store:
+        """:func:`open_store` (for callers that hold the class, not the module)."""
+        return open_store(url, **kwargs)
+
     def __repr__(self) -> str:
         return f"<Store {self.url}>"
 

@@ -14,7 +14,7 @@ from typing import IO, Any, NoReturn
 from media import ArtifactSource, OpaqueValue, Value
 from media.errors import IntegrityError, UnknownTypeError
 from media.paths import join_inside
-from media.value import CHUNK
+from media.value import CHUNK, check_range_args
 
 from .draft import Artifact
 from .entryset import EntrySet
@@ -86,6 +86,12 @@ class Version(EntrySet):
         """The store that holds this version."""
         return self._store
 
+    def _repr_html_(self) -> str | None:
+        """The notebook display of a committed version: its summary and values."""
+        from .preview import version_html
+
+        return version_html(self)
+
     # -- reading ----------------------------------------------------------------------------
     def get(self, name: str) -> Value:
         """The value stored under ``name`` (with or without its ``.<tag>.json`` suffix).
@@ -154,6 +160,28 @@ class Version(EntrySet):
         if e["size"] > BIG:
             return self._store.objects.open_verified(e, name)
         return io.BytesIO(self._store.objects.read(e, name))
+
+    def read_media_range(
+        self,
+        path: str,
+        offset: int,
+        length: int,
+        sha256: str | None = None,
+        size: int | None = None,
+    ) -> bytes:
+        """Source protocol (optional method): bytes ``offset`` to ``offset + length`` of
+        entry ``path`` (fewer where it ends first), checked like :meth:`open_media`.
+
+        The store records one digest per file, so the range is checked by checking the
+        whole entry: an entry of up to 64 MiB is read whole and checked on each call, a
+        larger one is checked once per :class:`Store` object by streaming and then read at
+        the range.  Digests of fixed-size chunks recorded at commit will let this read and
+        check only the chunks the range covers, with the same signature.
+        """
+        check_range_args(offset, length)
+        with self.open_media(path, sha256, size) as f:
+            f.seek(offset)
+            return f.read(length)
 
     def download(
         self, root: str | os.PathLike[str] | None = None, paths: Iterable[str] | None = None

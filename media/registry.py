@@ -36,6 +36,11 @@ def accept_subclasses_of(base: type) -> None:
     _base[:] = [base]
 
 
+def base() -> type:
+    """The base class of every value type (``media.Value``)."""
+    return _base[0]
+
+
 def register(cls: type[Any], *, replace: bool = False) -> type[Any]:
     """Register ``cls`` under its ``artifact_type`` tag and return it (usable as a decorator).
 
