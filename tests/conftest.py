@@ -122,9 +122,13 @@ AZURITE_KEY = (
 
 def azurite_blob() -> str:
     """The ``azurite-blob`` program: ``$AZURITE_BLOB``, the one ``make test`` installs, or PATH."""
+    given = os.environ.get("AZURITE_BLOB")
     found = (
-        os.environ.get("AZURITE_BLOB")
-        or shutil.which("azurite-blob", path=os.path.join(REPO, ".cache/azurite/node_modules/.bin"))
+        shutil.which(given)
+        if given
+        else shutil.which(
+            "azurite-blob", path=os.path.join(REPO, ".cache/azurite/node_modules/.bin")
+        )
         or shutil.which("azurite-blob")
     )
     if not found:
