@@ -594,7 +594,8 @@ def build_parser() -> argparse.ArgumentParser:
         "remote",
         help="name stores: add, list or remove remotes",
         description="Named stores (a URL and storage options, never credentials) in "
-        f"the per-user configuration file (${config.CONFIG_ENV} overrides its path).",
+        f"the per-user configuration file, {config.config_path()} "
+        f"(${config.CONFIG_ENV} overrides its path).",
     )
     p.set_defaults(func=cmd_remote, needs_store=False)
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -358,6 +358,7 @@ def test_remote_commands_on_the_command_line(tmp_path):
     assert ok("remote", "remove", "lab").startswith("removed remote lab (az://lab/store)")
     assert "no remote named 'lab'" in fails("remote", "remove", "lab")
     assert [r["name"] for r in json.loads(ok("remote", "list", "--json"))] == ["team"]
+    assert config.config_path() in "".join(ok("remote", "--help").split())  # wrapped
 
 
 def test_a_remote_name_that_is_also_a_folder_is_refused(tmp_path):
