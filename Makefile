@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 PLUGIN := tests/plugin_example
 
 .PHONY: venv demo test lint bench browser azurite clean
@@ -47,7 +48,12 @@ lint: $(STAMP)
 test: $(STAMP) browser azurite lint
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+# the peers the benchmarks measure against (HF datasets, WebDataset)
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:

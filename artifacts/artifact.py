@@ -20,7 +20,7 @@ import fsspec
 from media import Media, OpaqueValue, Value
 from media.errors import IntegrityError, UnknownTypeError
 from media.paths import join_inside
-from media.value import CHUNK, hash_stream
+from media.value import CHUNK, check_range_args, hash_stream
 
 from .errors import EntryNotFoundError, ReadOnlyError
 from .manifest import (
@@ -159,6 +159,12 @@ class Artifact:
 
     def __repr__(self) -> str:
         return f"<Artifact {self.qualified_name} type={self.type!r} entries={len(self._entries)}>"
+
+    def _repr_html_(self) -> str | None:
+        """The notebook display of a committed version: its summary and values."""
+        from .preview import version_html
+
+        return version_html(self)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -637,6 +643,12 @@ class Artifact:
             raise exc.with_traceback(None) from None
         return value
 
+    def dataset(self, name: str) -> Any:
+        """The ``Table`` value ``name`` as a :class:`artifacts.dataset.Dataset` for training."""
+        from .dataset import Dataset
+
+        return Dataset(self, name)
+
     def value_names(self) -> list[str]:
         """Names of the values (entries ``<name>.<tag>.json``)."""
         self._resolve_name("")
@@ -676,6 +688,28 @@ class Artifact:
         if e["size"] > BIG:
             return self._store._open_verified(self, path, e)
         return io.BytesIO(self._store._read_entry(self, path, e))
+
+    def read_media_range(
+        self,
+        path: str,
+        offset: int,
+        length: int,
+        sha256: str | None = None,
+        size: int | None = None,
+    ) -> bytes:
+        """Source protocol (optional method): bytes ``offset`` to ``offset + length`` of
+        entry ``path`` (fewer where it ends first), checked like :meth:`open_media`.
+
+        The store records one digest per file, so the range is checked by checking the
+        whole entry: an entry of up to 64 MiB is read whole and checked on each call, a
+        larger one is checked once per :class:`Store` object by streaming and then read at
+        the range.  Digests of fixed-size chunks recorded at commit will let this read and
+        check only the chunks the range covers, with the same signature.
+        """
+        check_range_args(offset, length)
+        with self.open_media(path, sha256, size) as f:
+            f.seek(offset)
+            return f.read(length)
 
     def download(
         self, root: str | os.PathLike[str] | None = None, paths: Iterable[str] | None = None

@@ -277,7 +277,11 @@ def cmd_put(store: Store, args: argparse.Namespace) -> int:
     else:
         draft = Artifact(name, args.type or "dataset", args.description, metadata)
     for path in args.paths:
-        if os.path.isdir(path):
+        if args.audiofolder:  # a Table of its clips and metadata.csv (see artifacts.hf)
+            from .hf import audiofolder_table
+
+            draft.add(audiofolder_table(path), args.audiofolder, overwrite=args.update)
+        elif os.path.isdir(path):
             draft.add_dir(path, overwrite=args.update)
         else:
             draft.add_file(path, overwrite=args.update)
@@ -426,9 +430,21 @@ def cmd_alias(store: Store, args: argparse.Namespace) -> int:
 def cmd_view(store: Store, args: argparse.Namespace) -> int:
     """Write an HTML page with players, waveforms and spectrograms (two versions: side by
     side)."""
+    if len(args.refs) == 1 and view.is_run_folder(args.refs[0]):
+        run_dir = args.refs[0]
+        out = args.output or os.path.basename(os.path.abspath(run_dir)) + ".html"
+        print(view.write(run_dir, out, limit=args.limit, embed=args.embed))
+        return 0
+    for ref in args.refs:
+        # (a bare NAME may match a folder of the same name: it stays an artifact ref)
+        if ("/" in ref or os.sep in ref) and os.path.isdir(ref):
+            raise UserError(
+                f"{ref} is a folder but not a run folder (it has no history.jsonl); "
+                "give a run folder alone, or NAME:VERSION refs"
+            )
     arts = [store.artifact(r) for r in args.refs]
     out = args.output or "-vs-".join(f"{a.name}-{a.version}" for a in arts) + ".html"
-    print(view.write(arts, out, limit=args.limit))
+    print(view.write(arts, out, limit=args.limit, embed=args.embed))
     return 0
 
 
@@ -559,6 +575,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start from the latest version and add or replace these files",
     )
+    p.add_argument(
+        "--audiofolder",
+        metavar="TABLE",
+        help="PATH is an audio folder (clips + metadata.csv): commit it as the Table TABLE",
+    )
     p = add("verify", cmd_verify, "re-hash a version, an artifact's versions, or everything")
     p.add_argument("ref", nargs="?", help="NAME:VERSION, or NAME for all its versions")
     p = add("gc", cmd_gc, "delete blobs no version refers to")
@@ -578,8 +599,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["set", "remove"])
     p.add_argument("ref", help="set: NAME:VERSION; remove: NAME:ALIAS or NAME")
     p.add_argument("alias", nargs="?", help="the alias")
-    p = add("view", cmd_view, "write an HTML preview (two versions: side by side)")
-    p.add_argument("refs", nargs="+", metavar="REF", help="one or two NAME:VERSION")
+    p = add("view", cmd_view, "write an HTML preview (two versions: side by side; a run folder)")
+    p.add_argument(
+        "refs", nargs="+", metavar="REF", help="one or two NAME:VERSION, or a run folder"
+    )
     p.add_argument(
         "-o", "--output", metavar="FILE", help="the HTML file (default NAME-VERSION.html)"
     )
@@ -588,7 +611,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=_limit,
         default=view.DEFAULT_LIMIT,
         metavar="N",
-        help=f"embed at most N clips (default {view.DEFAULT_LIMIT})",
+        help=f"show at most N clips (a run: N steps per key; default {view.DEFAULT_LIMIT})",
+    )
+    p.add_argument(
+        "--embed",
+        action="store_true",
+        help="one self-contained file (media inside the page, not in FILE_files/ beside it)",
     )
     p = sub.add_parser(
         "remote",

@@ -97,6 +97,12 @@ class Run:
     def __repr__(self) -> str:
         return f"<Run {self.id} at {self.dir}>"
 
+    def _repr_html_(self) -> str:
+        """The notebook display: plots of the logged numbers, media across steps."""
+        from .preview import run_html
+
+        return run_html(self.dir)
+
     def __enter__(self) -> Run:
         return self
 
@@ -181,7 +187,9 @@ class Run:
                         "'<key>_<step>_<id>.<ext>' would be longer than 255 bytes"
                     )
         for key, value in data.items():  # refuse what cannot be logged before binding media
-            if not isinstance(value, Value) and not _is_audio_list(value):
+            if _is_audio_list(value):
+                Audio.check_seq(value, key)
+            elif not isinstance(value, Value):
                 _json_scalar(value, key)
         for key, value in data.items():
             row[key] = self._encode(value, key, step)

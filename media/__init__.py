@@ -1,14 +1,16 @@
 """media: value types that write themselves to JSON plus a media file, and their registry.
 
-``Audio`` and ``Table`` are built in; custom types subclass :class:`Value` or
-:class:`Media` and are registered with :func:`register` (or installed as plugins through the
-entry-point group ``media.types``).  ``media`` never imports ``artifacts``: values reach runs
-and stores through the protocols in :mod:`media.value`.
+``Audio``, ``AudioSegment`` (a range of a clip's file) and ``Table`` are built in; custom
+types subclass :class:`Value` or :class:`Media` and are registered with :func:`register` (or
+installed as plugins through the entry-point group ``media.types``).  ``media`` never
+imports ``artifacts``: values reach runs and stores through the protocols in
+:mod:`media.value`.
 """
 
 from .audio import Audio
 from .errors import IntegrityError, MediaError, PluginWarning, SchemaError, UnknownTypeError
 from .registry import ENTRY_POINT_GROUP, lookup, register, type_mapping
+from .segment import AudioSegment
 from .table import OpaqueValue, Table, load_cell
 from .value import (
     ArtifactSource,
@@ -24,6 +26,7 @@ __all__ = [
     "Value",
     "Media",
     "Audio",
+    "AudioSegment",
     "Table",
     "OpaqueValue",
     "ArtifactSource",
@@ -43,7 +46,7 @@ __all__ = [
     "PluginWarning",
 ]
 
-BUILTIN_TYPES = (Audio, Table)
+BUILTIN_TYPES = (Audio, AudioSegment, Table)
 for _cls in BUILTIN_TYPES:
     register(_cls)
 del _cls

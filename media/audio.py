@@ -14,7 +14,7 @@ import soundfile as sf
 
 import schemas
 
-from . import _wav
+from . import _wav, _window
 from .errors import IntegrityError
 from .value import Media, Value
 
@@ -400,47 +400,62 @@ class Audio(Media):
         return self._file is not None or self._array is not None
 
     # -- samples --------------------------------------------------------------------------
-    def numpy(self) -> np.ndarray:
-        """The samples: shape ``(frames,)`` for mono or ``(frames, channels)``, a new array."""
-        if self._array is not None:
-            return self._array.copy()
+    def numpy(
+        self, start: int | None = None, stop: int | None = None, *, dtype: str | None = None
+    ) -> np.ndarray:
+        """The samples of frames ``[start, stop)``: shape ``(frames,)`` for mono or
+        ``(frames, channels)``, a new array.
+
+        ``start`` and ``stop`` default to the whole clip (``0 <= start <= stop <= frames``,
+        else ``ValueError``).  ``dtype=None`` gives the dtype the clip is stored with;
+        ``"float32"``, ``"float64"``, ``"int16"`` or ``"int32"`` convert exactly as
+        ``soundfile.read(dtype=...)`` does.  A window of a stored clip reads only the bytes
+        it needs where the format allows (a WAV header and the window's bytes; FLAC's seek
+        points), and those bytes are checked by the source it comes from.
+        """
+        want = _window.check_dtype(dtype)
         self._ensure_meta()
-        local = self.local_path()
-        if local is not None and self.source_file() is None:
-            samples, rate = sf.read(local, dtype=self._dtype, always_2d=True)
+        a, b = _window.check_range(start, stop, self._frames)
+        out = want or self._dtype
+        if self._array is not None:
+            samples = self._array[a:b]
+            if out == self._dtype:
+                return samples.copy()
+            two_d = samples.reshape(b - a, self._channels)
+            samples = _window.convert(two_d, out, self._sample_rate)
         else:
-            with self.open() as f:
-                data = f.read()
-            decoded = _wav.decode(data)
-            if decoded is not None and decoded[0].dtype.name == self._dtype:
-                samples, rate = decoded
-            elif (overrun := _wav.data_overrun(data)) is not None:
-                raise IntegrityError(
-                    f"{self._describe()}: the WAV data chunk says {overrun[0]} bytes but only "
-                    f"{overrun[1]} follow it (the file is truncated or its header lies)"
-                )
+            said = (self._sample_rate, self._channels, self._frames if self._whole_file else None)
+            if (a, b) == (0, self._frames) and self._whole_file:
+                samples = _window.read_whole(self._current(), out, said, self._describe())
             else:
-                try:
-                    samples, rate = sf.read(io.BytesIO(data), dtype=self._dtype, always_2d=True)
-                except (sf.LibsndfileError, RuntimeError) as exc:
-                    raise IntegrityError(
-                        f"{self._describe()}: the stored bytes are not readable audio ({exc})"
-                    ) from None
-        if (rate, samples.shape[1], samples.shape[0]) != (
-            self._sample_rate,
-            self._channels,
-            self._frames,
-        ):
-            raise IntegrityError(
-                f"{self._describe()}: the file header says {rate} Hz, {samples.shape[1]} "
-                f"channel(s), {samples.shape[0]} frames, but its JSON says "
-                f"{self._sample_rate} Hz, {self._channels} channel(s), {self._frames} frames"
-            )
+                fa, fb = self._file_range(a, b)
+                reader = _window.reader_for(self._current())
+                samples = _window.read(reader, fa, fb, out, said, self._describe())
         if self._ndim == 1:
             samples = samples[:, 0]
         if not samples.flags.writeable or not samples.flags.c_contiguous:
             samples = np.ascontiguousarray(samples).copy()
         return samples
+
+    #: whether the clip is its whole file (a segment is a window of one)
+    _whole_file: ClassVar[bool] = True
+
+    def _file_range(self, start: int, stop: int) -> tuple[int, int]:
+        """Frames of the file that frames ``[start, stop)`` of the clip are."""
+        return start, stop
+
+    def segment(self, start: int, stop: int) -> Audio:
+        """An :class:`Audio` of frames ``[start, stop)`` of this clip, a view of its file.
+
+        Same sample rate, channels, dtype and caption; ``segment.numpy()`` equals
+        ``clip.numpy(start, stop)``.  Added to an artifact it stores this clip's file (once,
+        however many segments of it are added; not at all when the file is already an entry
+        of the store) and JSON that names the file and the range, so that loaded again it
+        reads only its window.  See :class:`media.AudioSegment`.
+        """
+        from .segment import AudioSegment
+
+        return AudioSegment(self, start, stop)
 
     # -- JSON -----------------------------------------------------------------------------
     def to_json(self, run_or_artifact: Any) -> dict[str, Any]:
@@ -464,7 +479,7 @@ class Audio(Media):
         cls, seq: Sequence[Audio], run: Any, key: str, step: int | str
     ) -> dict[str, Any]:
         """JSON of a list of clips logged under one key: binds each clip to ``run`` first."""
-        clips = _clips(seq)
+        clips = cls.check_seq(seq, key)
         for clip in clips:
             clip.ensure_bound(run, key, step)
         obj: dict[str, Any] = {
@@ -478,6 +493,23 @@ class Audio(Media):
         if captions:
             obj["captions"] = captions
         return obj
+
+    @classmethod
+    def check_seq(cls, seq: Iterable[Any], key: str) -> list[Audio]:
+        """The clips of a list to log under ``key`` in the ``audio`` form, checked.
+
+        That form is read as whole files by every reader (the wandb client too), so it
+        holds whole clips only: a segment raises ``ValueError`` (log it under its own key).
+        """
+        clips = _clips(seq)
+        for clip in clips:
+            if clip.artifact_type != "audio-file":
+                raise ValueError(
+                    f"Invalid clip {clip!r} in the list logged as {key!r}: a list of clips is "
+                    "written in the audio form, which readers take as whole files; log each "
+                    f"{clip.artifact_type} under its own key, or in a Table"
+                )
+        return clips
 
     @classmethod
     def seq_from_json(cls, json_obj: dict[str, Any], source: Any) -> list[Audio]:

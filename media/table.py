@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
+from numbers import Integral as _Integral
 from typing import Any, ClassVar
 
 from .value import Media, Value
@@ -106,7 +107,25 @@ class Table(Value):
 
     artifact_type: ClassVar[str] = "table"
 
-    def __init__(self, columns: Sequence[str], data: Sequence[Sequence[Any]] | None = None):
+    def __init__(
+        self,
+        columns: Sequence[str] | None = None,
+        data: Sequence[Sequence[Any]] | None = None,
+        dataframe: Any = None,
+    ):
+        if dataframe is not None:
+            if columns is not None or data is not None:
+                raise ValueError(
+                    "Table(dataframe=df) takes its columns and rows from df; give either "
+                    "columns and data, or dataframe, not both"
+                )
+            columns, data = _from_dataframe(dataframe)
+        elif columns is None:
+            if data is not None:
+                raise ValueError(
+                    "Table(data=...) needs column names: pass columns=[...], one per cell"
+                )
+            columns = []
         if isinstance(columns, (str, bytes)):
             raise TypeError(f"Invalid columns {columns!r}: give a list of column names")
         cols = list(columns)
@@ -184,6 +203,79 @@ class Table(Value):
         """All cells of column ``name``."""
         return self[name]
 
+    def row(self, i: int) -> dict[str, Any]:
+        """Row ``i`` (negative counts from the end) as a dict of column -> cell.
+
+        Iterating over a table still gives rows as lists of cells, in column order.
+        """
+        n = len(self)
+        if isinstance(i, bool) or not isinstance(i, (int, _Integral)):
+            raise TypeError(f"Invalid row index {i!r}: expected an int")
+        if not -n <= i < n:
+            raise IndexError(f"row {i} is out of range: the table has {n} rows")
+        i = int(i) % n
+        if self._raw is not None:
+            cells = [self._column(j)[i] for j in range(len(self.columns))]
+        else:
+            cells = self._data[i]
+        return dict(zip(self.columns, cells))
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Every row as a dict of column -> cell."""
+        for r in self.data:
+            yield dict(zip(self.columns, r))
+
+    def add_column(self, name: str, values: Sequence[Any]) -> None:
+        """Append column ``name`` with one cell per row (any cell a table holds).
+
+        A table with no columns yet takes its number of rows from ``values``.  On any error
+        the table is left as it was.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"Invalid column name {name!r}: expected a str")
+        if name in self.columns:
+            raise ValueError(
+                f"Invalid column name {name!r}: the table already has it; columns: {self.columns}"
+            )
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+            raise TypeError(
+                f"Invalid values {values!r} for column {name!r}: give a list with one cell per row"
+            )
+        values = list(values)
+        rows = self.data
+        if (self.columns or rows) and len(values) != len(rows):
+            raise ValueError(
+                f"Invalid values for column {name!r}: {len(values)} cells for a table of "
+                f"{len(rows)} rows"
+            )
+        cells = [_check_cell(v, r, name) for r, v in enumerate(values)]
+        if not self.columns and not rows:
+            self._data = [[c] for c in cells]
+        else:
+            for row, cell in zip(rows, cells):
+                row.append(cell)
+        self.columns.append(name)
+
+    def get_dataframe(self) -> Any:
+        """The table as a pandas ``DataFrame`` (one column per column, media cells as objects).
+
+        A column whose cells are all ints, all floats, all bools or all strs gets pandas' dtype
+        for them; any other column (None among values, mixed types, media) keeps its cells as
+        Python objects, so ``Table(dataframe=table.get_dataframe()) == table``.
+        """
+        pd = _pandas()
+        cols = {}
+        for i, name in enumerate(self.columns):
+            cells = self._column(i) if self._raw is not None else [r[i] for r in self._data]
+            kinds = {type(c) for c in cells}
+            dtype = None if len(kinds) == 1 and kinds <= {int, float, bool, str} else object
+            if dtype is None and kinds == {int} and not all(-(2**63) <= c < 2**63 for c in cells):
+                dtype = object  # beyond int64: keep Python ints
+            cols[name] = pd.Series(cells, dtype=dtype, index=range(len(cells)))
+        if not cols:
+            return pd.DataFrame(index=range(0))
+        return pd.DataFrame(cols, columns=list(self.columns))
+
     def media(self) -> Iterator[Media]:
         """Every media cell, row by row."""
         for row in self.data:
@@ -237,3 +329,49 @@ class Table(Value):
 
     def __repr__(self) -> str:
         return f"Table(columns={self.columns}, rows={len(self)})"
+
+
+_PANDAS_HINT = "pip install media-artifacts[pandas]"
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError(
+            f"Table.get_dataframe and Table(dataframe=...) need pandas: {_PANDAS_HINT}"
+        ) from None
+    return pandas
+
+
+def _from_dataframe(df: Any) -> tuple[list[str], list[list[Any]]]:
+    """Columns and rows of a pandas DataFrame; missing values (NaN, None, NA, NaT) become None."""
+    pd = _pandas()
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(
+            f"Invalid dataframe of type {type(df).__name__}: expected a pandas DataFrame"
+        )
+    columns = list(df.columns)
+    for c in columns:
+        if not isinstance(c, str):
+            raise TypeError(
+                f"Invalid column name {c!r} in the DataFrame: a table's column names are strs; "
+                "rename it first, e.g. df.columns = [str(c) for c in df.columns]"
+            )
+    data: list[list[Any]] = [[] for _ in range(len(df))]
+    for c in range(len(columns)):
+        series = df.iloc[:, c]
+        for row, cell in zip(data, series.tolist()):
+            if isinstance(cell, float) and math.isnan(cell):
+                cell = None
+            elif not isinstance(cell, (Value, *_SCALARS)) and _is_missing(pd, cell):
+                cell = None
+            row.append(cell)
+    return columns, data
+
+
+def _is_missing(pd: Any, cell: Any) -> bool:
+    try:
+        return bool(pd.isna(cell))
+    except (TypeError, ValueError):  # arrays and other non-scalars: not "missing"
+        return False

@@ -15,6 +15,14 @@ opens the file stored at ``path`` relative to the JSON's folder and checks its b
 committed artifact is a source; so is :class:`FolderSource`, a plain folder (a run folder or
 a folder written by another tool).
 
+A source may also have the optional method
+``source.read_media_range(path, offset, length, sha256=None, size=None) -> bytes``: bytes
+``offset`` to ``offset + length`` of that file (fewer only where the file ends first), which
+the source guarantees are the stored file's bytes (checked against what it recorded of the
+file, or read from the file itself).  A window of a clip (``Audio.numpy(start, stop)``, a
+segment) uses it to read only the bytes it needs; from a source without it, the window is
+cut from the whole file, read and checked through ``open_media``.
+
 Neither protocol knows about the other side's implementation: a new store or run needs no
 change here, and a new value type needs no change in the store.
 """
@@ -79,6 +87,13 @@ class MediaSource(Protocol):
         ...
 
 
+def check_range_args(offset: Any, length: Any) -> None:
+    """Refuse a byte range that is not two ints ``>= 0`` (for ``read_media_range``)."""
+    for name, value in (("offset", offset), ("length", length)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"Invalid {name} {value!r}: give an int >= 0 (bytes)")
+
+
 @runtime_checkable
 class RunFolder(Protocol):
     """What ``Media.bind_to_run`` needs of a run: a local folder, ``dir``."""
@@ -114,6 +129,29 @@ class FolderSource:
             data = f.read()
         check_bytes(data, sha256, size, path)
         return io.BytesIO(data)
+
+    def read_media_range(
+        self,
+        path: str,
+        offset: int,
+        length: int,
+        sha256: str | None = None,
+        size: int | None = None,
+    ) -> bytes:
+        """Optional source protocol: bytes ``offset`` to ``offset + length`` of ``path``.
+
+        Only those bytes are read.  A folder records nothing about its files beyond them, so
+        the bytes are the file's own; what can be checked without reading the whole file is
+        checked: the file's size against ``size`` (:class:`IntegrityError` when it differs).
+        The whole file's ``sha256`` is checked by :meth:`open_media`.
+        """
+        check_range_args(offset, length)
+        with open(self.local_path(path), "rb") as f:
+            actual = os.fstat(f.fileno()).st_size
+            if size is not None and actual != size:
+                raise IntegrityError(f"{path}: size is {actual} bytes, expected {size}")
+            f.seek(offset)
+            return f.read(length)
 
 
 def check_bytes(data: bytes, sha256: str | None, size: int | None, name: str) -> None:
@@ -197,6 +235,22 @@ class Value:
     def _eq_key(self) -> Any:
         """What equality compares; subclasses return their content."""
         raise NotImplementedError
+
+    # -- display --------------------------------------------------------------------------
+    def to_html(self) -> str | None:
+        """An HTML fragment that shows this value, or ``None`` (the default) to be shown as
+        its type and JSON.  The hook of custom types: the preview page (``artifacts view``)
+        and the notebook display both call it.  The fragment must be self-contained (media
+        as ``data:`` URIs, e.g. :func:`media.display.data_uri`) and must escape every text
+        it shows (``html.escape``); it is inserted as is.  ``Audio`` and ``Table`` are shown
+        by :mod:`media.display` itself."""
+        return None
+
+    def _repr_html_(self) -> str:
+        """The notebook display (Jupyter calls this): see :mod:`media.display`."""
+        from . import display  # lazily: the display code is only needed when showing
+
+        return display.notebook(display.value_html(self))
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

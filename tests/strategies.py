@@ -1,7 +1,8 @@
 """Hypothesis strategies for the built-in value types, registered for ``st.from_type``.
 
-Importing this module registers ``audios()`` for :class:`media.Audio` and ``tables()`` for
-:class:`media.Table`, so ``st.from_type(media.Value)`` draws from every built-in type.
+Importing this module registers ``audios()`` for :class:`media.Audio`, ``segments()`` for
+:class:`media.AudioSegment` and ``tables()`` for :class:`media.Table`, so
+``st.from_type(media.Value)`` draws from every built-in type.
 """
 
 from __future__ import annotations
@@ -10,9 +11,18 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as npst
 
-from media import Audio, Table
+from media import Audio, AudioSegment, Table
 
-__all__ = ["DTYPES", "audio_arrays", "audios", "captions", "sample_rates", "scalars", "tables"]
+__all__ = [
+    "DTYPES",
+    "audio_arrays",
+    "audios",
+    "captions",
+    "sample_rates",
+    "scalars",
+    "segments",
+    "tables",
+]
 
 DTYPES = ("float32", "float64", "int16", "int32")
 MAX_CHANNELS = 8
@@ -66,6 +76,18 @@ def audios(draw, max_frames: int = 300) -> Audio:
     return Audio(array, sample_rate=draw(sample_rates()), caption=draw(captions()))
 
 
+@st.composite
+def segments(draw, max_frames: int = 300) -> AudioSegment:
+    """A segment of a clip made from an array: any range of it, sometimes a range of a range."""
+    clip = draw(audios(max_frames))
+    start = draw(st.integers(0, clip.frames))
+    segment = clip.segment(start, draw(st.integers(start, clip.frames)))
+    if draw(st.booleans()):
+        start = draw(st.integers(0, segment.frames))
+        segment = segment.segment(start, draw(st.integers(start, segment.frames)))
+    return segment
+
+
 def scalars() -> st.SearchStrategy:
     """JSON scalars a table cell may hold (finite floats: JSON has no NaN)."""
     return st.one_of(
@@ -79,12 +101,16 @@ def scalars() -> st.SearchStrategy:
 
 @st.composite
 def tables(draw) -> Table:
-    """A :class:`Table` of 1..4 uniquely named columns and 0..3 rows of scalar and Audio cells."""
+    """A :class:`Table` of 1..4 uniquely named columns and 0..3 rows of scalar, Audio and
+    AudioSegment cells."""
     columns = draw(st.lists(st.text(max_size=10), min_size=1, max_size=4, unique=True))
-    cell = st.one_of(scalars(), audios(max_frames=40))
+    cell = st.one_of(scalars(), audios(max_frames=40), segments(max_frames=40))
     rows = draw(st.lists(st.lists(cell, min_size=len(columns), max_size=len(columns)), max_size=3))
     return Table(columns=columns, data=rows)
 
 
-st.register_type_strategy(Audio, audios())
+# a segment is an Audio: from_type(Audio) (and from_type(Value), which takes the most
+# general registered types) draws both
+st.register_type_strategy(Audio, st.one_of(audios(), segments()))
+st.register_type_strategy(AudioSegment, segments())
 st.register_type_strategy(Table, tables())

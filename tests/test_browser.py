@@ -8,6 +8,8 @@ there and not blank.  ``make test`` installs chromium (the Makefile's ``browser`
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,12 +18,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from artifacts import Artifact, open_store
+from artifacts import Artifact, Run, open_store
 from media import Audio, Table
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
+DOCS_IMAGES = Path(__file__).parents[1] / "docs" / "images"
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -30,6 +33,9 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # pages refer to pictures in a folder beside them: let the test read their pixels
+    # (a file:// picture on a canvas is otherwise cross-origin)
+    "--allow-file-access-from-files",
 ]
 
 # For every <img> of the page: drawn on a canvas, how many pixels differ from the corner
@@ -51,10 +57,24 @@ PICTURES_JS = """
 })
 """
 
+# Every player, its clip loaded (players past the first few of a page have preload="none":
+# load them ten at a time, as a listener pressing play would), and what the browser decoded.
 AUDIO_JS = """
-() => Array.from(document.querySelectorAll('audio')).map(a => ({
-  name: a.dataset.name, expected: parseFloat(a.dataset.duration), duration: a.duration,
-  error: a.error && a.error.code, ready: a.readyState}))
+async () => {
+  const all = Array.from(document.querySelectorAll('audio'));
+  for (let i = 0; i < all.length; i += 10) {
+    await Promise.all(all.slice(i, i + 10).map(a => new Promise(done => {
+      if (a.readyState >= 1 || a.error) return done();
+      a.addEventListener('loadedmetadata', done, {once: true});
+      a.addEventListener('error', done, {once: true});
+      a.preload = 'metadata';
+      a.load();
+    })));
+  }
+  return all.map(a => ({name: a.dataset.name, expected: parseFloat(a.dataset.duration),
+                        duration: a.duration, error: a.error && a.error.code,
+                        ready: a.readyState}));
+}
 """
 
 
@@ -108,6 +128,8 @@ def clips(tmp_path):
     d = v0.new_draft()
     d.add(Audio(tone(440, 0.5, 16000).astype(np.float32), 16000, caption="shorter"), "clip0",
           overwrite=True)  # fmt: skip
+    d.add(Table(["clip", "label"], [rows[0], [rows[1][0], "row 1, relabelled"]]), "table",
+          overwrite=True)  # fmt: skip
     store.commit(d)
     return url, expected
 
@@ -118,10 +140,18 @@ def open_page(browser, path: Path):
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type in (
         "error", "warning") else None)  # fmt: skip
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url[:80]}"))
+
+    def failed(r):
+        # a player stops reading its file once it has what preload asks for: Chromium
+        # reports that load as aborted, which the listener never sees
+        if not (r.resource_type == "media" and r.failure == "net::ERR_ABORTED"):
+            problems.append(f"request failed: {r.url} {r.failure}")
+
+    page.on("requestfailed", failed)
     page.goto(path.as_uri())
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('audio')).every(a => a.readyState >= 1 || a.error)",
+        "Array.from(document.querySelectorAll('audio'))"
+        ".every(a => a.preload === 'none' || a.readyState >= 1 || a.error)",
         timeout=30000,
     )
     page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=30000)
@@ -153,16 +183,29 @@ def view(url: str, out: Path, *refs: str) -> Path:
         [sys.executable, "-m", "artifacts", "view", *refs, "-o", str(out), "--store", url],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(out)
     return out
 
 
-def test_preview_plays_every_clip_and_draws_every_picture(browser, clips, tmp_path):
+def screenshot(page, name: str, tmp_path: Path) -> Path:
+    """Save a screenshot in tmp_path; with UPDATE_SCREENSHOTS=1 also as docs/images/NAME."""
+    shot = tmp_path / name
+    page.screenshot(path=str(shot), full_page=False)
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(shot, DOCS_IMAGES / name)
+    return shot
+
+
+@pytest.mark.parametrize("embed", [False, True], ids=["beside", "embed"])
+def test_preview_plays_every_clip_and_draws_every_picture(browser, clips, tmp_path, embed):
     url, expected = clips
-    path = view(url, tmp_path / "clips.html", "clips:v0")
+    path = view(url, tmp_path / "clips.html", "clips:v0", *(["--embed"] if embed else []))
+    assert (tmp_path / "clips_files").is_dir() is not embed
     page, problems = open_page(browser, path)
     try:
         check_players(page, expected, list(expected))
@@ -171,21 +214,35 @@ def test_preview_plays_every_clip_and_draws_every_picture(browser, clips, tmp_pa
         notes = page.locator(".note").all_inner_texts()
         assert len(notes) == 2 and all("transcoded" in n for n in notes)
         assert page.locator(".caption").all_inner_texts()[3] == "float64 mono <transcoded>"
-        shot = tmp_path / "clips.png"
-        page.screenshot(path=str(shot), full_page=True)
-        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+        # the axes are there: seconds under the pictures, Hz and dB beside the spectrogram
+        labels = page.locator(".spectrogram-figure").first.evaluate(
+            "f => Array.from(f.querySelectorAll('text')).map(t => t.textContent)"
+        )
+        assert "Hz" in labels and "dB" in labels and "s" in labels and "1k" in labels
+        if not embed:
+            screenshot(page, "version.png", tmp_path)
+        # the filter: by name, then by caption
+        box = page.locator(".filter input")
+        box.fill("clip3")
+        assert page.locator(".card:not(.hidden)").count() == 1
+        box.fill("TRANSCODED")
+        assert page.locator(".card:not(.hidden) .name").all_inner_texts() == ["clip3"]
+        assert page.locator(".filter .count").inner_text() == "1 of 7 shown"
+        box.fill("")
+        assert page.locator(".card.hidden").count() == 0
     finally:
         page.close()
     assert problems == []
 
 
-def test_side_by_side_page(browser, clips, tmp_path):
+def test_diff_page(browser, clips, tmp_path):
     url, expected = clips
     path = view(url, tmp_path / "pair.html", "clips:v0", "clips:v1")
     page, problems = open_page(browser, path)
     try:
         players = page.evaluate(AUDIO_JS)
-        assert len(players) == 2 * len(expected)
+        # the changed clip and table on both sides; the other clips once, folded away
+        assert len(players) == 2 * 3 + (len(expected) - 3)
         durations = sorted(p["duration"] for p in players if p["name"] == "clip0")
         assert durations == [0.5, 0.75]
         for p in players:
@@ -193,9 +250,100 @@ def test_side_by_side_page(browser, clips, tmp_path):
             assert abs(p["duration"] - p["expected"]) < 1e-3, p
         status = page.locator('[data-status="changed"] .status').all_inner_texts()
         assert status == ['clip0: changed (duration 0.75 → 0.5; frames 12000 → 8000; caption '
-                          '"float32 mono" → "shorter"; samples changed)']  # fmt: skip
-        check_pictures(page, 2 * len(expected), 2 * (len(expected) - 2))
-        page.screenshot(path=str(tmp_path / "pair.png"), full_page=True)
+                          '"float32 mono" → "shorter"; samples changed)',
+                          "table: changed (1 cell changed)"]  # fmt: skip
+        # the changed cell is marked (a coloured background), the unchanged rows folded away
+        marked = page.locator("td.changed")
+        assert marked.count() == 1 and marked.inner_text() == "row 1, relabelled"
+        colour = marked.evaluate("td => getComputedStyle(td).backgroundColor")
+        assert colour not in ("rgba(0, 0, 0, 0)", "transparent")
+        assert not page.locator("details.unchanged").evaluate("d => d.open")
+        assert not page.locator(".same-row").first.is_visible()
+        cli_diff = subprocess.run(
+            [sys.executable, "-m", "artifacts", "diff", "clips:v0", "clips:v1", "--store", url],
+            capture_output=True, text=True, timeout=120, check=True,
+        ).stdout.splitlines()[-1]  # fmt: skip
+        assert page.locator(".counts").inner_text() == f"entries: {cli_diff}"
+        check_pictures(page, 2 * 3 + len(expected) - 3, 2 * 1 + len(expected) - 3)
+        screenshot(page, "diff.png", tmp_path)
+        page.locator("details.unchanged > summary").click()
+        assert page.locator(".same-row").first.is_visible()
+    finally:
+        page.close()
+    assert problems == []
+
+
+def test_two_hundred_clips_and_a_long_one(browser, tmp_path):
+    """200 five-second clips: the page stays small, every player decodes.  A clip of more
+    than 32 MB gets a player too, beside the page and embedded in it."""
+    url = str(tmp_path / "store")
+    store = open_store(url)
+    d = Artifact("many", type="dataset")
+    base = (tone(220, 5.0, 16000) * 32767).astype(np.int16)
+    for i in range(200):
+        d.add(Audio(np.roll(base, i * 97), 16000, caption=f"take {i}"), f"clip{i:03d}")
+    store.commit(d)
+    d = Artifact("long", type="dataset")
+    long = tone(110, 100.0, 48000, 2).astype(np.float32)  # 100 s, 36.6 MiB of WAV
+    d.add(Audio(long, 48000, caption="a long one"), "long")
+    assert store.commit(d).get("long").size > 32 << 20
+    path = view(url, tmp_path / "many.html", "many")
+    size = path.stat().st_size
+    assert size < 5 * 1024 * 1024, size
+    print(f"200 five-second clips: page {size / 1e6:.2f} MB")
+    pages = [
+        (path, {f"clip{i:03d}": 5.0 for i in range(200)}),
+        (view(url, tmp_path / "long.html", "long"), {"long": 100.0}),
+        (view(url, tmp_path / "long1.html", "long", "--embed"), {"long": 100.0}),
+    ]
+    for path, expected in pages:
+        page, problems = open_page(browser, path)
+        try:
+            check_players(page, expected, list(expected))
+            check_pictures(page, len(expected), len(expected))
+        finally:
+            page.close()
+        assert problems == []
+
+
+def test_run_page_steps_and_plots(browser, tmp_path):
+    run = Run(dir=tmp_path / "run")
+    for step in range(5):
+        run.log({
+            "loss": 1.0 / (step + 1),
+            "lr": 0.1,
+            "sample": Audio(tone(200 + 100 * step, 0.2 * (step + 1), 16000), 16000,
+                            caption=f"step {step}"),
+            "pair": [Audio(tone(300, 0.1, 8000), 8000), Audio(tone(400, 0.3, 8000), 8000)],
+        })  # fmt: skip
+    path = view(str(tmp_path / "no-store"), tmp_path / "run.html", str(tmp_path / "run"))
+    page, problems = open_page(browser, path)
+    try:
+        players = page.evaluate(AUDIO_JS)
+        assert len(players) == 5 + 10
+        for p in players:
+            assert p["error"] is None and abs(p["duration"] - p["expected"]) < 1e-3, p
+        assert sorted(p["expected"] for p in players if p["name"].startswith("sample")) == [
+            0.2, 0.4, 0.6, 0.8, 1.0]  # fmt: skip
+        screenshot(page, "run.png", tmp_path)  # as it opens: the last step shown
+        # one plot per number, drawn as a line through every step
+        plots = page.locator("svg.plot-svg")
+        assert plots.count() == 2
+        points = plots.first.locator("polyline").get_attribute("points").split()
+        assert len(points) == 5 and len(set(points)) == 5
+        box = plots.first.bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 100
+        # the slider: the last step shows first; moving it shows another, one at a time
+        panel = page.locator(".steps", has=page.locator("h3", has_text="sample"))
+        visible = panel.locator(".step:visible audio")
+        assert visible.count() == 1 and visible.get_attribute("data-name") == "sample 4"
+        slider = panel.locator("input[type=range]")
+        for i in (0, 2):
+            slider.fill(str(i))
+            assert panel.locator(".step:visible").count() == 1
+            assert visible.get_attribute("data-name") == f"sample {i}"
+            assert panel.locator("output").inner_text() == f"step {i}"
+        check_pictures(page, 15, 15)
     finally:
         page.close()
     assert problems == []

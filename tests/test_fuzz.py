@@ -122,7 +122,9 @@ def source():
     """A committed artifact holding a clip, a table and junk entries the fuzzed JSON may name."""
     store = artifacts.open_store(f"memory://fuzz-{uuid.uuid4().hex}")
     draft = Artifact("fuzz", "dataset")
-    draft.add(Audio(np.arange(50, dtype=np.int16), 8000, caption="c"), "clip")
+    clip = Audio(np.arange(50, dtype=np.int16), 8000, caption="c")
+    draft.add(clip, "clip")
+    draft.add(clip.segment(5, 40), "seg")
     draft.add(Table(["a", "b"], [[Audio(np.zeros(3, np.float32), 8000), 1]]), "table")
     good = _wav(np.arange(50, dtype=np.int16), 8000)
     for name, data in {
@@ -136,7 +138,8 @@ def source():
     art = store.commit(draft)
     clip_json = json.loads(art.read_bytes("clip.audio-file.json"))
     table_json = json.loads(art.read_bytes("table.table.json"))
-    return art, clip_json, table_json
+    seg_json = json.loads(art.read_bytes("seg.audio-segment.json"))
+    return art, clip_json, table_json, seg_json
 
 
 def poke(value: Any) -> None:
@@ -176,10 +179,10 @@ def _with_more(head: dict) -> st.SearchStrategy:
     )
 
 
-@pytest.mark.parametrize("kind", ["audio-file", "table"])
+@pytest.mark.parametrize("kind", ["audio-file", "audio-segment", "table"])
 def test_init_from_json_on_mutated_valid_objects(source, kind, capsys):
-    art, clip_json, table_json = source
-    base = clip_json if kind == "audio-file" else table_json
+    art, clip_json, table_json, seg_json = source
+    base = {"audio-file": clip_json, "audio-segment": seg_json, "table": table_json}[kind]
     junk_paths = st.sampled_from(["junk.wav", "short.wav", "empty.wav", "rate0.wav"])
     seen: dict[str, int] = {}
 

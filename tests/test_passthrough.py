@@ -51,7 +51,7 @@ def test_init_from_json_alone_still_raises():
     assert isinstance(info.value, ValueError) and info.value.tag == TAG
     message = str(info.value)
     assert message.startswith(f"unknown media type tag {TAG!r}; known tags: ")
-    assert "audio-file, label-track, table" in message
+    assert "audio-file, audio-segment, label-track, table" in message
     assert "entry-point group 'media.types'" in message
 
 

@@ -52,7 +52,7 @@ print(sorted(media.type_mapping()))
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
         "media_plugin_example LabelTrack [(0.0, 1.0, 'dog')]",
-        "['audio-file', 'label-track', 'table']",
+        "['audio-file', 'audio-segment', 'label-track', 'table']",
     ]
 
 
