@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 PLUGIN := tests/plugin_example
 
-.PHONY: venv demo test lint bench browser clean
+.PHONY: venv demo test lint bench browser azurite clean
 
 $(STAMP): setup.cfg pyproject.toml $(wildcard $(PLUGIN)/setup.cfg $(PLUGIN)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -27,11 +27,25 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Azurite (Azure Blob Storage's emulator, from npm) for the az:// tests, in a folder git ignores
+AZURITE_DIR := .cache/azurite
+AZURITE := $(AZURITE_DIR)/node_modules/.bin/azurite-blob
+
+$(AZURITE):
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian's nodejs and npm for Azurite"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	mkdir -p $(AZURITE_DIR)
+	npm install --prefix $(AZURITE_DIR) --no-audit --no-fund --loglevel=error azurite@3
+
+azurite: $(AZURITE)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check media artifacts schemas
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser azurite lint
 	$(BIN)/python -m pytest
 
 # the peers the benchmarks measure against (HF datasets, WebDataset)
@@ -43,4 +57,4 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .cache build *.egg-info .pytest_cache .ruff_cache .hypothesis

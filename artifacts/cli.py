@@ -1,10 +1,12 @@
 """The ``artifacts`` command: browse, fetch, commit, check and preview a store from a terminal.
 
-Every command takes ``--store URL`` (default: the embedded store, see
-:func:`artifacts.default_store_path`) and ``--quiet`` (no progress bars; by default they
-show when stderr is a terminal).  ``ls``, ``versions``, ``show`` and ``diff`` print JSON with
-``--json``.  Exit codes: 0 success, 1 failure (including corruption found by ``verify`` and a
-user's mistake such as an unknown artifact, which prints one line on stderr), 2 usage.
+Every command takes ``--store URL`` (a URL, a folder or the name of a remote; default: the
+embedded store, see :func:`artifacts.default_store_path`), ``--store-option KEY=VALUE``
+(fsspec storage options, repeatable; see :mod:`artifacts.config`) and ``--quiet`` (no
+progress bars; by default they show when stderr is a terminal).  ``ls``, ``versions``,
+``show`` and ``diff`` print JSON with ``--json``.  ``remote`` names stores.  Exit codes: 0
+success, 1 failure (including corruption found by ``verify`` and a user's mistake such as an
+unknown artifact, which prints one line on stderr), 2 usage.
 
 See docs/cli.md for a session at the terminal.
 """
@@ -19,14 +21,16 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from . import view
+from . import config, view
 from .commands import (
+    PROG,
     cmd_alias,
     cmd_diff,
     cmd_gc,
     cmd_get,
     cmd_ls,
     cmd_put,
+    cmd_remote,
     cmd_show,
     cmd_verify,
     cmd_versions,
@@ -35,8 +39,6 @@ from .commands import (
 from .store import DEFAULT_GRACE, open_store
 
 __all__ = ["main", "build_parser"]
-
-PROG = "artifacts"
 
 
 def _number(kind: type, what: str, minimum: float, hint: str) -> Any:
@@ -58,10 +60,19 @@ _grace = _number(float, "seconds", 0, "a number")
 _limit = _number(int, "count", 1, "a whole number")
 
 
+def _store_option(text: str) -> tuple[str, Any]:
+    """An argparse type: ``KEY=VALUE`` as a pair (``--store-option``, ``--option``)."""
+    try:
+        return config.parse_option(text)
+    except config.ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# -- the parser ---------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``artifacts`` command."""
 
-    def options(default: Any) -> argparse.ArgumentParser:
+    def options(default: Any, option_dest: str = "store_options") -> argparse.ArgumentParser:
         # The top level has real defaults; a sub-command's copy uses SUPPRESS, so that it
         # overrides the top-level value only when given (``--store X ls`` = ``ls --store X``).
         # Each parser gets its own action objects: parents share them.
@@ -70,7 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
             "--store",
             metavar="URL",
             default=default(None),
-            help="store URL or folder (default: $MEDIA_ARTIFACTS_STORE or the per-user store)",
+            help="store URL, folder or remote name (default: $MEDIA_ARTIFACTS_STORE or the "
+            "per-user store)",
+        )
+        common.add_argument(
+            "--store-option",
+            dest=option_dest,  # the top level's and a sub-command's are merged by main
+            action="append",
+            type=_store_option,
+            default=default([]),
+            metavar="KEY=VALUE",
+            help="an fsspec storage option for --store, e.g. endpoint_url=http://host:9000 "
+            "(VALUE is JSON if it parses, else a string; repeatable)",
         )
         common.add_argument(
             "-q",
@@ -101,7 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(
-            name, parents=[options(lambda v: argparse.SUPPRESS)], help=help, description=help
+            name,
+            parents=[options(lambda v: argparse.SUPPRESS, "sub_store_options")],
+            help=help,
+            description=help,
         )
         p.set_defaults(func=func)
         return p
@@ -180,6 +205,31 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="one self-contained file (media inside the page, not in FILE_files/ beside it)",
     )
+    p = sub.add_parser(
+        "remote",
+        help="name stores: add, list or remove remotes",
+        description="Named stores (a URL and storage options, never credentials) in "
+        f"the per-user configuration file, {config.config_path()} "
+        f"(${config.CONFIG_ENV} overrides its path).",
+    )
+    p.set_defaults(func=cmd_remote, needs_store=False)
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = actions.add_parser("add", help="name a store: --store NAME then opens it")
+    a.add_argument("name", help="the remote's name")
+    a.add_argument("url", help="the store's URL (or folder)")
+    a.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        type=_store_option,
+        metavar="KEY=VALUE",
+        help="an fsspec storage option, e.g. endpoint_url=http://host:9000 (repeatable; "
+        "credentials are refused: keep them in the environment or a profile)",
+    )
+    a = actions.add_parser("list", help="list the remotes")
+    a.add_argument("--json", action="store_true", help="print JSON")
+    a = actions.add_parser("remove", help="forget a remote (its store is untouched)")
+    a.add_argument("name", help="the remote's name")
     return parser
 
 
@@ -197,10 +247,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "view" and len(args.refs) > 2:
         parser.error("view takes one or two versions")
+    where: str | None = None
     try:
-        store = open_store(
-            args.store, single_writer=args.single_writer, progress=False if args.quiet else None
+        if not getattr(args, "needs_store", True):
+            return int(args.func(args))
+        where, storage_options = config.resolve_store(
+            args.store, [*args.store_options, *getattr(args, "sub_store_options", [])]
         )
+        store = open_store(
+            where,
+            single_writer=args.single_writer,
+            progress=False if args.quiet else None,
+            **storage_options,
+        )
+        where = store.url
         return int(args.func(store, args))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -214,7 +274,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.traceback:
             traceback.print_exc()
         else:
-            print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+            hint = config.explain(exc, where) if where else None
+            print(f"{PROG}: error: {_one_line(hint or exc)}", file=sys.stderr)
         return 1
 
 

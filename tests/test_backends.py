@@ -54,3 +54,23 @@ class TestMemoryStore(MemoryRoot, StoreTests):
 
 class TestS3Store(S3Root, StoreTests):
     pass
+
+
+class AzureRoot:
+    pytestmark = pytest.mark.azure
+
+    @pytest.fixture
+    def url(self, az_container):
+        return f"{az_container}/suite"
+
+    @pytest.fixture
+    def storage_options(self, az_options):
+        return az_options
+
+
+class TestAzureBackend(AzureRoot, BackendTests):
+    pass
+
+
+class TestAzureStore(AzureRoot, StoreTests):
+    pass

@@ -1,9 +1,9 @@
 """The store test suite: every ``artifacts`` row of API.md, on every backend.
 
-The ``store`` fixture gives a fresh store on a local folder, on ``memory://`` and on
-``s3://`` (moto's S3 server).  What the store wrote is checked by an independent path: the
-:class:`Raw` helper reads and changes the backend through a new fsspec filesystem, never
-through the store's own backend object.
+The ``store`` fixture gives a fresh store on a local folder, on ``memory://``, on
+``s3://`` (moto's S3 server) and on ``az://`` (Azurite).  What the store wrote is checked by
+an independent path: the :class:`Raw` helper reads and changes the backend through a new
+fsspec filesystem, never through the store's own backend object.
 """
 
 from __future__ import annotations

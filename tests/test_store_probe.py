@@ -1,8 +1,9 @@
 """The create-if-absent probe: which backends can be trusted with concurrent commits.
 
-A local folder, ``memory://`` and moto's S3 server refuse a second create of the same file;
-``rclone serve s3`` (a real S3-protocol server) ignores ``If-None-Match: *`` and overwrites,
-so the store must refuse concurrent commits there unless opened with ``single_writer=True``.
+A local folder, ``memory://``, moto's S3 server and Azurite (Azure Blob Storage through
+adlfs) refuse a second create of the same file; ``rclone serve s3`` (a real S3-protocol
+server) ignores ``If-None-Match: *`` and overwrites, so the store must refuse concurrent
+commits there unless opened with ``single_writer=True``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -97,7 +99,7 @@ def _files(fs, root: str) -> list[str]:
     return sorted(fs.find(root))
 
 
-def test_probe_is_honoured_on_local_memory_and_moto_s3(store):
+def test_probe_is_honoured_on_local_memory_moto_s3_and_azurite(store):
     assert store.honours_create_if_absent() is True
     assert Raw(store.url).files("probe") == {}  # the probe cleans up after itself
     v0 = store.commit(_draft(0))
@@ -148,3 +150,62 @@ def test_single_writer_commits_on_rclone(rclone_s3, rclone_url):
     assert reread.artifact("clips:v1").verify() == []
     # reading needs no promise: a store opened without single_writer reads fine
     assert open_store(rclone_url, **rclone_s3).artifact("clips:v0").digest == v0.digest
+
+
+@pytest.mark.azure
+def test_azurite_refuses_a_second_create_by_put_and_by_open(az_container):
+    """The premise on Azure: ``mode="create"`` is ``upload_blob(overwrite=False)``, which
+    sends ``If-None-Match: *``; the service answers 409 BlobAlreadyExists, which adlfs turns
+    into ``FileExistsError``.  ``open(path, "xb")`` is refused the same way."""
+    import adlfs
+
+    fs = adlfs.AzureBlobFileSystem(skip_instance_cache=True)  # AZURE_STORAGE_CONNECTION_STRING
+    path = az_container.removeprefix("az://") + "/store/twice"
+    fs.pipe_file(path, b"first", mode="create")
+    with pytest.raises(FileExistsError):
+        fs.pipe_file(path, b"second", mode="create")
+    with pytest.raises(FileExistsError):
+        with fs.open(path, "xb") as f:
+            f.write(b"third")
+    assert fs.cat_file(path) == b"first"
+    fs.pipe_file(path, b"plain")  # an unconditional write (how aliases move) overwrites
+    assert fs.cat_file(path) == b"plain"
+
+
+@pytest.mark.azure
+def test_azurite_lets_exactly_one_of_racing_creates_win(az_container):
+    """Sixteen threads create the same blob at once: one succeeds, the others get
+    ``FileExistsError``, and the blob holds the winner's bytes."""
+    import adlfs
+
+    fs = adlfs.AzureBlobFileSystem(skip_instance_cache=True)
+    path = az_container.removeprefix("az://") + "/store/race"
+    start = threading.Barrier(16)
+    won: list[bytes] = []
+    lost: list[BaseException] = []
+
+    def create(i: int) -> None:
+        data = f"writer {i}".encode()
+        start.wait()
+        try:
+            fs.pipe_file(path, data, mode="create")
+            won.append(data)
+        except FileExistsError as exc:
+            lost.append(exc)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1 and len(lost) == 15
+    assert fs.cat_file(path) == won[0]
+
+
+@pytest.mark.azure
+def test_commits_on_azurite_need_no_single_writer(az_container):
+    store = open_store(f"{az_container}/store")
+    assert store.honours_create_if_absent() is True
+    assert store.commit(_draft(0)).qualified_name == "clips:v0"
+    assert store.commit(_draft(1)).qualified_name == "clips:v1"
+    assert open_store(f"{az_container}/store").versions("clips") == ["v0", "v1"]
