@@ -1,5 +1,6 @@
 # make demo  - create the virtual environment, install, run the demo
-# make test  - same set-up, install what the tests need (chromium), lint and run every test
+# make test  - same set-up, install what the tests need (chromium, sox with MP3), lint and
+#              run every test
 # make bench - run the benchmarks and print one table
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PLUGIN := tests/plugin_example
 
-.PHONY: venv demo test lint bench browser clean
+.PHONY: venv demo test lint bench browser encoders clean
 
 $(STAMP): setup.cfg pyproject.toml $(wildcard $(PLUGIN)/setup.cfg $(PLUGIN)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +27,18 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# a real MP3 encoder (LAME, through sox) for tests/test_mp3.py
+encoders:
+	@sox -h 2>/dev/null | grep -i 'file formats' | grep -qw mp3 || { \
+	  echo "installing Debian's sox with its MP3 formats for the MP3 tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq sox libsox-fmt-mp3 >/dev/null; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check media artifacts schemas
 
-test: $(STAMP) browser lint
+test: $(STAMP) browser encoders lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
