@@ -594,7 +594,7 @@ def test_download_default_root(store, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     store.commit(Artifact("clips", type="dataset"))
     root = store.artifact("clips:v0").download()
-    assert root == str(tmp_path / "artifacts" / "clips-v0")
+    assert root == str(tmp_path / "artifact-downloads" / "clips-v0")
 
 
 def test_verify_and_new_draft(store):
