@@ -63,6 +63,14 @@ class UserError(Exception):
 # -- commands -----------------------------------------------------------------------------
 def cmd_ls(store: Store, args: argparse.Namespace) -> int:
     """List the artifacts of the store."""
+    if not store.exists():
+        if args.store is not None:  # a location named by the user: a typo must not pass
+            raise store._no_store()
+        if args.json:
+            _print_json([])
+        else:  # the embedded default store before its first commit
+            print(f"the default store at {store.url} is empty (the first commit creates it)")
+        return 0
     rows = []
     for name in store.names():
         aliases = store.aliases(name)
@@ -308,6 +316,8 @@ def _probe_line(store: Store) -> str:
 
 def cmd_verify(store: Store, args: argparse.Namespace) -> int:
     """Re-hash every entry of a version, an artifact's versions, or the whole store."""
+    if not store.exists():  # nothing to vouch for: never "all ok"
+        raise store._no_store()
     if args.ref is None:
         refs = [f"{n}:{v}" for n in store.names() for v in store.versions(n)]
     elif ":" in args.ref:

@@ -96,7 +96,8 @@ def write_wavs(folder: Path, n: int = 3) -> list[Path]:
 # -- ls, versions, show -------------------------------------------------------------------
 def test_ls_on_an_empty_default_store(tmp_path):
     out = ok("ls")
-    assert out.strip() == f"no artifacts in {os.environ['MEDIA_ARTIFACTS_STORE']}"
+    where = os.environ["MEDIA_ARTIFACTS_STORE"]
+    assert out.strip() == f"the default store at {where} is empty (the first commit creates it)"
     assert json.loads(ok("ls", "--json")) == []
 
 

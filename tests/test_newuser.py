@@ -9,6 +9,17 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
+
+import fsspec
+import numpy as np
+import pytest
+from conftest import BACKENDS, store_url
+
+import artifacts
+from artifacts import Artifact
+from artifacts.cli import main as cli
+from media import Audio
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,6 +33,17 @@ def run_python(code: str, cwd: Path, script: Path | None = None) -> subprocess.C
         script.write_text(code, encoding="utf-8")
         argv = [sys.executable, str(script)]
     return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def cli_main(*args: str) -> SimpleNamespace:
+    """The ``artifacts`` command in this process: exit code, stdout and stderr."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli(list(args))
+    return SimpleNamespace(code=code, out=out.getvalue(), err=err.getvalue())
 
 
 # -- 3: folders named like the packages ---------------------------------------------------
@@ -162,3 +184,73 @@ def test_a_regular_install_works_beside_look_alike_folders(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert all(f.startswith(str(target)) for f in done.stdout.split()), done.stdout
+
+
+# -- 5: reading never creates a store -------------------------------------------------------
+def _everything_under(url: str) -> list[str]:
+    fs, root = fsspec.core.url_to_fs(url)
+    return sorted(fs.find(root)) if fs.exists(root) else []
+
+
+@pytest.fixture(params=BACKENDS)
+def nowhere(request, tmp_path) -> str:
+    """A location on each backend that holds no store (a local folder that does not exist)."""
+    return store_url(request.param, tmp_path, request)
+
+
+def test_reading_a_location_without_a_store_creates_nothing_and_says_so(nowhere):
+    store = artifacts.open_store(nowhere)
+    assert store.names() == [] and store.versions("clips") == []
+    for read in (
+        lambda: store.artifact("clips:v0"),
+        lambda: store.artifact("clips:latest"),
+        lambda: store.artifact("clips:best"),
+        lambda: store.aliases("clips"),
+        lambda: store.lineage("clips:v0"),
+        lambda: store.gc(),
+    ):
+        with pytest.raises(artifacts.StoreNotFoundError) as caught:
+            read()
+        assert store.url in str(caught.value) and "commit" in str(caught.value)
+        assert isinstance(caught.value, artifacts.ArtifactNotFoundError)
+    assert _everything_under(nowhere) == []
+    assert not store.exists()
+    # the first commit creates it
+    draft = Artifact("clips", "dataset")
+    draft.add(Audio(np.zeros(8, np.float32), 8000), "z")
+    store.commit(draft)
+    assert store.exists()
+    assert artifacts.open_store(nowhere).artifact("clips:v0").get("z").frames == 8
+
+
+def test_a_local_folder_without_a_store_stays_as_it_was(tmp_path):
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "passwd").write_text("root:x:0:0\n")
+    for args in (
+        ["ls"],
+        ["versions", "clips"],
+        ["show", "clips"],
+        ["get", "clips", "-o", str(tmp_path / "out")],
+        ["verify"],
+        ["verify", "clips"],
+        ["diff", "clips:v0", "clips:v1"],
+        ["view", "clips", "-o", str(tmp_path / "v.html")],
+        ["gc"],
+    ):
+        done = cli_main("--store", str(folder), *args)
+        assert done.code == 1, (args, done)
+        assert f"no store at {folder}" in done.err and "commit" in done.err, (args, done.err)
+        assert "ok" not in done.out
+    assert sorted(os.listdir(folder)) == ["passwd"]
+    assert sorted(os.listdir(tmp_path)) == ["etc"]
+
+
+def test_the_empty_default_store_lists_as_empty(tmp_path):
+    done = cli_main("ls")
+    assert done.code == 0, done.err
+    assert "empty" in done.out and artifacts.default_store_path() in done.out
+    assert cli_main("ls", "--json").out.strip() == "[]"
+    assert not os.path.exists(artifacts.default_store_path())
+    done = cli_main("verify")  # nothing to vouch for: not "all ok"
+    assert done.code == 1 and "no store at" in done.err
