@@ -17,7 +17,7 @@ import pytest
 from conftest import BACKENDS, store_url
 
 import artifacts
-from artifacts import Artifact
+from artifacts import Artifact, Run, read_history
 from artifacts.cli import main as cli
 from media import Audio
 
@@ -254,3 +254,32 @@ def test_the_empty_default_store_lists_as_empty(tmp_path):
     assert not os.path.exists(artifacts.default_store_path())
     done = cli_main("verify")  # nothing to vouch for: not "all ok"
     assert done.code == 1 and "no store at" in done.err
+
+
+# -- 6: a new run never writes into another run's folder -----------------------------------
+def test_a_second_run_on_a_run_folder_is_refused_unless_resumed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = Run(dir=tmp_path / "run")
+    first.log({"x": 1})
+    before = (tmp_path / "run" / "history.jsonl").read_bytes()
+    with pytest.raises(FileExistsError, match=r"already holds a run .*resume=True"):
+        Run(dir=tmp_path / "run")
+    assert (tmp_path / "run" / "history.jsonl").read_bytes() == before
+    again = Run(dir=tmp_path / "run", resume=True)
+    assert again.step == 1
+    again.log({"x": 2})
+    assert [r["x"] for r in read_history(tmp_path / "run")] == [1, 2]
+    # two runs without a dir get two folders
+    a, b = Run(), Run()
+    assert a.dir != b.dir
+
+
+def test_a_resumed_run_keeps_the_id_its_lineage_recorded(tmp_path):
+    store = artifacts.open_store(tmp_path / "store")
+    with Run(dir=tmp_path / "run", store=store) as run:
+        run.log_artifact(Artifact("clips", "dataset"))
+    resumed = Run(dir=tmp_path / "run", store=store, resume=True)
+    assert resumed.id == run.id
+    resumed.use_artifact("clips:v0")
+    assert store.lineage("clips:v0")["used_by"] == [run.id]
+    assert Run(dir=tmp_path / "fresh", resume=True).step == 0  # nothing to resume: a new run

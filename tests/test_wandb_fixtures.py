@@ -129,7 +129,7 @@ def test_wandb_history_reads_as_a_run_history(fixtures, tmp_path):
     check_mono(rows[1]["l"][0])
     check_stereo(rows[1]["l"][1])
     assert rows[0]["a"] == rows[1]["l"][0]  # the same clip, logged twice
-    run = Run(dir=tmp_path)  # a run continues wandb's history
+    run = Run(dir=tmp_path, resume=True)  # a run continues wandb's history
     assert run.step == 2
     run.log({"b": rows[1]["l"][1]})
     check_stereo(run.history()[-1]["b"])
