@@ -17,9 +17,11 @@ import pytest
 from conftest import BACKENDS, store_url
 
 import artifacts
+import media
+import schemas
 from artifacts import Artifact, Run, read_history
 from artifacts.cli import main as cli
-from media import Audio
+from media import Audio, Value, registry
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -283,3 +285,125 @@ def test_a_resumed_run_keeps_the_id_its_lineage_recorded(tmp_path):
     resumed.use_artifact("clips:v0")
     assert store.lineage("clips:v0")["used_by"] == [run.id]
     assert Run(dir=tmp_path / "fresh", resume=True).step == 0  # nothing to resume: a new run
+
+
+# -- 7: custom types the wandb way (no json_schema), plugins that fail to load ------------
+@pytest.fixture
+def own_registry(monkeypatch):
+    """Registry and schema tables this test may change; restored afterwards."""
+    for table in ("_types", "_entry_points_seen", "_derived", "_broken"):
+        monkeypatch.setattr(
+            registry, table, type(getattr(registry, table))(getattr(registry, table))
+        )
+    monkeypatch.setattr(schemas, "_extra", dict(schemas._extra))
+    monkeypatch.setattr(schemas, "_validators", dict(schemas._validators))
+
+
+class Note(Value):
+    """A value type as wandb users write them: a tag, to_json and from_json, no schema."""
+
+    artifact_type = "newuser-note"
+
+    def __init__(self, text):
+        self.text = text
+
+    def to_json(self, run_or_artifact):
+        return {"_type": self.artifact_type, "text": self.text}
+
+    @classmethod
+    def from_json(cls, json_obj, source_artifact):
+        return cls(json_obj["text"])
+
+    def _eq_key(self):
+        return self.text
+
+
+def test_a_type_without_a_schema_registers_and_round_trips(own_registry, tmp_path):
+    assert media.register(Note) is Note
+    assert schemas.load("newuser-note")["properties"] == {"_type": {"const": "newuser-note"}}
+    store = artifacts.open_store(tmp_path / "store")
+    draft = Artifact("notes", "dataset")
+    draft.add(Note("hello"), "n")
+    assert store.commit(draft).get("n") == Note("hello")
+    assert artifacts.open_store(tmp_path / "store").artifact("notes:v0").get("n") == Note("hello")
+    run = Run(dir=tmp_path / "run")
+    run.log({"note": Note("again")})
+    assert run.history()[0]["note"] == Note("again")
+    with pytest.raises(schemas.SchemaError, match=r"\$\._type"):
+        schemas.validate({"_type": "another", "text": "x"}, "newuser-note")
+
+
+def test_a_given_schema_is_used_instead(own_registry):
+    class Checked(Note):
+        artifact_type = "newuser-checked"
+        json_schema = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "required": ["_type", "text"],
+            "properties": {"_type": {"const": "newuser-checked"}, "text": {"type": "string"}},
+        }
+
+    media.register(Checked)
+    assert schemas.load("newuser-checked") == Checked.json_schema
+    with pytest.raises(schemas.SchemaError, match=r"\$\.text"):
+        Value.init_from_json({"_type": "newuser-checked", "text": 5}, None)
+
+
+@pytest.fixture
+def installed_plugins(own_registry, tmp_path, monkeypatch):
+    """A distribution with two entry points on sys.path, as if installed: a schemaless type
+    and one whose module cannot be imported."""
+    site = tmp_path / "site"
+    info = site / "newuser_plugins-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: newuser-plugins\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        "[media.types]\n"
+        "newuser-plain = newuser_plain_types:Plain\n"
+        "newuser-broken = newuser_broken_types:Broken\n"
+    )
+    (site / "newuser_plain_types.py").write_text(
+        textwrap.dedent(
+            """
+            from media import Value
+
+            class Plain(Value):
+                artifact_type = "newuser-plain"
+
+                def __init__(self, n):
+                    self.n = n
+
+                def to_json(self, run_or_artifact):
+                    return {"_type": "newuser-plain", "n": self.n}
+
+                @classmethod
+                def from_json(cls, json_obj, source_artifact):
+                    return cls(json_obj["n"])
+
+                def _eq_key(self):
+                    return self.n
+            """
+        )
+    )
+    (site / "newuser_broken_types.py").write_text("import a_dependency_that_is_not_there\n")
+    monkeypatch.syspath_prepend(str(site))
+    yield
+    for name in ("newuser_plain_types", "newuser_broken_types"):
+        sys.modules.pop(name, None)
+
+
+def test_a_schemaless_plugin_loads(installed_plugins):
+    plain = Value.init_from_json({"_type": "newuser-plain", "n": 3}, None)
+    assert type(plain).__name__ == "Plain" and plain.n == 3
+
+
+def test_a_plugin_that_fails_to_load_is_named_as_installed_but_broken(installed_plugins):
+    with pytest.warns(media.PluginWarning, match="newuser-broken"):
+        with pytest.raises(media.UnknownTypeError) as caught:
+            Value.init_from_json({"_type": "newuser-broken"}, None)
+    message = str(caught.value)
+    assert "installed but could not be loaded" in message
+    assert "a_dependency_that_is_not_there" in message
+    assert "install the plugin" not in message
+    with pytest.raises(media.UnknownTypeError, match="installed but could not be loaded"):
+        media.lookup("newuser-broken")  # asked again: still said, without a second warning
