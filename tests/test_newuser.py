@@ -3,6 +3,7 @@ reading must not create, runs, custom types, immutable versions, the command lin
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -407,3 +408,61 @@ def test_a_plugin_that_fails_to_load_is_named_as_installed_but_broken(installed_
     assert "install the plugin" not in message
     with pytest.raises(media.UnknownTypeError, match="installed but could not be loaded"):
         media.lookup("newuser-broken")  # asked again: still said, without a second warning
+
+
+# -- 8: committed versions are immutable ---------------------------------------------------
+@pytest.fixture
+def committed(tmp_path):
+    store = artifacts.open_store(tmp_path / "store")
+    draft = Artifact("clips", "dataset", metadata={"k": 1, "tags": ["a"], "more": {"x": 1}})
+    draft.add(Audio(np.zeros(8, np.float32), 8000), "z")
+    return store, store.commit(draft)
+
+
+def _edits(v0):
+    entry = next(iter(v0.manifest.entries))
+    return [
+        lambda: v0.metadata.__setitem__("k", 2),
+        lambda: v0.metadata.update(k=2),
+        lambda: v0.metadata.pop("k"),
+        lambda: v0.metadata["tags"].append("b"),
+        lambda: v0.metadata["more"].__setitem__("x", 2),
+        lambda: v0.manifest["metadata"].__setitem__("k", 2),
+        lambda: v0.manifest.entries.__setitem__("new.txt", {"size": 0}),
+        lambda: v0.manifest.entries.pop(entry),
+        lambda: v0.manifest.entries[entry].__setitem__("size", 1),
+        lambda: v0.manifest.obj["entries"].clear(),
+    ]
+
+
+def test_a_committed_version_cannot_be_changed_through_its_objects(committed, tmp_path):
+    store, v0 = committed
+    before = v0.manifest.to_bytes()
+    for edit in _edits(v0):
+        with pytest.raises(artifacts.ReadOnlyError, match="read-only"):
+            edit()
+    again = store.artifact("clips:v0")
+    assert again.metadata == {"k": 1, "tags": ["a"], "more": {"x": 1}}
+    assert again.manifest.to_bytes() == before
+    # a draft with {"k": 2} is a new version, as the file says v0 has {"k": 1}
+    draft = again.new_draft()
+    draft.metadata["k"] = 2  # a draft's metadata is its own
+    assert store.commit(draft).version == "v1"
+    assert store.artifact("clips:v0").metadata["k"] == 1
+
+
+def test_read_only_metadata_still_serializes_compares_and_copies(committed):
+    import copy
+    import pickle
+
+    _, v0 = committed
+    plain = {"k": 1, "tags": ["a"], "more": {"x": 1}}
+    assert v0.metadata == plain and json.loads(json.dumps(v0.metadata)) == plain
+    assert pickle.loads(pickle.dumps(v0.metadata)) == plain
+    mine = copy.deepcopy(v0.metadata)
+    mine["tags"].append("b")  # a deep copy is the caller's to change
+    assert mine == {"k": 1, "tags": ["a", "b"], "more": {"x": 1}}
+    mine = dict(v0.metadata)
+    mine["k"] = 5  # a copy is the caller's to change
+    assert v0.metadata["k"] == 1
+
