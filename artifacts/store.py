@@ -588,9 +588,14 @@ class Store:
             ):
                 self._move_aliases(draft.name, latest, alias_list)
                 return Artifact._committed(self, m)
-        counter = self._progress_counter(len(uploads), f"commit {draft.name}")
+        # the bar counts files: a pack of many files advances it by all of them
+        blobs = [u for u in uploads if not isinstance(u[1], Pack)]
+        packs = [u for u in uploads if isinstance(u[1], Pack)]
+        files = len(blobs) + sum(len(p.parts) for _, p in packs)
+        counter = self._progress_counter(files, f"commit {draft.name}")
         try:
-            self.backend.write_many(uploads, counter.update if counter else None)
+            self.backend.write_many(blobs, counter.update if counter else None)
+            self.backend.write_many(packs, _per_member(packs, counter) if counter else None)
         finally:
             if counter is not None:
                 counter.close()
@@ -811,6 +816,19 @@ class Store:
     def is_local(self) -> bool:
         """Whether the store is a folder on the local disk."""
         return isinstance(self.backend, LocalBackend)
+
+
+def _per_member(packs: list[tuple[str, Pack]], counter: Any) -> Any:
+    """A progress callback for ``write_many(packs)`` (which reports packs done, in order)
+    that advances ``counter`` by the files those packs hold."""
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        counter.update(sum(len(p.parts) for _, p in packs[done : done + n]))
+        done += n
+
+    return advance
 
 
 class _CheckedReader(io.RawIOBase):

@@ -3,6 +3,7 @@ reading must not create, runs, custom types, immutable versions, the command lin
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import re
@@ -453,6 +454,7 @@ def test_a_committed_version_cannot_be_changed_through_its_objects(committed, tm
 
 def test_read_only_metadata_still_serializes_compares_and_copies(committed):
     import copy
+    import json
     import pickle
 
     _, v0 = committed
@@ -466,3 +468,107 @@ def test_read_only_metadata_still_serializes_compares_and_copies(committed):
     mine["k"] = 5  # a copy is the caller's to change
     assert v0.metadata["k"] == 1
 
+
+# -- 9: the command line ------------------------------------------------------------------
+@pytest.fixture
+def two_versions(tmp_path):
+    """clips:v0 and v1 of a store: a clip whose caption has '→' in it changes."""
+    url = str(tmp_path / "store")
+    store = artifacts.open_store(url)
+    draft = Artifact("clips", "dataset")
+    draft.add(Audio(np.zeros(800, np.int16), 8000, caption="A → B"), "a440")
+    with draft.new_file("notes.txt", "w") as f:
+        f.write("plain notes")
+    v0 = store.commit(draft)
+    draft = v0.new_draft()
+    draft.add(Audio(np.ones(800, np.int16), 8000, caption="C → D"), "a440", overwrite=True)
+    store.commit(draft)
+    return url, v0
+
+
+def test_get_of_one_media_value_to_a_file_name_writes_that_file(two_versions, tmp_path):
+    url, v0 = two_versions
+    out = tmp_path / "x.wav"
+    done = cli_main("--store", url, "get", "clips:v0", "a440", "-o", str(out))
+    assert done.code == 0, done.err
+    assert out.is_file()
+    media_path = json.loads(v0.read_bytes("a440.audio-file.json"))["path"]
+    assert out.read_bytes() == v0.read_bytes(media_path)
+    assert done.out.strip() == str(out)
+    # a file name whose extension is not the value's file's: refused, nothing written
+    done = cli_main("--store", url, "get", "clips:v0", "a440", "-o", str(tmp_path / "x.flac"))
+    assert done.code == 1 and ".wav" in done.err
+    assert not (tmp_path / "x.flac").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["get", "clips:v0", "-o", "{missing}/out"],
+        ["get", "clips:v0", "notes.txt", "-o", "{missing}/notes.txt"],
+        ["get", "clips:v0", "a440", "-o", "{missing}/x.wav"],
+        ["get", "clips:v0", "a440", "-o", "{missing}/folder/"],
+        ["view", "clips:v0", "-o", "{missing}/page.html"],
+    ],
+)
+def test_get_and_view_create_no_missing_parent_folders(two_versions, tmp_path, args):
+    url, _ = two_versions
+    missing = tmp_path / "no" / "such"
+    done = cli_main("--store", url, *[a.format(missing=missing) for a in args])
+    assert done.code == 1
+    assert "does not exist" in done.err and str(tmp_path / "no") in done.err
+    assert not (tmp_path / "no").exists()
+
+
+def test_diff_keeps_the_characters_of_captions(two_versions):
+    url, _ = two_versions
+    done = cli_main("--store", url, "diff", "clips:v0", "clips:v1")
+    assert done.code == 0, done.err
+    assert 'caption "A → B" -> "C → D"' in done.out
+
+
+def test_the_commit_progress_bar_counts_files(tmp_path, capsys, monkeypatch):
+    import tqdm
+
+    closed = []
+    close = tqdm.tqdm.close
+
+    def record(bar):  # how far each bar got, of how many, as it closes
+        if not bar.disable:
+            closed.append((bar.desc, bar.n, bar.total, bar.unit))
+        close(bar)
+
+    monkeypatch.setattr(tqdm.tqdm, "close", record)
+    store = artifacts.open_store(tmp_path / "store", progress=True)
+    draft = Artifact("many", "dataset")
+    for i in range(40):  # 40 new small files (and 40 inline JSONs): one pack
+        draft.add(Audio(np.full(8, i, np.int16), 8000), f"c{i}")
+    v0 = store.commit(draft)
+    packs = {e.get("pack") for e in v0.manifest.entries.values() if "inline" not in e}
+    assert len(packs) == 1 and None not in packs
+    assert ("commit many", 40, 40, "file") in closed, closed
+    assert "/40" in capsys.readouterr().err
+
+
+def test_version_option(capsys):
+    with pytest.raises(SystemExit) as done:
+        cli(["--version"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert (
+        out.strip()
+        == f"artifacts (media-artifacts) {importlib.metadata.version('media-artifacts')}"
+    )
+
+
+def test_show_lists_values_and_files_on_request(two_versions):
+    url, v0 = two_versions
+    done = cli_main("--store", url, "show", "clips:v0")
+    assert done.code == 0, done.err
+    lines = done.out.splitlines()
+    assert any(re.match(r"a440\s+audio-file\s", ln) for ln in lines), done.out
+    assert any(re.match(r"notes\.txt\s+file\s", ln) for ln in lines), done.out
+    media_path = next(p for p in v0.manifest.entries if p.startswith("media/"))
+    assert media_path not in done.out  # hash-named files only with --files
+    files = cli_main("--store", url, "show", "clips:v0", "--files")
+    assert files.code == 0 and media_path in files.out and "a440.audio-file.json" in files.out
