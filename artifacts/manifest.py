@@ -94,6 +94,15 @@ def read_only(obj: Any) -> Any:
     return obj
 
 
+def _read_only_entries(entries: dict[str, Any]) -> _ReadOnlyDict:
+    out = {}
+    for path, e in entries.items():
+        if "ref" in e:
+            e = dict(e, ref=read_only(e["ref"]))
+        out[path] = _ReadOnlyDict(e)
+    return _ReadOnlyDict(out)
+
+
 #: value JSONs up to this size are kept inside the manifest instead of as blobs
 INLINE_MAX = 4096
 
@@ -296,7 +305,11 @@ class Manifest:
     """A version's manifest: metadata plus ``entries`` (path -> :class:`ManifestEntry`)."""
 
     def __init__(self, obj: dict[str, Any]):
-        self.obj = read_only(obj)  # a committed version never changes (a read-only copy)
+        # a committed version never changes: a read-only copy (entries by a quicker path:
+        # their values are scalars but for "ref", see _ENTRY_KEYS)
+        self.obj = _ReadOnlyDict(
+            (k, _read_only_entries(v) if k == "entries" else read_only(v)) for k, v in obj.items()
+        )
 
     @classmethod
     def parse(cls, data: bytes, where: str) -> Manifest:

@@ -442,6 +442,16 @@ def test_a_committed_version_cannot_be_changed_through_its_objects(committed, tm
     for edit in _edits(v0):
         with pytest.raises(artifacts.ReadOnlyError, match="read-only"):
             edit()
+    picked = Artifact("picked", "dataset")
+    picked.add(v0.get("z"), "z")  # a value of another artifact: its entries are references
+    p0 = store.commit(picked)
+    refs = [e for e in p0.manifest.entries.values() if "ref" in e]
+    assert refs
+    with pytest.raises(artifacts.ReadOnlyError):
+        refs[0]["ref"]["path"] = "elsewhere"
+    entry = next(e for e in p0.entries.values() if e.ref)
+    with pytest.raises(artifacts.ReadOnlyError):
+        entry.ref["artifact"] = "other:v0"
     again = store.artifact("clips:v0")
     assert again.metadata == {"k": 1, "tags": ["a"], "more": {"x": 1}}
     assert again.manifest.to_bytes() == before
