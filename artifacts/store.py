@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import IO, Any
 
@@ -588,14 +588,13 @@ class Store:
             ):
                 self._move_aliases(draft.name, latest, alias_list)
                 return Artifact._committed(self, m)
-        # the bar counts files: a pack of many files advances it by all of them
-        blobs = [u for u in uploads if not isinstance(u[1], Pack)]
-        packs = [u for u in uploads if isinstance(u[1], Pack)]
-        files = len(blobs) + sum(len(p.parts) for _, p in packs)
+        # the bar counts files: write_many reports a pack as one, its other files tick as read
+        files = sum(len(c.parts) if isinstance(c, Pack) else 1 for _, c in uploads)
         counter = self._progress_counter(files, f"commit {draft.name}")
+        if counter is not None:
+            uploads = [(p, _counted(c, counter.update)) for p, c in uploads]
         try:
-            self.backend.write_many(blobs, counter.update if counter else None)
-            self.backend.write_many(packs, _per_member(packs, counter) if counter else None)
+            self.backend.write_many(uploads, counter.update if counter else None)
         finally:
             if counter is not None:
                 counter.close()
@@ -818,17 +817,22 @@ class Store:
         return isinstance(self.backend, LocalBackend)
 
 
-def _per_member(packs: list[tuple[str, Pack]], counter: Any) -> Any:
-    """A progress callback for ``write_many(packs)`` (which reports packs done, in order)
-    that advances ``counter`` by the files those packs hold."""
-    done = 0
+class _CountedPack(Pack):
+    """A pack that calls ``tick(1)`` as each of its members but the first is read (the
+    backend's progress callback counts the pack itself once)."""
 
-    def advance(n: int) -> None:
-        nonlocal done
-        counter.update(sum(len(p.parts) for _, p in packs[done : done + n]))
-        done += n
+    def __init__(self, pack: Pack, tick: Any):
+        self.parts, self.size, self._tick = pack.parts, pack.size, tick
 
-    return advance
+    def chunks(self) -> Iterator[bytes]:
+        for i, chunk in enumerate(super().chunks()):
+            if i:
+                self._tick(1)
+            yield chunk
+
+
+def _counted(content: Any, tick: Any) -> Any:
+    return _CountedPack(content, tick) if isinstance(content, Pack) else content
 
 
 class _CheckedReader(io.RawIOBase):
