@@ -423,6 +423,8 @@ _limit = _number(int, "count", 1, "a whole number")
 
 def cmd_gc(store: Store, args: argparse.Namespace) -> int:
     """Delete blobs and packs that no version refers to (older than --grace seconds)."""
+    if not store.exists():  # a typo in --store: say so rather than "deleted 0 file(s)"
+        raise store._no_store()
     report = store.gc(dry_run=args.dry_run, grace=args.grace)
     verb = "would delete" if report.dry_run else "deleted"
     if report.dry_run:

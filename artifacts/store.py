@@ -777,8 +777,6 @@ class Store:
         """
         if grace < 0:
             raise ValueError(f"Invalid grace {grace!r}: give a number of seconds >= 0")
-        if not self.exists():
-            raise self._no_store()
         now = time.time()
         live, packs = self._live()
         deleted: list[str] = []
