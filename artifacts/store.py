@@ -574,7 +574,6 @@ class Store:
             aliases = [aliases]
         alias_list = [check_alias(a) for a in aliases if a != "latest"]
         self._check_writable()
-        self._create_marker()  # the first commit creates the store
         entries, uploads, indexes = self._resolve_entries(draft)
         digest = entries_digest(entries)
         latest = self._latest(draft.name)
@@ -614,6 +613,7 @@ class Store:
             "entries": entries,
         }
         n = int(latest[1:]) + 1 if latest else 0
+        self._create_marker()  # the first commit creates the store, with its first version
         while True:
             obj["version"] = f"v{n}"
             data = canonical_json(obj)

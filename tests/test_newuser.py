@@ -228,6 +228,19 @@ def test_reading_a_location_without_a_store_creates_nothing_and_says_so(nowhere)
     assert artifacts.open_store(nowhere).artifact("clips:v0").get("z").frames == 8
 
 
+def test_a_first_commit_that_fails_leaves_no_store(tmp_path):
+    url = str(tmp_path / "store")
+    store = artifacts.open_store(url)
+    gone = tmp_path / "gone.txt"
+    gone.write_text("soon gone")
+    draft = Artifact("notes", "dataset")
+    draft.add_file(gone)
+    gone.unlink()
+    with pytest.raises(OSError):
+        store.commit(draft)
+    assert not store.exists() and _everything_under(url) == []
+
+
 def test_a_local_folder_without_a_store_stays_as_it_was(tmp_path):
     folder = tmp_path / "etc"
     folder.mkdir()
