@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import posixpath
@@ -30,6 +31,76 @@ __all__ = [
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 VERSION_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})$")
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")  # (with "$", a trailing newline would pass)
+
+
+class _ReadOnly:
+    """Refuses every change: the JSON of a committed version is what its file says."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        from .errors import ReadOnlyError
+
+        raise ReadOnlyError(
+            "a committed version's manifest and metadata are read-only; copy them "
+            "(dict(...), copy.deepcopy(...)) or call new_draft() to change them"
+        )
+
+
+class _ReadOnlyDict(dict, _ReadOnly):  # type: ignore[misc]
+    """A ``dict`` (so ``json``, ``==`` and ``isinstance`` work) that cannot change."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _ReadOnly._refuse
+    __ior__ = _ReadOnly._refuse
+
+    def __reduce__(self) -> Any:  # pickle rebuilds it whole, not item by item
+        return (_ReadOnlyDict, (dict(self),))
+
+    def __copy__(self) -> dict[str, Any]:  # a copy is the caller's to change
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return {k: copy.deepcopy(v, memo) for k, v in self.items()}
+
+
+class _ReadOnlyList(list, _ReadOnly):  # type: ignore[misc]
+    """A ``list`` that cannot change."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = append = extend = insert = pop = remove = _ReadOnly._refuse
+    clear = reverse = sort = __iadd__ = __imul__ = _ReadOnly._refuse
+
+    def __reduce__(self) -> Any:
+        return (_ReadOnlyList, (list(self),))
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return [copy.deepcopy(v, memo) for v in self]
+
+
+def read_only(obj: Any) -> Any:
+    """A read-only copy of a JSON value (dicts and lists at every depth)."""
+    if isinstance(obj, dict):
+        return (
+            obj
+            if type(obj) is _ReadOnlyDict
+            else _ReadOnlyDict((k, read_only(v)) for k, v in obj.items())
+        )
+    if isinstance(obj, list):
+        return obj if type(obj) is _ReadOnlyList else _ReadOnlyList(read_only(v) for v in obj)
+    return obj
+
+
+def _read_only_entries(entries: dict[str, Any]) -> _ReadOnlyDict:
+    out = {}
+    for path, e in entries.items():
+        if "ref" in e:
+            e = dict(e, ref=read_only(e["ref"]))
+        out[path] = _ReadOnlyDict(e)
+    return _ReadOnlyDict(out)
 
 
 #: value JSONs up to this size are kept inside the manifest instead of as blobs
@@ -234,7 +305,11 @@ class Manifest:
     """A version's manifest: metadata plus ``entries`` (path -> :class:`ManifestEntry`)."""
 
     def __init__(self, obj: dict[str, Any]):
-        self.obj = obj
+        # a committed version never changes: a read-only copy (entries by a quicker path:
+        # their values are scalars but for "ref", see _ENTRY_KEYS)
+        self.obj = _ReadOnlyDict(
+            (k, _read_only_entries(v) if k == "entries" else read_only(v)) for k, v in obj.items()
+        )
 
     @classmethod
     def parse(cls, data: bytes, where: str) -> Manifest:

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import IO, Any
 
@@ -35,7 +35,7 @@ from media.value import CHUNK, check_bytes
 
 from .artifact import Artifact
 from .backend import LocalBackend, Pack, open_backend
-from .errors import ArtifactNotFoundError, ReadOnlyError, UnsafeBackendError
+from .errors import ArtifactNotFoundError, ReadOnlyError, StoreNotFoundError, UnsafeBackendError
 from .manifest import (
     HEX64,
     VERSION_RE,
@@ -92,8 +92,10 @@ def open_store(
     pack_min: int | None = PACK_MIN,
     **storage_options: Any,
 ) -> Store:
-    """Open (creating if needed) the store at an fsspec URL or local path.
+    """Open the store at an fsspec URL or local path.
 
+    Opening creates nothing: where there is no store yet, reads find no artifacts
+    (``artifact()`` raises :class:`StoreNotFoundError`) and the first commit creates it.
     ``None`` opens the embedded default store (:func:`default_store_path`).
     ``single_writer=True`` promises that one process at a time commits, which is required
     on backends that do not honour create-if-absent.  ``progress`` shows progress bars
@@ -159,14 +161,13 @@ class Store:
         return f"<Store {self.url}>"
 
     def _init_marker(self) -> None:
+        # reading never writes: the marker is made by the first commit (_create_marker)
         try:
             data = self.backend.read("store.json")
         except FileNotFoundError:
-            try:
-                self.backend.create("store.json", canonical_json({"_type": "store", "format": 1}))
-            except FileExistsError:
-                pass
+            self._exists = False
             return
+        self._exists = True
         try:
             marker = json.loads(data)
             schemas.validate(marker, "store")
@@ -174,6 +175,26 @@ class Store:
             raise ValueError(
                 f"{self.url} has a store.json that is not a media-artifacts store marker ({exc})"
             ) from None
+
+    def exists(self) -> bool:
+        """Whether there is a store at this location (its first commit made one)."""
+        if not self._exists:
+            self._exists = self.backend.exists("store.json")
+        return self._exists
+
+    def _no_store(self) -> StoreNotFoundError:
+        return StoreNotFoundError(
+            f"no store at {self.url}: there is no store.json there, and reading creates "
+            "none; check the location, or commit to create a store there"
+        )
+
+    def _create_marker(self) -> None:
+        if not self._exists:
+            try:
+                self.backend.create("store.json", canonical_json({"_type": "store", "format": 1}))
+            except FileExistsError:
+                pass
+            self._exists = True
 
     # -- progress -------------------------------------------------------------------------
     def _show_progress(self) -> bool:
@@ -262,6 +283,8 @@ class Store:
         """Alias -> version for artifact ``name``, ``latest`` included."""
         latest = self._latest(name)
         if latest is None:
+            if not self.exists():
+                raise self._no_store()
             raise ArtifactNotFoundError(f"no artifact named {name!r} in {self.url}")
         out = {"latest": latest}
         for f in self.backend.listdir(f"artifacts/{name}/aliases"):
@@ -304,6 +327,8 @@ class Store:
             raise ArtifactNotFoundError(self._not_found(name, ref)) from None
 
     def _not_found(self, name: str, ref: str) -> str:
+        if not self.exists():
+            raise self._no_store()
         versions = self.versions(name)
         if not versions:
             names = self.names()
@@ -562,7 +587,11 @@ class Store:
             ):
                 self._move_aliases(draft.name, latest, alias_list)
                 return Artifact._committed(self, m)
-        counter = self._progress_counter(len(uploads), f"commit {draft.name}")
+        # the bar counts files: write_many reports a pack as one, its other files tick as read
+        files = sum(len(c.parts) if isinstance(c, Pack) else 1 for _, c in uploads)
+        counter = self._progress_counter(files, f"commit {draft.name}")
+        if counter is not None:
+            uploads = [(p, _counted(c, counter.update)) for p, c in uploads]
         try:
             self.backend.write_many(uploads, counter.update if counter else None)
         finally:
@@ -584,6 +613,7 @@ class Store:
             "entries": entries,
         }
         n = int(latest[1:]) + 1 if latest else 0
+        self._create_marker()  # the first commit creates the store, with its first version
         while True:
             obj["version"] = f"v{n}"
             data = canonical_json(obj)
@@ -783,6 +813,24 @@ class Store:
     def is_local(self) -> bool:
         """Whether the store is a folder on the local disk."""
         return isinstance(self.backend, LocalBackend)
+
+
+class _CountedPack(Pack):
+    """A pack that calls ``tick(1)`` as each of its members but the first is read (the
+    backend's progress callback counts the pack itself once)."""
+
+    def __init__(self, pack: Pack, tick: Any):
+        self.parts, self.size, self._tick = pack.parts, pack.size, tick
+
+    def chunks(self) -> Iterator[bytes]:
+        for i, chunk in enumerate(super().chunks()):
+            if i:
+                self._tick(1)
+            yield chunk
+
+
+def _counted(content: Any, tick: Any) -> Any:
+    return _CountedPack(content, tick) if isinstance(content, Pack) else content
 
 
 class _CheckedReader(io.RawIOBase):
