@@ -1,24 +1,38 @@
-# make demo  - create the virtual environment, install, run the demo
-# make test  - same set-up, install what the tests need (chromium), lint and run every test
+# make demo  - create the virtual environment, install the library (run-time dependencies
+#              only), run the demo
+# make test  - same set-up plus the test extra and what the tests need (chromium, sox with
+#              MP3, Azurite), lint and run every test
 # make bench - run the benchmarks and print one table
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
-BENCH_STAMP := $(VENV)/.bench-stamp
 PLUGIN := tests/plugin_example
+# one stamp per set of packages: the demo's install never pulls in the test extra
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+TEST_STAMP := $(VENV)/.test-stamp
+# "compat" editable installs put the checkout itself on sys.path: a folder named artifacts/
+# or media/ in the current directory cannot shadow the packages then (the default mode's
+# import hook comes after such folders; see tests/test_newuser.py)
+EDITABLE := --config-settings editable_mode=compat
 
-.PHONY: venv demo test lint bench browser azurite clean
+.PHONY: venv demo test lint bench browser encoders azurite clean
 
-$(STAMP): setup.cfg pyproject.toml $(wildcard $(PLUGIN)/setup.cfg $(PLUGIN)/pyproject.toml)
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]' $(if $(wildcard $(PLUGIN)/pyproject.toml),-e $(PLUGIN))
-	touch $(STAMP)
 
-venv: $(STAMP)
+$(RUNTIME_STAMP): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet $(EDITABLE) -e .
+	touch $@
 
-demo: $(STAMP)
+$(TEST_STAMP): $(RUNTIME_STAMP) $(wildcard $(PLUGIN)/setup.cfg $(PLUGIN)/pyproject.toml)
+	$(BIN)/python -m pip install --quiet $(EDITABLE) -e '.[test]' \
+	  $(if $(wildcard $(PLUGIN)/pyproject.toml),-e $(PLUGIN))
+	touch $@
+
+venv: $(TEST_STAMP)
+
+demo: $(RUNTIME_STAMP)
 	$(BIN)/python -m artifacts.demo
 
 browser:
@@ -26,6 +40,17 @@ browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# a real MP3 encoder (LAME, through sox) for tests/test_mp3.py
+encoders:
+	@sox -h 2>/dev/null | grep -i 'file formats' | grep -qw mp3 || { \
+	  echo "installing Debian's sox with its MP3 formats for the MP3 tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq sox libsox-fmt-mp3 >/dev/null; }
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check media artifacts schemas
 
 # Azurite (Azure Blob Storage's emulator, from npm) for the az:// tests, in a folder git ignores
 AZURITE_DIR := .cache/azurite
@@ -41,20 +66,17 @@ $(AZURITE):
 
 azurite: $(AZURITE)
 
-lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check media artifacts schemas
-
-test: $(STAMP) browser azurite lint
+test: $(TEST_STAMP) browser encoders azurite lint
 	$(BIN)/python -m pytest
 
 # the peers the benchmarks measure against (HF datasets, WebDataset)
-$(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	touch $(BENCH_STAMP)
+BENCH_STAMP := $(VENV)/.bench-stamp
+$(BENCH_STAMP): $(TEST_STAMP)
+	$(BIN)/python -m pip install --quiet $(EDITABLE) -e '.[test,bench]'
+	touch $@
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .cache build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

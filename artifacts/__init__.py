@@ -13,6 +13,7 @@ from .errors import (
     ArtifactNotFoundError,
     EntryNotFoundError,
     ReadOnlyError,
+    StoreNotFoundError,
     UnsafeBackendError,
 )
 from .manifest import Manifest, ManifestEntry
@@ -37,6 +38,7 @@ __all__ = [
     "EntryNotFoundError",
     "IntegrityError",
     "ReadOnlyError",
+    "StoreNotFoundError",
     "UnsafeBackendError",
     "HistoryWarning",
 ]

@@ -14,6 +14,7 @@ See docs/cli.md for a session at the terminal.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import re
 import sys
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[options(lambda v: v)],
         epilog="Exit codes: 0 success, 1 failure, 2 usage.  See docs/cli.md.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, func: Any, help: str) -> argparse.ArgumentParser:
@@ -136,9 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("versions", cmd_versions, "list the versions of an artifact")
     p.add_argument("name", help="artifact name")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p = add("show", cmd_show, "show a version's metadata, aliases and manifest")
+    p = add("show", cmd_show, "show a version's metadata, aliases and values")
     p.add_argument("ref", help="NAME[:VERSION|:ALIAS] (default :latest)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument(
+        "--files", action="store_true", help="list the manifest's files instead of the values"
+    )
     p = add("get", cmd_get, "download a version, or one entry, value or folder of it")
     p.add_argument("ref", help="NAME[:VERSION|:ALIAS]")
     p.add_argument("entry", nargs="?", help="an entry path, a value name or a folder")
@@ -231,6 +236,13 @@ def build_parser() -> argparse.ArgumentParser:
     a = actions.add_parser("remove", help="forget a remote (its store is untouched)")
     a.add_argument("name", help="the remote's name")
     return parser
+
+
+def _version() -> str:
+    try:
+        return f"(media-artifacts) {importlib.metadata.version('media-artifacts')}"
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout, not installed
+        return "(media-artifacts, not installed)"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -24,7 +24,7 @@ from .names import (
     check_artifact_name,
     check_entry_name,
 )
-from .preview import describe_changes, fmt
+from .preview import fmt
 from .store import Store
 
 PROG = "artifacts"
@@ -58,6 +58,14 @@ class UserError(Exception):
 # -- commands -----------------------------------------------------------------------------
 def cmd_ls(store: Store, args: argparse.Namespace) -> int:
     """List the artifacts of the store."""
+    if not store.exists():
+        if args.store is not None:  # a location named by the user: a typo must not pass
+            raise store.no_store_error()
+        if args.json:
+            _print_json([])
+        else:  # the embedded default store before its first commit
+            print(f"the default store at {store.url} is empty (the first commit creates it)")
+        return 0
     rows = []
     for name in store.names():
         aliases = store.aliases(name)
@@ -178,18 +186,46 @@ def cmd_show(store: Store, args: argparse.Namespace) -> int:
         if value:
             print(f"  {key:<12} {value}")
     print()
-    rows = [
-        [path, _human(e["size"]), (e.get("digest") or "")[:12], _source_of(e)]
-        for path, e in sorted(m.entries.items())
-    ]
-    print(_table(["PATH", "SIZE", "SHA256", "FROM"], rows))
+    if args.files:
+        rows = [
+            [path, _human(e["size"]), (e.get("digest") or "")[:12], _source_of(e)]
+            for path, e in sorted(m.entries.items())
+        ]
+        print(_table(["PATH", "SIZE", "SHA256", "FROM"], rows))
+        return 0
+    print(_table(["NAME", "TYPE", "SIZE"], _value_rows(art)))
     return 0
+
+
+def _value_rows(art: Artifact) -> list[list[str]]:
+    """One row per value (name, type tag, bytes of its JSON and files), then one per file
+    that no value holds; the files values hold (named by their hashes) are not listed."""
+    entries = art.manifest.entries
+    rows, held = [], set()
+    for path in sorted(entries):
+        match = VALUE_JSON_RE.match(path)
+        if match is None:
+            continue
+        try:
+            paths = set(paths_in(json.loads(art.read_bytes(path)))) & set(entries)
+        except ValueError:  # not JSON after all: listed as a file below
+            continue
+        held |= paths | {path}
+        size = sum(entries[p]["size"] for p in paths | {path})
+        rows.append([match["base"], match["tag"], _human(size)])
+    rows += [[p, "file", _human(entries[p]["size"])] for p in sorted(entries) if p not in held]
+    return rows
+
+
+def _check_parent(out: str) -> None:
+    """Refuse an output path whose folder does not exist: a typo must not make folders."""
+    parent = os.path.dirname(os.path.abspath(out.rstrip("/" + os.sep) or out))
+    if not os.path.isdir(parent):
+        raise UserError(f"the folder {parent} does not exist; create it first, or fix -o")
 
 
 def _write_entry(art: Artifact, path: str, dest: str) -> None:
     """Write one entry to ``dest`` (checked against its digest; atomic)."""
-    folder = os.path.dirname(dest) or "."
-    os.makedirs(folder, exist_ok=True)
 
     def fill(out: IO[bytes]) -> None:
         with art.open_media(path) as src:
@@ -202,6 +238,8 @@ def cmd_get(store: Store, args: argparse.Namespace) -> int:
     """Download a version, or one entry, value or folder of entries."""
     art = store.artifact(args.ref)
     default_dir = f"{art.name}-{art.version}"
+    if args.output is not None:
+        _check_parent(args.output)
     if args.entry is None:
         root = art.download(args.output or default_dir)
         print(root)
@@ -212,6 +250,7 @@ def cmd_get(store: Store, args: argparse.Namespace) -> int:
         # one file: -o names the file, or an existing folder to put it in
         out = args.output or os.path.basename(entry)
         if os.path.isdir(out) or out.endswith(("/", os.sep)):
+            os.makedirs(out, exist_ok=True)  # (only the folder named: its parent exists)
             out = os.path.join(out, os.path.basename(entry))
         _write_entry(art, entry, out)
         print(os.path.abspath(out))
@@ -222,9 +261,27 @@ def cmd_get(store: Store, args: argparse.Namespace) -> int:
     except EntryNotFoundError:
         resolved = None
     if resolved is not None:
-        paths = {resolved}
-        paths.update(p for p in paths_in(json.loads(art.read_bytes(resolved))))
-        paths &= set(entries)
+        files = set(paths_in(json.loads(art.read_bytes(resolved)))) & set(entries)
+        out = args.output
+        if (
+            len(files) == 1
+            and out is not None
+            and not os.path.isdir(out)
+            and not out.endswith(("/", os.sep))
+            and os.path.splitext(out)[1]
+        ):
+            # one media value to a file name: that file, as it is stored
+            (media,) = files
+            ext = os.path.splitext(media)[1]
+            if os.path.splitext(out)[1].lower() != ext.lower():
+                raise UserError(
+                    f"{entry!r} is a {ext or 'file without extension'} file; give -o a name "
+                    f"ending {ext or 'without one'}, or a folder for its JSON and file"
+                )
+            _write_entry(art, media, out)
+            print(os.path.abspath(out))
+            return 0
+        paths = {resolved} | files
     else:
         prefix = check_entry_name(entry) + "/"
         paths = {p for p in entries if p.startswith(prefix)}
@@ -304,6 +361,8 @@ def _probe_line(store: Store) -> str:
 
 def cmd_verify(store: Store, args: argparse.Namespace) -> int:
     """Re-hash every entry of a version, an artifact's versions, or the whole store."""
+    if not store.exists():  # nothing to vouch for: never "all ok"
+        raise store.no_store_error()
     if args.ref is None:
         refs = [f"{n}:{v}" for n in store.names() for v in store.versions(n)]
     elif ":" in args.ref:
@@ -339,6 +398,8 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> int:
 
 def cmd_gc(store: Store, args: argparse.Namespace) -> int:
     """Delete blobs and packs that no version refers to (older than --grace seconds)."""
+    if not store.exists():  # a typo in --store: say so rather than "deleted 0 file(s)"
+        raise store.no_store_error()
     report = store.gc(dry_run=args.dry_run, grace=args.grace)
     verb = "would delete" if report.dry_run else "deleted"
     if report.dry_run:
@@ -368,10 +429,18 @@ def cmd_diff(store: Store, args: argparse.Namespace) -> int:
             print(f"  {sign} {path}")
     for name, v in d["values"].items():
         if v["status"] == "changed":
-            detail = describe_changes(v["changes"]).replace("→", "->") or "content changed"
+            detail = _changes(v["changes"]) or "content changed"
             print(f"  {name}: {detail}")
     print(f"{len(d['added'])} added, {len(d['removed'])} removed, {len(d['changed'])} changed")
     return 0
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    """``field old -> new; ...`` (ASCII arrows written here: values are printed as they are)."""
+    return "; ".join(
+        "samples changed" if field == "sha256" else f"{field} {fmt(old)} -> {fmt(new)}"
+        for field, (old, new) in changes.items()
+    )
 
 
 def cmd_alias(store: Store, args: argparse.Namespace) -> int:
@@ -404,6 +473,7 @@ def cmd_view(store: Store, args: argparse.Namespace) -> int:
     if len(args.refs) == 1 and view.is_run_folder(args.refs[0]):
         run_dir = args.refs[0]
         out = args.output or os.path.basename(os.path.abspath(run_dir)) + ".html"
+        _check_parent(out)
         print(view.write(run_dir, out, limit=args.limit, embed=args.embed))
         return 0
     for ref in args.refs:
@@ -415,11 +485,9 @@ def cmd_view(store: Store, args: argparse.Namespace) -> int:
             )
     arts = [store.artifact(r) for r in args.refs]
     out = args.output or "-vs-".join(f"{a.name}-{a.version}" for a in arts) + ".html"
+    _check_parent(out)
     print(view.write(arts, out, limit=args.limit, embed=args.embed))
     return 0
-
-
-# -- the parser ---------------------------------------------------------------------------
 
 
 def cmd_remote(args: argparse.Namespace) -> int:

@@ -5,9 +5,10 @@ if absent as ``vN`` (``refs.create_version``) -> aliases -> a :class:`Version`."
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .backends.base import Pack
 from .draft import Artifact
 from .errors import ReadOnlyError
 from .manifest import canonical_json, entries_digest, inline_text
@@ -48,7 +49,11 @@ def commit(
         ):
             _move_aliases(store, staged.name, latest, alias_list)
             return Version(store, m)
-    counter = store.progress.counter(len(uploads), f"commit {staged.name}")
+    # the bar counts files: write_many reports a pack as one, its other files tick as read
+    files = sum(len(c.parts) if isinstance(c, Pack) else 1 for _, c in uploads)
+    counter = store.progress.counter(files, f"commit {staged.name}")
+    if counter is not None:
+        uploads = [(p, _counted(c, counter.update)) for p, c in uploads]
     try:
         store.backend.write_many(uploads, counter.update if counter else None)
     finally:
@@ -69,9 +74,28 @@ def commit(
         "created_by": run_id,
         "entries": entries,
     }
+    store.ensure_marker()  # the first commit creates the store, with its first version
     manifest = store.refs.create_version(obj, latest)
     _move_aliases(store, staged.name, obj["version"], alias_list)
     return Version(store, manifest)
+
+
+class _CountedPack(Pack):
+    """A pack that calls ``tick(1)`` as each of its members but the first is read (the
+    backend's progress callback counts the pack itself once)."""
+
+    def __init__(self, pack: Pack, tick: Any):
+        self.parts, self.size, self._tick = pack.parts, pack.size, tick
+
+    def chunks(self) -> Iterator[bytes]:
+        for i, chunk in enumerate(super().chunks()):
+            if i:
+                self._tick(1)
+            yield chunk
+
+
+def _counted(content: Any, tick: Any) -> Any:
+    return _CountedPack(content, tick) if isinstance(content, Pack) else content
 
 
 def _move_aliases(store: Any, name: str, version: str, aliases: list[str]) -> None:

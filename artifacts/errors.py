@@ -11,6 +11,7 @@ __all__ = [
     "IntegrityError",
     "UnsafeBackendError",
     "ReadOnlyError",
+    "StoreNotFoundError",
 ]
 
 
@@ -20,6 +21,10 @@ class ArtifactError(MediaError):
 
 class ArtifactNotFoundError(ArtifactError, LookupError):
     """No artifact, version or alias of that name in the store."""
+
+
+class StoreNotFoundError(ArtifactNotFoundError):
+    """No store at that location (no ``store.json``): a read creates none; a commit does."""
 
 
 class EntryNotFoundError(ArtifactError, LookupError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
@@ -54,6 +55,78 @@ def entry_kind(e: Mapping[str, Any]) -> str:
     if ref is not None and "store" in ref:
         return "foreign"
     return "packed" if "pack" in e else "blob"
+
+
+def _refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """Refuses every change: the JSON of a committed version is what its file says."""
+    from .errors import ReadOnlyError
+
+    raise ReadOnlyError(
+        "a committed version's manifest and metadata are read-only; copy them "
+        "(dict(...), copy.deepcopy(...)) or call new_draft() to change them"
+    )
+
+
+class _ReadOnly:
+    """The mark of the read-only containers below."""
+
+    __slots__ = ()
+
+
+class _ReadOnlyDict(dict, _ReadOnly):  # type: ignore[misc]
+    """A ``dict`` (so ``json``, ``==`` and ``isinstance`` work) that cannot change."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse
+    __ior__ = _refuse
+
+    def __reduce__(self) -> Any:  # pickle rebuilds it whole, not item by item
+        return (_ReadOnlyDict, (dict(self),))
+
+    def __copy__(self) -> dict[str, Any]:  # a copy is the caller's to change
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[str, Any]:
+        return {k: copy.deepcopy(v, memo) for k, v in self.items()}
+
+
+class _ReadOnlyList(list, _ReadOnly):  # type: ignore[misc]
+    """A ``list`` that cannot change."""
+
+    __slots__ = ()
+    __setitem__ = __delitem__ = append = extend = insert = pop = remove = _refuse
+    clear = reverse = sort = __iadd__ = __imul__ = _refuse
+
+    def __reduce__(self) -> Any:
+        return (_ReadOnlyList, (list(self),))
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return [copy.deepcopy(v, memo) for v in self]
+
+
+def read_only(obj: Any) -> Any:
+    """A read-only copy of a JSON value (dicts and lists at every depth)."""
+    if isinstance(obj, dict):
+        return (
+            obj
+            if type(obj) is _ReadOnlyDict
+            else _ReadOnlyDict((k, read_only(v)) for k, v in obj.items())
+        )
+    if isinstance(obj, list):
+        return obj if type(obj) is _ReadOnlyList else _ReadOnlyList(read_only(v) for v in obj)
+    return obj
+
+
+def _read_only_entries(entries: dict[str, Any]) -> _ReadOnlyDict:
+    out = {}
+    for path, e in entries.items():
+        if "ref" in e:
+            e = dict(e, ref=read_only(e["ref"]))
+        out[path] = _ReadOnlyDict(e)
+    return _ReadOnlyDict(out)
 
 
 #: value JSONs up to this size are kept inside the manifest instead of as blobs
@@ -192,7 +265,11 @@ class Manifest:
     """A version's manifest: metadata plus ``entries`` (path -> :class:`ManifestEntry`)."""
 
     def __init__(self, obj: dict[str, Any]):
-        self.obj = obj
+        # a committed version never changes: a read-only copy (entries by a quicker path:
+        # their values are scalars but for "ref", see _ENTRY_KEYS)
+        self.obj = _ReadOnlyDict(
+            (k, _read_only_entries(v) if k == "entries" else read_only(v)) for k, v in obj.items()
+        )
 
     @classmethod
     def parse(cls, data: bytes, where: str) -> Manifest:

@@ -8,7 +8,7 @@ and ``artifacts/<name>/aliases/<alias>.json`` (movable pointers; ``latest`` is d
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import schemas
@@ -26,9 +26,17 @@ __all__ = ["Refs"]
 class Refs:
     """The names, versions and aliases of the store at ``url``."""
 
-    def __init__(self, backend: Backend, url: str):
+    def __init__(
+        self,
+        backend: Backend,
+        url: str,
+        missing_store: Callable[[], Exception | None] = lambda: None,
+    ):
         self.backend = backend
         self.url = url
+        #: the error for "no store here" (``None`` when there is one): a read of a name
+        #: says that rather than "no such artifact"
+        self.missing_store = missing_store
         self._manifests: dict[tuple[str, str], Manifest] = {}
 
     # -- listing ----------------------------------------------------------------------------
@@ -63,6 +71,9 @@ class Refs:
         """Alias -> version for artifact ``name``, ``latest`` included."""
         latest = self.latest(name)
         if latest is None:
+            error = self.missing_store()
+            if error is not None:
+                raise error
             raise ArtifactNotFoundError(f"no artifact named {name!r} in {self.url}")
         out = {"latest": latest}
         for f in self.backend.listdir(f"artifacts/{name}/aliases"):
@@ -103,7 +114,11 @@ class Refs:
             raise ArtifactNotFoundError(self.not_found(name, ref)) from None
 
     def not_found(self, name: str, ref: str) -> str:
-        """The message for an unknown ``ref``: what the store has instead."""
+        """The message for an unknown ``ref``: what the store has instead (no store
+        there: that error is raised)."""
+        error = self.missing_store()
+        if error is not None:
+            raise error
         versions = self.versions(name)
         if not versions:
             names = self.names()

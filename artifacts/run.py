@@ -50,6 +50,12 @@ class Run:
     ``Run(dir=None, store=None)``: ``dir`` defaults to ``./runs/<id>``; ``store`` (a
     :class:`Store` or URL) defaults to the embedded store, opened when first needed.
     Media are copied into ``<dir>/media/<kind>/`` when logged.
+
+    A new run never writes into another run's folder: a ``dir`` that already holds a run
+    (its ``history.jsonl`` or ``lineage.jsonl``) raises :class:`FileExistsError`, unless
+    ``resume=True``, which continues that run: steps go on from its last one and it keeps
+    its id (the one its lineage recorded, or ``id``).  ``resume=True`` on a folder without a
+    run starts one there.
     """
 
     def __init__(
@@ -57,15 +63,25 @@ class Run:
         dir: str | os.PathLike[str] | None = None,
         store: Store | str | None = None,
         id: str | None = None,
+        *,
+        resume: bool = False,
     ):
-        self.id = (
+        if id is not None:
             check_artifact_name(id)
-            if id is not None
-            else (time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8])
-        )
+        self.id = id or (time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8])
         self.dir = os.path.abspath(
             os.fspath(dir) if dir is not None else os.path.join("runs", self.id)
         )
+        held = [f for f in (HISTORY, LINEAGE) if os.path.isfile(os.path.join(self.dir, f))]
+        if held and not resume:
+            raise FileExistsError(
+                f"{self.dir} already holds a run ({held[0]}); a new run does not write into "
+                "another's folder: give a new dir (or none, for ./runs/<id>), or "
+                "Run(dir=..., resume=True) to continue that run"
+            )
+        if resume and id is None and LINEAGE in held:
+            ids = [r["run"] for r in read_jsonl(os.path.join(self.dir, LINEAGE), "lineage", False)]
+            self.id = ids[-1] if ids else self.id
         os.makedirs(self.dir, exist_ok=True)
         if store is not None and not isinstance(store, (Store, str, os.PathLike)):
             raise TypeError(f"Invalid store {store!r}: give a Store, a store URL or None")

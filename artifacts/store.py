@@ -30,7 +30,7 @@ from . import lineage as _lineage
 from .backends import Backend, LocalBackend, open_backend
 from .commit import commit as _commit
 from .draft import Artifact
-from .errors import UnsafeBackendError
+from .errors import StoreNotFoundError, UnsafeBackendError
 from .manifest import canonical_json, entry_kind
 from .odb.gc import DEFAULT_GRACE, GcReport, sweep
 from .odb.objects import Objects
@@ -69,8 +69,10 @@ def open_store(
     pack_min: int | None = PACK_MIN,
     **storage_options: Any,
 ) -> Store:
-    """Open (creating if needed) the store at an fsspec URL or local path.
+    """Open the store at an fsspec URL or local path.
 
+    Opening creates nothing: where there is no store yet, reads find no artifacts
+    (``artifact()`` raises :class:`StoreNotFoundError`) and the first commit creates it.
     ``None`` opens the embedded default store (:func:`default_store_path`).
     ``single_writer=True`` promises that one process at a time commits, which is required
     on backends that do not honour create-if-absent.  ``progress`` shows progress bars
@@ -111,7 +113,8 @@ class Store:
         self.url = url
         self.single_writer = single_writer
         self.pack_min = pack_min
-        self.refs = Refs(backend, url)
+        self._exists = False
+        self.refs = Refs(backend, url, self._missing_store)
         self.objects = Objects(backend, url, self._foreign)
         self.packs = Packs(backend, pack_min)
         self.progress = Progress(progress)
@@ -129,14 +132,13 @@ class Store:
         return f"<Store {self.url}>"
 
     def _init_marker(self) -> None:
+        # reading never writes: the marker is made by the first commit (ensure_marker)
         try:
             data = self.backend.read("store.json")
         except FileNotFoundError:
-            try:
-                self.backend.create("store.json", canonical_json({"_type": "store", "format": 1}))
-            except FileExistsError:
-                pass
+            self._exists = False
             return
+        self._exists = True
         try:
             marker = json.loads(data)
             schemas.validate(marker, "store")
@@ -144,6 +146,32 @@ class Store:
             raise ValueError(
                 f"{self.url} has a store.json that is not a media-artifacts store marker ({exc})"
             ) from None
+
+    def exists(self) -> bool:
+        """Whether there is a store at this location (its first commit made one)."""
+        if not self._exists:
+            self._exists = self.backend.exists("store.json")
+        return self._exists
+
+    def no_store_error(self) -> StoreNotFoundError:
+        """The error a read raises where there is no store."""
+        return StoreNotFoundError(
+            f"no store at {self.url}: there is no store.json there, and reading creates "
+            "none; check the location, or commit to create a store there"
+        )
+
+    def _missing_store(self) -> StoreNotFoundError | None:
+        return None if self.exists() else self.no_store_error()
+
+    def ensure_marker(self) -> None:
+        """Write the store's marker if there is none (the first commit does, just before its
+        manifest)."""
+        if not self._exists:
+            try:
+                self.backend.create("store.json", canonical_json({"_type": "store", "format": 1}))
+            except FileExistsError:
+                pass
+            self._exists = True
 
     # -- create-if-absent -------------------------------------------------------------------
     def honours_create_if_absent(self) -> bool:

@@ -22,9 +22,11 @@ from .errors import EntryNotFoundError
 from .manifest import Manifest
 from .names import VALUE_JSON_RE
 
-__all__ = ["Version", "BIG"]
+__all__ = ["Version", "BIG", "DOWNLOADS"]
 
 BIG = 64 << 20  # blobs above this are verified by streaming, not read into memory
+#: where ``download()`` writes by default, under the current directory
+DOWNLOADS = "artifact-downloads"
 
 #: the verbs of a draft: on a version they raise ReadOnlyError
 DRAFT_VERBS = (
@@ -187,7 +189,10 @@ class Version(EntrySet):
         self, root: str | os.PathLike[str] | None = None, paths: Iterable[str] | None = None
     ) -> str:
         """Write every entry (or only ``paths``) under ``root`` (default
-        ``./artifacts/<name>-<version>``) and return the folder.
+        ``./artifact-downloads/<name>-<version>``) and return the folder.
+
+        (The default is not ``./artifacts/``: a folder of that name in the current directory
+        would shadow the ``artifacts`` package for scripts run there.)
 
         Each file is checked against its digest before any file appears; on any error
         nothing of this download is left behind (not even ``root``, when it was made here).
@@ -202,7 +207,7 @@ class Version(EntrySet):
         root = os.path.abspath(
             os.fspath(root)
             if root is not None
-            else os.path.join("artifacts", f"{self.name}-{self.version}")
+            else os.path.join(DOWNLOADS, f"{self.name}-{self.version}")
         )
         made_root = not os.path.exists(root)
         os.makedirs(root, exist_ok=True)

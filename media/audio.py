@@ -44,6 +44,10 @@ _FORMAT_EXT = {
     "W64": "w64",
     "RF64": "wav",
 }
+# formats whose header only estimates the frame count (an MP3 without a LAME tag: from its
+# size and bit rate), so the count is taken by decoding, as numpy() will
+_ESTIMATED_FRAMES = frozenset({"MP3"})
+_COUNT_BLOCK = 1 << 16
 ALLOWED_DTYPES = tuple(_DTYPE_SUBTYPE)
 MAX_CHANNELS = 64
 MAX_SAMPLE_RATE = 2**31 - 1
@@ -145,6 +149,20 @@ def _check_flac(frames: int, channels: int, rate: int) -> None:
         raise ValueError(f"FLAC cannot hold {problem}; use format='wav' (the default)")
 
 
+def _decoded_frames(file: Any, name: str) -> int:
+    """The number of frames that decoding ``file`` (a path or a seekable binary file) gives."""
+    if not isinstance(file, (str, os.PathLike)):
+        file.seek(0)
+    frames = 0
+    try:
+        with sf.SoundFile(file) as f:
+            while n := len(f.read(_COUNT_BLOCK, dtype="float32", always_2d=True)):
+                frames += n
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise ValueError(f"{name!r} could not be decoded to the end ({exc})") from None
+    return frames
+
+
 def _clips(audio_list: Iterable[Any]) -> list[Audio]:
     clips = list(audio_list)
     for clip in clips:
@@ -160,7 +178,8 @@ class Audio(Media):
     array of float32, float64, int16 or int32 losslessly: it is written as WAV FLOAT,
     DOUBLE, PCM_16 or PCM_32 (or FLAC for int16 with ``format="flac"``) and ``numpy()``
     returns the same dtype, shape and bits after any round trip.  ``Audio(path)`` keeps a file
-    that soundfile reads (WAV, FLAC, OGG, MP3, ...) exactly as it is, reading only its header.
+    that soundfile reads (WAV, FLAC, OGG, MP3, ...) exactly as it is, reading only its header
+    (an MP3 is decoded once too: its header only estimates the number of frames).
     """
 
     artifact_type: ClassVar[str] = "audio-file"
@@ -288,6 +307,8 @@ class Audio(Media):
                 "WAV, FLAC, OGG, MP3 or another format in soundfile.available_formats()"
             ) from None
         self._apply_info(info)
+        if info.format in _ESTIMATED_FRAMES:
+            self._frames = _decoded_frames(file, name)
         return info
 
     def _apply_info(self, info: Any) -> None:

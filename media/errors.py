@@ -18,16 +18,27 @@ class MediaError(Exception):
 class UnknownTypeError(MediaError, ValueError):
     """No registered value type has this tag.
 
-    ``tag`` is the tag that was asked for, ``known`` the registered tags in order.
+    ``tag`` is the tag that was asked for, ``known`` the registered tags in order;
+    ``broken`` says why the installed plugin for ``tag`` could not be loaded, if one is.
     """
 
-    def __init__(self, tag: object, known: list[str]):
+    def __init__(self, tag: object, known: list[str], broken: str | None = None):
         self.tag = tag
         self.known = list(known)
+        self.broken = broken
+        if broken is not None:  # installing it again would not help: say what went wrong
+            advice = (
+                f"The plugin for {tag!r} is installed but could not be loaded ({broken}); "
+                "fix or upgrade that plugin."
+            )
+        else:
+            advice = (
+                "To read this type, install the plugin that provides it (it registers itself "
+                "through the entry-point group 'media.types') or call media.register(cls)."
+            )
         super().__init__(
             f"unknown media type tag {tag!r}; known tags: {', '.join(self.known) or '(none)'}. "
-            "To read this type, install the plugin that provides it (it registers itself "
-            "through the entry-point group 'media.types') or call media.register(cls)."
+            + advice
         )
 
 

@@ -29,6 +29,19 @@ _base: list[type] = []
 _types: dict[str, type[Any]] = {}
 _lock = threading.RLock()
 _entry_points_seen: set[str] = set()
+_derived: set[str] = set()  # tags whose schema register() derived (no json_schema given)
+_broken: dict[str, str] = {}  # tag -> why its installed plugin could not be loaded
+
+
+def derived_schema(tag: str) -> dict:
+    """The schema of a type registered without one: an object whose ``"_type"`` is ``tag``."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"{tag} (derived: only the type tag is checked)",
+        "type": "object",
+        "required": ["_type"],
+        "properties": {"_type": {"const": tag}},
+    }
 
 
 def accept_subclasses_of(base: type) -> None:
@@ -45,8 +58,10 @@ def register(cls: type[Any], *, replace: bool = False) -> type[Any]:
     """Register ``cls`` under its ``artifact_type`` tag and return it (usable as a decorator).
 
     The same class twice is a no-op; a different class under a taken tag raises
-    ``ValueError`` unless ``replace=True``.  A class whose tag has no built-in schema must
-    carry its JSON Schema as the class attribute ``json_schema``.
+    ``ValueError`` unless ``replace=True``.  The class's JSON Schema is its class attribute
+    ``json_schema`` when set, else the built-in one of its tag; a class with neither (the
+    wandb way: ``artifact_type``, ``to_json``, ``from_json``) gets a derived schema that
+    checks only that ``"_type"`` is its tag.
     """
     if not (isinstance(cls, type) and _base and issubclass(cls, _base[0])):
         raise TypeError(f"Invalid media type {cls!r}: register() takes a subclass of media.Value")
@@ -68,15 +83,15 @@ def register(cls: type[Any], *, replace: bool = False) -> type[Any]:
             )
         document = cls.__dict__.get("json_schema")
         if document is not None:
-            schemas.register_schema(tag, document)
+            # a schema derived for an earlier class of this tag gives way to a real one
+            schemas.register_schema(tag, document, replace=tag in _derived)
+            _derived.discard(tag)
         else:
             try:
                 schemas.load(tag)
             except LookupError:
-                raise TypeError(
-                    f"{cls.__qualname__} has no JSON schema: set the class attribute "
-                    "json_schema to a JSON Schema 2020-12 document for its JSON form"
-                ) from None
+                schemas.register_schema(tag, derived_schema(tag))
+                _derived.add(tag)
         _types[tag] = cls
     return cls
 
@@ -97,7 +112,9 @@ def _load_entry_points(tag: str | None) -> None:
                         f"artifact_type {getattr(cls, 'artifact_type', None)!r}"
                     )
                 register(cls)
+                _broken.pop(ep.name, None)
             except Exception as exc:  # a broken plugin must not break every other type
+                _broken[ep.name] = f"{ep.value}: {type(exc).__name__}: {exc}"
                 warnings.warn(
                     f"media type plugin {ep.name!r} ({ep.value}) could not be loaded: {exc}",
                     PluginWarning,
@@ -115,7 +132,10 @@ def lookup(tag: str) -> type[Any]:
         _load_entry_points(tag)
         cls = _types.get(tag)
     if cls is None:
-        raise UnknownTypeError(tag, sorted(type_mapping()))
+        known = sorted(type_mapping())
+        raise UnknownTypeError(
+            tag, known, broken=_broken.get(tag) if isinstance(tag, str) else None
+        )
     return cls
 
 

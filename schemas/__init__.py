@@ -80,12 +80,12 @@ def _load(tag: str) -> dict[str, Any]:
     return json.loads(res.read_text(encoding="utf-8"))
 
 
-def register_schema(tag: str, document: dict[str, Any]) -> None:
+def register_schema(tag: str, document: dict[str, Any], *, replace: bool = False) -> None:
     """Make ``document`` the schema of ``tag`` (used for plugin types).
 
     The document must itself be a valid JSON Schema 2020-12; registering the same document
     twice is a no-op, a different document for a tag that already has one raises
-    ``ValueError``.
+    ``ValueError`` unless ``replace=True`` (which replaces a registered, not a built-in, one).
     """
     Draft202012Validator.check_schema(document)
     with _lock:
@@ -93,7 +93,7 @@ def register_schema(tag: str, document: dict[str, Any]) -> None:
             current = _load(tag)
         except LookupError:
             current = None
-        if current is not None and current != document:
+        if current is not None and current != document and not (replace and tag in _extra):
             raise ValueError(f"type tag {tag!r} already has a different JSON schema")
         _extra[tag] = document
         _validators.pop(tag, None)

@@ -96,7 +96,8 @@ def write_wavs(folder: Path, n: int = 3) -> list[Path]:
 # -- ls, versions, show -------------------------------------------------------------------
 def test_ls_on_an_empty_default_store(tmp_path):
     out = ok("ls")
-    assert out.strip() == f"no artifacts in {os.environ['MEDIA_ARTIFACTS_STORE']}"
+    where = os.environ["MEDIA_ARTIFACTS_STORE"]
+    assert out.strip() == f"the default store at {where} is empty (the first commit creates it)"
     assert json.loads(ok("ls", "--json")) == []
 
 
@@ -124,7 +125,7 @@ def test_ls_and_versions(url):
 def test_show_prints_metadata_and_the_manifest_as_a_table(url):
     store = open_store(url)
     art = store.artifact("clips:v0")
-    out = ok("show", "clips:best", "--store", url)
+    out = ok("show", "clips:best", "--files", "--store", url)
     lines = out.splitlines()
     assert lines[0] == "clips:v0"
     assert "  aliases      best" in out and '{"source": "test"}' in out
@@ -142,7 +143,7 @@ def test_show_marks_entries_taken_from_another_artifact(url):
     d = Artifact("picked", type="dataset")
     d.add(clip, "best")
     store.commit(d)
-    out = ok("show", "picked", "--store", url)
+    out = ok("show", "picked", "--files", "--store", url)
     media = json.loads(store.artifact("picked").read_bytes("best.audio-file.json"))["path"]
     row = next(ln for ln in out.splitlines() if ln.startswith(media))
     assert row.split()[-1] == f"clips:v0/{media}"  # a reference: no bytes copied

@@ -23,6 +23,8 @@ def isolated_registry(monkeypatch):
     """Registry and schema tables that this test may change; restored afterwards."""
     monkeypatch.setattr(registry, "_types", dict(registry._types))
     monkeypatch.setattr(registry, "_entry_points_seen", set(registry._entry_points_seen))
+    monkeypatch.setattr(registry, "_derived", set(registry._derived))
+    monkeypatch.setattr(registry, "_broken", dict(registry._broken))
     monkeypatch.setattr(schemas, "_extra", dict(schemas._extra))
     monkeypatch.setattr(schemas, "_validators", dict(schemas._validators))
 
@@ -139,11 +141,13 @@ def test_register_refuses_bad_tags(isolated_registry, tag):
         media.register(cls)
 
 
-def test_register_needs_a_schema(isolated_registry):
+def test_register_derives_a_schema_when_none_is_given(isolated_registry):
     cls = type("NoSchema", (Value,), {"artifact_type": "no-schema-here"})
-    with pytest.raises(TypeError, match="NoSchema has no JSON schema: set the class attribute"):
-        media.register(cls)
-    assert "no-schema-here" not in Value.type_mapping()
+    media.register(cls)  # the wandb way: the schema only checks the tag
+    assert Value.type_mapping()["no-schema-here"] is cls
+    schemas.validate({"_type": "no-schema-here", "anything": [1]}, "no-schema-here")
+    with pytest.raises(media.SchemaError, match=r"\$\._type"):
+        schemas.validate({"_type": "other"}, "no-schema-here")
 
 
 def test_registered_type_loads_through_init_from_json(isolated_registry):

@@ -203,7 +203,7 @@ def test_bad_steps(tmp_path, step):
 
 def test_a_run_reopened_on_its_folder_continues_its_steps(tmp_path):
     Run(dir=tmp_path).log({"x": 1}, step=4)
-    run = Run(dir=tmp_path)
+    run = Run(dir=tmp_path, resume=True)
     assert run.step == 5
     run.log({"x": 2})
     assert [r["_step"] for r in run.history()] == [4, 5]
@@ -227,7 +227,7 @@ def test_a_run_resumed_after_a_torn_line_keeps_its_new_rows(tmp_path):
     Run(dir=tmp_path).log({"x": 1})
     with open(tmp_path / "history.jsonl", "ab") as f:
         f.write(b'{"_step": 1, "x"')
-    run = Run(dir=tmp_path)
+    run = Run(dir=tmp_path, resume=True)
     assert run.step == 1
     run.log({"x": 2})
     with pytest.warns(HistoryWarning, match="line 2 skipped"):

@@ -129,7 +129,7 @@ def test_probe_detects_rclone_and_commit_refuses(rclone_s3, rclone_url):
     assert isinstance(info.value, RuntimeError)
     fs = s3fs.S3FileSystem(skip_instance_cache=True, **rclone_s3)
     root = rclone_url.removeprefix("s3://")
-    assert _files(fs, root) == [f"{root}/store.json"]  # nothing written, probe removed
+    assert _files(fs, root) == []  # nothing written (not even the marker), probe removed
     assert store.versions("clips") == []
 
 

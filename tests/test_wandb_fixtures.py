@@ -1,4 +1,4 @@
-"""Files written by the wandb client 0.31 (``shared/fixtures/wandb/``) load here.
+"""Files written by the wandb client 0.31 (``tests/fixtures/wandb_generated/basic/``) load here.
 
 wandb's audio-file JSON carries only ``_type``, ``path``, ``sha256``, sometimes ``size`` and
 ``caption``; sample rate, duration and channels come from the media file.  The clips: a
@@ -22,8 +22,9 @@ from artifacts import Artifact, Run
 from artifacts.run import load_row, read_history
 from media import Audio, FolderSource, IntegrityError, Value
 
-# CI clones the repository with shared/ beside it; on the dev machine that is /work/shared
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "wandb"
+# made by tests/fixtures/wandb_generated/make.py with the real client (test_wandb_generated.py
+# checks that the client still writes exactly these files)
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "wandb_generated" / "basic"
 EXPECTED_FILES = [
     "artifact/clip0.audio-file.json",
     "artifact/media/audio/293ddc5e3c2e349dc387.wav",
@@ -41,9 +42,9 @@ def fixtures() -> Path:
     missing = [f for f in EXPECTED_FILES if not (FIXTURES / f).is_file()]
     if missing:
         pytest.fail(
-            f"the wandb fixtures are missing from {FIXTURES}: {missing}. They live in the "
-            "shared/ folder beside the repository (shared/fixtures/wandb); clone or copy it "
-            "there.",
+            f"the wandb fixtures are missing from {FIXTURES}: {missing}. Make them with the "
+            "real client: WANDB_MODE=offline .venv/bin/python "
+            "tests/fixtures/wandb_generated/make.py",
             pytrace=False,
         )
     return FIXTURES
@@ -128,7 +129,7 @@ def test_wandb_history_reads_as_a_run_history(fixtures, tmp_path):
     check_mono(rows[1]["l"][0])
     check_stereo(rows[1]["l"][1])
     assert rows[0]["a"] == rows[1]["l"][0]  # the same clip, logged twice
-    run = Run(dir=tmp_path)  # a run continues wandb's history
+    run = Run(dir=tmp_path, resume=True)  # a run continues wandb's history
     assert run.step == 2
     run.log({"b": rows[1]["l"][1]})
     check_stereo(run.history()[-1]["b"])

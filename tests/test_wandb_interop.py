@@ -1,7 +1,7 @@
 """Interop with the wandb client 0.31: what it wrote loads here, and it reads what we write.
 
-Fixtures: ``../shared/fixtures/wandb/`` (beside the repository) and
-``tests/fixtures/wandb_generated/`` (made by its ``make.py`` with the real client, offline).
+Fixtures: ``tests/fixtures/wandb_generated/`` and its ``basic/`` folder (made by its ``make.py``
+with the real client, offline).
 The client itself is imported for real: ``make test`` installs it.
 """
 
@@ -21,8 +21,8 @@ from artifacts import Artifact, Run
 from artifacts.run import load_row, read_history
 from media import Audio, FolderSource, Table
 
-SHARED = Path(__file__).parents[2] / "shared" / "fixtures" / "wandb"
 GENERATED = Path(__file__).parent / "fixtures" / "wandb_generated"
+BASIC = GENERATED / "basic"
 
 
 @pytest.fixture
@@ -46,8 +46,8 @@ def load_folder(store, folder: Path, name: str = "from-wandb"):
 
 
 # -- artifacts the client wrote -----------------------------------------------------------
-def test_shared_artifact_folder_loads(store):
-    v0 = load_folder(store, SHARED / "artifact")
+def test_basic_artifact_folder_loads(store):
+    v0 = load_folder(store, BASIC / "artifact")
     clip = v0.get("clip0")
     assert isinstance(clip, Audio)
     assert (clip.sample_rate, clip.channels, clip.duration) == (16000, 1, 1.0)
@@ -58,7 +58,7 @@ def test_shared_artifact_folder_loads(store):
     assert np.abs(samples / 32768 - np.sin(2 * np.pi * 440 * t)).max() <= 1 / 32768 + 1e-9
     assert (
         clip.sha256
-        == json.loads((SHARED / "artifact" / "clip0.audio-file.json").read_text())["sha256"]
+        == json.loads((BASIC / "artifact" / "clip0.audio-file.json").read_text())["sha256"]
     )
 
 
@@ -101,12 +101,12 @@ def test_generated_artifact_clips_load(store, name, rate, channels, frames, capt
 
 
 # -- history rows the client wrote ---------------------------------------------------------
-def test_shared_history_rows_load():
-    source = FolderSource(SHARED / "run_files")
-    row = load_row(json.loads((SHARED / "run_history_single_audio.json").read_text()), source)
+def test_basic_history_rows_load():
+    source = FolderSource(BASIC / "run_files")
+    row = load_row(json.loads((BASIC / "run_history_single_audio.json").read_text()), source)
     a = row["a"]
     assert (row["_step"], a.caption, a.sample_rate, a.channels, a.duration) == (0, "x", 16000, 1, 1)
-    row = load_row(json.loads((SHARED / "run_history_audio_list.json").read_text()), source)
+    row = load_row(json.loads((BASIC / "run_history_audio_list.json").read_text()), source)
     first, second = row["l"]
     assert first.caption == "x" and second.caption is None
     assert (second.sample_rate, second.channels, second.duration) == (16000, 2, 0.5)
