@@ -272,7 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=False if args.quiet else None,
             **storage_options,
         )
-        where = store.url
+        if "://" not in where:  # errors name a local store by its absolute path, a URL as given
+            where = store.url
         return int(args.func(store, args))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

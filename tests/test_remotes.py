@@ -366,7 +366,9 @@ def test_a_remote_name_that_is_also_a_folder_is_refused(tmp_path):
     (tmp_path / "team").mkdir()
     message = fails("ls", "--store", "team", cwd=tmp_path)
     assert "names both the remote 'team' (s3://bucket/audio) and the folder" in message
-    assert ok("ls", "--store", "./team", cwd=tmp_path).startswith("no artifacts in")
+    # ./team means the folder, which holds no store (reading creates none)
+    assert "no store at" in fails("ls", "--store", "./team", cwd=tmp_path)
+    assert not (tmp_path / "team" / "store.json").exists()
 
 
 @pytest.mark.s3
@@ -411,7 +413,10 @@ def test_an_unreachable_azure_endpoint_is_explained():
 
 @pytest.mark.s3
 def test_a_missing_s3_bucket_is_named(s3_server):
-    message = fails("ls", "--store", "s3://no-such-bucket-here/audio")
+    assert fails("ls", "--store", "s3://no-such-bucket-here/audio").startswith(
+        "no store at s3://no-such-bucket-here/audio"
+    )  # reading creates nothing, so a missing bucket is just a missing store
+    message = fails("put", "x", __file__, "--store", "s3://no-such-bucket-here/audio")
     assert message == (
         "the bucket 'no-such-bucket-here' of the store s3://no-such-bucket-here/audio does not "
         "exist: create it first (the store creates its files, not its bucket)"
