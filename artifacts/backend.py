@@ -18,6 +18,7 @@ import asyncio
 import concurrent.futures
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import uuid
@@ -25,6 +26,8 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import fsspec
+
+from media.errors import IntegrityError
 
 from .spool import spool_dir
 
@@ -63,36 +66,72 @@ class LocalBackend:
         self._dirs: set[str] = set()
 
     def _full(self, path: str) -> str:
+        """The full path of ``path``, refusing a symbolic link at any of its components
+        (a link could lead a read, write or delete outside the store)."""
+        full = self.root
+        for part in path.split("/"):
+            full = os.path.join(full, part)
+            try:
+                st = os.lstat(full)
+            except (FileNotFoundError, NotADirectoryError):
+                break  # nothing below it exists
+            if stat.S_ISLNK(st.st_mode):
+                raise _link_error(full)
         return os.path.join(self.root, path)
 
     def _ensure_dir(self, full: str) -> None:
         d = os.path.dirname(full)
-        if d not in self._dirs:
+        if d not in self._dirs or not os.path.isdir(d) or os.path.islink(d):
             os.makedirs(d, exist_ok=True)
+            self._full(os.path.relpath(d, self.root))  # a link met on the way is refused
             self._dirs.add(d)
 
     def _tmp(self, full: str) -> str:
         return f"{os.path.dirname(full)}/.tmp-{uuid.uuid4().hex}"
 
-    def read(self, path: str) -> bytes:
-        with open(self._full(path), "rb") as f:
-            return f.read()
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The bytes of ``path``; more than ``limit`` of them raise :class:`IntegrityError`."""
+        with self.open(path) as f:
+            if limit is None:
+                return f.read()
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise _too_large(self._full(path), limit)
+        return data
 
     def open(self, path: str) -> IO[bytes]:
-        return open(self._full(path), "rb")
+        """Open a regular file for reading: never through a link, never a FIFO or device
+        (opened without blocking, so a FIFO cannot hang the caller)."""
+        full = self._full(path)
+        try:
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            if os.path.islink(full):
+                raise _link_error(full) from None
+            if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+                raise FileNotFoundError(exc.errno, exc.strerror, full) from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise IntegrityError(
+                f"{full} is not a regular file (a FIFO, device or folder where the store keeps "
+                "a file): the store was altered; remove it"
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
 
     def read_range(self, path: str, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` (fewer when the file is shorter)."""
-        with open(self._full(path), "rb") as f:
+        with self.open(path) as f:
             end = min(offset + size, os.fstat(f.fileno()).st_size)
             if offset >= end:
                 return b""
             f.seek(offset)
             return f.read(end - offset)
 
-    def read_many(self, paths: list[str]) -> dict[str, bytes]:
-        """The bytes of each of ``paths`` that exists."""
-        return _read_each(self, paths)
+    def read_many(self, paths: list[str], limit: int | None = None) -> dict[str, bytes]:
+        """The bytes of each of ``paths`` that exists (at most ``limit`` each)."""
+        return _read_each(self, paths, limit)
 
     def touch(self, path: str) -> None:
         """Refresh a file's mtime (a reused file then counts as young for ``gc``)."""
@@ -147,10 +186,10 @@ class LocalBackend:
             _unlink(tmp)
 
     def exists(self, path: str) -> bool:
-        return os.path.exists(self._full(path))
+        return os.path.lexists(self._full(path))
 
     def size(self, path: str) -> int:
-        return os.path.getsize(self._full(path))
+        return os.lstat(self._full(path)).st_size
 
     def listdir(self, path: str) -> list[str]:
         try:
@@ -159,16 +198,32 @@ class LocalBackend:
             return []
 
     def walk_files(self, path: str) -> Iterator[tuple[str, float]]:
-        """``(relative path, mtime)`` of every file under ``path``, temp files included."""
+        """``(relative path, mtime)`` of every file under ``path``, temp files included.
+
+        A link anywhere (the folder itself, a folder or a file below it) raises
+        :class:`IntegrityError` before its entry is yielded: it is never followed.
+        """
         base = self._full(path)
-        for dirpath, _, files in os.walk(base):
+        if not os.path.isdir(base):
+            return
+
+        def refuse(exc: OSError) -> None:
+            if not isinstance(exc, FileNotFoundError):
+                raise exc
+
+        for dirpath, dirs, files in os.walk(base, onerror=refuse):
+            for name in dirs:
+                if os.path.islink(os.path.join(dirpath, name)):
+                    raise _link_error(os.path.join(dirpath, name))
             for name in files:
                 full = os.path.join(dirpath, name)
                 try:
-                    mtime = os.stat(full).st_mtime
+                    st = os.lstat(full)
                 except FileNotFoundError:
                     continue
-                yield os.path.relpath(full, self.root).replace(os.sep, "/"), mtime
+                if stat.S_ISLNK(st.st_mode):
+                    raise _link_error(full)
+                yield os.path.relpath(full, self.root).replace(os.sep, "/"), st.st_mtime
 
     def delete(self, path: str) -> None:
         _unlink(self._full(path))
@@ -240,11 +295,25 @@ class FsspecBackend:
     def _full(self, path: str) -> str:
         return f"{self.root}/{path}" if self.root else path
 
-    def read(self, path: str) -> bytes:
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The bytes of ``path``; more than ``limit`` of them raise :class:`IntegrityError`
+        (only ``limit + 1`` bytes are fetched: one ranged GET)."""
         try:
-            return self.fs.cat_file(self._full(path))
+            if limit is None:
+                return self.fs.cat_file(self._full(path))
+            try:
+                data = self.fs.cat_file(self._full(path), start=0, end=limit + 1)
+            except MISSING:
+                raise
+            except OSError:  # e.g. a range asked of an empty object
+                if self.fs.size(self._full(path)) > limit:
+                    raise _too_large(self._full(path), limit) from None
+                data = self.fs.cat_file(self._full(path))
         except MISSING as exc:
             raise FileNotFoundError(path) from exc
+        if len(data) > limit:
+            raise _too_large(self._full(path), limit)
+        return data
 
     def open(self, path: str) -> IO[bytes]:
         try:
@@ -262,21 +331,27 @@ class FsspecBackend:
         except MISSING as exc:
             raise FileNotFoundError(path) from exc
 
-    def read_many(self, paths: list[str]) -> dict[str, bytes]:
-        """The bytes of each of ``paths`` that exists (fetched concurrently on S3, GCS).
+    def read_many(self, paths: list[str], limit: int | None = None) -> dict[str, bytes]:
+        """The bytes of each of ``paths`` that exists (fetched concurrently on S3, GCS),
+        at most ``limit`` each (a larger one raises :class:`IntegrityError`).
 
         (Not ``fs.cat(list)``: it expands ``[``, ``*`` and ``?`` in paths as globs.)
         """
         if not self.fs.async_impl:
-            return _read_each(self, paths)
+            return _read_each(self, paths, limit)
         from fsspec.asyn import sync
 
         async def one(p: str) -> tuple[str, bytes | None]:
             async with sem:
                 try:
-                    return p, await self.fs._cat_file(self._full(p))
+                    if limit is None:
+                        return p, await self.fs._cat_file(self._full(p))
+                    data = await self.fs._cat_file(self._full(p), start=0, end=limit + 1)
                 except MISSING:
                     return p, None
+                if len(data) > limit:
+                    raise _too_large(self._full(p), limit)
+                return p, data
 
         async def many() -> list[tuple[str, bytes | None]]:
             return await asyncio.gather(*(one(p) for p in paths))
@@ -490,12 +565,12 @@ def _write_all(fd: int, parts: list[bytes]) -> None:
                 break
 
 
-def _read_each(backend: Any, paths: list[str]) -> dict[str, bytes]:
+def _read_each(backend: Any, paths: list[str], limit: int | None = None) -> dict[str, bytes]:
     """The bytes of each of ``paths`` that exists, read one after the other."""
     out = {}
     for p in paths:
         try:
-            out[p] = backend.read(p)
+            out[p] = backend.read(p, limit)
         except FileNotFoundError:
             continue
     return out
@@ -565,6 +640,21 @@ def _put(backend: Any, path: str, content: Any) -> None:
     else:
         with content() as f:
             backend.put_stream(path, f)
+
+
+def _link_error(full: str) -> IntegrityError:
+    return IntegrityError(
+        f"{full} is a symbolic link: a store holds only plain folders and files and never "
+        "follows a link (it could lead outside the store); the store was altered: replace "
+        "the link by what it points to, or remove it"
+    )
+
+
+def _too_large(where: str, limit: int) -> IntegrityError:
+    return IntegrityError(
+        f"{where} is larger than {limit} bytes, more than the store ever writes there: the "
+        "store was altered"
+    )
 
 
 def _unlink(path: str) -> None:

@@ -62,6 +62,10 @@ PACK_MIN = 16
 PACK_MEMBER_MAX = 4 << 20
 #: ... and a pack is closed once it holds this many bytes
 PACK_TARGET = 32 << 20
+#: the largest alias, lineage record or store marker read (they are a few hundred bytes)
+RECORD_MAX = 1 << 20
+#: the largest manifest or pack index written or read (a read never takes more memory)
+MANIFEST_MAX = 256 << 20
 
 
 def default_store_path() -> str:
@@ -160,7 +164,7 @@ class Store:
 
     def _init_marker(self) -> None:
         try:
-            data = self.backend.read("store.json")
+            data = self.backend.read("store.json", RECORD_MAX)
         except FileNotFoundError:
             try:
                 self.backend.create("store.json", canonical_json({"_type": "store", "format": 1}))
@@ -278,7 +282,7 @@ class Store:
         return sorted(a for a, v in self.aliases(name).items() if v == version)
 
     def _read_alias(self, name: str, alias: str) -> str:
-        data = self.backend.read(f"artifacts/{name}/aliases/{alias}.json")
+        data = self.backend.read(f"artifacts/{name}/aliases/{alias}.json", RECORD_MAX)
         try:
             obj = json.loads(data)
         except ValueError as exc:
@@ -328,7 +332,7 @@ class Store:
         if m is None:
             where = f"artifacts/{name}/versions/{version}.json"
             try:
-                data = self.backend.read(where)
+                data = self.backend.read(where, MANIFEST_MAX)
             except FileNotFoundError:
                 raise ArtifactNotFoundError(f"no version {name}:{version} in {self.url}") from None
             m = Manifest.parse(data, f"{self.url}/{where}")
@@ -363,7 +367,8 @@ class Store:
             check_bytes(data, e["digest"], e["size"], name)
             return data
         try:
-            data = self.backend.read(blob_path(e["digest"]))
+            with self.backend.open(blob_path(e["digest"])) as f:
+                data = f.read(e["size"] + 1)  # bounded: one byte more tells a longer blob
         except FileNotFoundError:
             raise IntegrityError(f"{name}: its blob {e['digest'][:16]}... is missing") from None
         check_bytes(data, e["digest"], e["size"], name)
@@ -443,7 +448,9 @@ class Store:
         names = set(self.backend.listdir("packs"))
         ids = [n[:-4] for n in names if n.endswith(".idx") and n[:-4] in names]
         unseen = [i for i in ids if i not in self._pack_members]
-        for rel, data in self.backend.read_many([pack_path(i) + ".idx" for i in unseen]).items():
+        for rel, data in self.backend.read_many(
+            [pack_path(i) + ".idx" for i in unseen], MANIFEST_MAX
+        ).items():
             pid = rel[len("packs/") : -len(".idx")]
             members = _parse_pack_index(pid, data)
             if members is not None and self._size_or_none(pack_path(pid)) == sum(
