@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import os
 import shutil
 import stat
@@ -37,9 +38,11 @@ class Pack:
     read (and checked, by the stream the opener returns) one at a time while writing, so
     a pack of files never sits in memory whole."""
 
-    def __init__(self, parts: list[Any], sizes: list[int]):
+    def __init__(self, parts: list[Any], sizes: list[int], digests: list[str] | None = None):
         self.parts = parts
+        self.sizes = sizes
         self.size = sum(sizes)
+        self.digests = digests  # each member's sha256, to check a copy already stored
 
     def chunks(self) -> Iterator[bytes]:
         """The members' bytes, in order."""
@@ -229,44 +232,66 @@ class LocalBackend:
         _unlink(self._full(path))
 
     def write_blob(self, path: str, data: bytes | Pack) -> None:
-        """Write a content-addressed file once: created in place with ``O_EXCL`` (no temp
-        file, no rename: half the file-system work for small blobs).  A :class:`Pack` is
-        written member by member, with ``writev``, without joining them.
+        """Write a content-addressed file once.  A :class:`Pack` is written member by
+        member, with ``writev``, without joining them.
 
-        A file already there with the right size is the same content and is kept (its
-        mtime is refreshed, so that a ``gc`` grace period counts from this commit).  One of
-        another size is a torn write from a crash: it is replaced atomically.  A write that
-        fails removes its own partial file.
+        A file already there that holds exactly these bytes (its content is checked, not
+        only its size) is kept, and its mtime refreshed so that a ``gc`` grace period counts
+        from this commit.  Otherwise the bytes go to a temporary file of this writer's own,
+        linked to the name if it is free (a whole file appears at once) or renamed over a
+        torn or damaged file.  A write that fails removes only its own temporary file,
+        never a file another writer may have placed and published meanwhile.
         """
         full = self._full(path)
         self._ensure_dir(full)
-        pack = data if isinstance(data, Pack) else Pack([data], [len(data)])
-        try:
-            fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            if os.path.getsize(full) != pack.size:
-                self.write(path, _as_bytes(pack))
-            else:
-                os.utime(full)
+        pack = data if isinstance(data, Pack) else Pack([data], [len(data)], _digests(path))
+        if os.path.lexists(full) and self._holds(path, pack):
+            os.utime(full)
             return
+        tmp: str | None = self._tmp(full)
         try:
-            group: list[bytes] = []
-            filled = 0
-            for chunk in pack.chunks():  # files are read one at a time, written in groups
-                group.append(chunk)
-                filled += len(chunk)
-                if filled >= _GROUP:
-                    _write_all(fd, group)
-                    group, filled = [], 0
-            _write_all(fd, group)
-        except BaseException:
-            os.close(fd)
-            _unlink(full)
-            raise
-        os.close(fd)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                group: list[bytes] = []
+                filled = 0
+                for chunk in pack.chunks():  # files are read one at a time, written in groups
+                    group.append(chunk)
+                    filled += len(chunk)
+                    if filled >= _GROUP:
+                        _write_all(fd, group)
+                        group, filled = [], 0
+                _write_all(fd, group)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, full)  # atomic, and never over another writer's file
+            except FileExistsError:
+                if self._holds(path, pack):
+                    os.utime(full)
+                else:  # torn or damaged: replaced whole
+                    os.replace(tmp, full)
+                    tmp = None
+        finally:
+            if tmp is not None:
+                _unlink(tmp)
+
+    def _holds(self, path: str, pack: Pack) -> bool:
+        """Whether ``path`` is a regular file holding exactly ``pack``'s bytes (each
+        member's sha256 checked; without digests to check, never)."""
+        if pack.digests is None:
+            return False
+        try:
+            f = self.open(path)
+        except FileNotFoundError:
+            return False
+        with f:
+            if os.fstat(f.fileno()).st_size != pack.size:
+                return False
+            return _members_match(f, pack.sizes, pack.digests)
 
     def write_many(self, items: list[tuple[str, Any]], progress: Any = None) -> None:
-        """Write ``(path, bytes | local file path | opener)`` blobs; existing ones are kept.
+        """Write ``(path, bytes | local file path | opener)`` blobs; existing ones are kept
+        when their content is checked equal.
 
         One thread: creating small files waits on the file system's directory locks, and
         threads measured slower than a plain loop on a local disk.
@@ -274,8 +299,12 @@ class LocalBackend:
         for path, content in items:
             if isinstance(content, (bytes, bytearray, Pack)):
                 self.write_blob(path, content)
-            elif self.exists(path) and getattr(content, "size", None) in (None, self.size(path)):
-                os.utime(self._full(path))  # whole (a torn one, of another size, is replaced)
+            elif (
+                self.exists(path)
+                and isinstance(getattr(content, "size", None), int)
+                and self._holds(path, Pack([], [content.size], _digests(path)))
+            ):
+                os.utime(self._full(path))  # whole and right (a torn one is replaced)
             else:
                 _put(self, path, content)
             if progress is not None:
@@ -389,10 +418,24 @@ class FsspecBackend:
             self.fs.pipe_file(self._full(path), data, mode="create")
 
     def exists(self, path: str) -> bool:
+        self.fs.invalidate_cache(self._full(path))  # never an answer from a cached listing
         return self.fs.exists(self._full(path))
 
     def size(self, path: str) -> int:
+        self.fs.invalidate_cache(self._full(path))
         return int(self.fs.size(self._full(path)))
+
+    def _holds(self, path: str, content: Any) -> bool:
+        """Whether the blob at ``path`` holds exactly ``content``'s bytes (read and hashed)."""
+        digests = _digests(path)
+        size = _size_of(content)
+        if digests is None or not isinstance(size, int):
+            return False
+        try:
+            with self.open(path) as f:
+                return _members_match(f, [size], digests) and not f.read(1)
+        except (FileNotFoundError, OSError):
+            return False
 
     def listdir(self, path: str) -> list[str]:
         full = self._full(path)
@@ -443,10 +486,17 @@ class FsspecBackend:
             # asking whether a small blob exists costs a request, as writing it does: small
             # in-memory blobs are written (same bytes, same content address), larger asked for
             # (packs are always written: one that is there but torn would be kept otherwise)
-            large = [f for (_, c), f in zip(items, full) if not _is_small(c) and not _is_pack(c)]
-            present = _exists_many(self.fs, large)
+            # (asked of the server, never of s3fs's cached listing; kept only when the
+            # server's MD5 ETag is that of these bytes: a damaged copy is written again)
+            large = {f: c for (_, c), f in zip(items, full) if not _is_small(c) and not _is_pack(c)}
+            found = _exists_many(self.fs, list(large))
+            present = {f for f, info in found.items() if _etag_matches(info, large[f])}
         else:
-            present = {f for (_, c), f in zip(items, full) if not _is_pack(c) and self.fs.exists(f)}
+            present = {
+                f
+                for (p, c), f in zip(items, full)
+                if not _is_pack(c) and self.fs.exists(f) and self._holds(p, c)
+            }
         todo = [(p, c) for (p, c), f in zip(items, full) if f not in present]
         if self.fs.async_impl:
             # files go concurrently in groups read into memory: at most a few packs, or
@@ -576,29 +626,54 @@ def _read_each(backend: Any, paths: list[str], limit: int | None = None) -> dict
     return out
 
 
-def _exists_many(fs: Any, paths: list[str]) -> set[str]:
-    """Which of ``paths`` exist, asked concurrently on an async filesystem."""
+def _exists_many(fs: Any, paths: list[str]) -> dict[str, dict[str, Any]]:
+    """The info of each of ``paths`` that exists as a file, asked concurrently of the
+    server (s3fs answers ``_info`` from its cached listing unless told to refresh, and
+    then calls a path missing from that listing a folder)."""
     from fsspec.asyn import sync
 
-    async def one(p: str) -> str | None:
+    async def one(p: str) -> tuple[str, dict[str, Any]] | None:
+        fs.invalidate_cache(p)
         try:
-            await fs._info(p)
-            return p
+            try:
+                info = await fs._info(p, refresh=True)
+            except TypeError:  # an implementation without ``refresh``
+                info = await fs._info(p)
         except MISSING:
             return None
+        return (p, info) if info.get("type") != "directory" else None
 
-    async def many() -> list[str | None]:
+    async def many() -> list[tuple[str, dict[str, Any]] | None]:
         import asyncio
 
         sem = asyncio.Semaphore(32)
 
-        async def bounded(p: str) -> str | None:
+        async def bounded(p: str) -> tuple[str, dict[str, Any]] | None:
             async with sem:
                 return await one(p)
 
         return await asyncio.gather(*(bounded(p) for p in paths))
 
-    return {p for p in sync(fs.loop, many) if p}
+    return dict(x for x in sync(fs.loop, many) if x)
+
+
+def _etag_matches(info: dict[str, Any], content: Any) -> bool:
+    """Whether an object's ETag is the MD5 of ``content`` (a single-part upload's ETag
+    is; a multipart one's is not, and such an object is written again)."""
+    etag = str(info.get("ETag") or info.get("etag") or "").strip('"').lower()
+    if len(etag) != 32 or any(c not in "0123456789abcdef" for c in etag):
+        return False
+    h = hashlib.md5(usedforsecurity=False)
+    try:
+        if isinstance(content, (bytes, bytearray)):
+            h.update(content)
+        else:
+            with open(content, "rb") if isinstance(content, str) else content() as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+    except (OSError, ValueError):
+        return False  # unreadable or changed: the upload reports it
+    return h.hexdigest() == etag
 
 
 def _mtime(info: dict[str, Any]) -> float:
@@ -640,6 +715,30 @@ def _put(backend: Any, path: str, content: Any) -> None:
     else:
         with content() as f:
             backend.put_stream(path, f)
+
+
+def _digests(path: str) -> list[str] | None:
+    """``[digest]`` of a blob path ``blobs/sha256/ab/cdef...``; ``None`` for other paths."""
+    parts = path.split("/")
+    if len(parts) == 4 and parts[:2] == ["blobs", "sha256"]:
+        return [parts[2] + parts[3]]
+    return None
+
+
+def _members_match(f: IO[bytes], sizes: list[int], digests: list[str]) -> bool:
+    """Whether ``f`` holds, from where it is, members of these sizes and sha256s."""
+    for size, digest in zip(sizes, digests):
+        h = hashlib.sha256()
+        left = size
+        while left:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:
+                return False
+            h.update(chunk)
+            left -= len(chunk)
+        if h.hexdigest() != digest:
+            return False
+    return True
 
 
 def _link_error(full: str) -> IntegrityError:

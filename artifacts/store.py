@@ -34,7 +34,7 @@ from media.errors import IntegrityError
 from media.value import CHUNK, check_bytes
 
 from .artifact import Artifact
-from .backend import LocalBackend, Pack, open_backend
+from .backend import LocalBackend, Pack, _members_match, open_backend
 from .errors import ArtifactNotFoundError, ReadOnlyError, UnsafeBackendError
 from .manifest import (
     HEX64,
@@ -459,11 +459,23 @@ class Store:
                 self._pack_members[pid] = members  # (not cached when bad: it may be mended)
         for i in ids:
             offset = 0
+            wanted = []
             for digest, size in self._pack_members.get(i) or ():
                 if sizes.get(digest) == size and digest not in found:
-                    found[digest] = {"pack": i, "offset": offset}
+                    wanted.append((digest, {"pack": i, "offset": offset}))
                 offset += size
+            if wanted and self._pack_intact(i):  # a damaged or planted pack is not reused
+                found.update(wanted)
         return found
+
+    def _pack_intact(self, pid: str) -> bool:
+        """Whether pack ``pid`` holds the bytes its index names (every member hashed)."""
+        members = self._pack_members.get(pid) or []
+        try:
+            with self.backend.open(pack_path(pid)) as f:
+                return _members_match(f, [s for _, s in members], [d for d, _ in members])
+        except (FileNotFoundError, OSError, IntegrityError):
+            return False
 
     def _size_or_none(self, rel: str) -> int | None:
         try:
@@ -525,7 +537,7 @@ class Store:
                         offset += size
                     # files are read (and checked) while the pack is written
                     uploads[pack_path(pid)] = Pack(
-                        [small[d] for d in group], [sizes[d] for d in group]
+                        [small[d] for d in group], [sizes[d] for d in group], list(group)
                     )
                     index = {"_type": "pack-index", "format": 1, "members": members}
                     indexes.append((pack_path(pid) + ".idx", canonical_json(index)))
