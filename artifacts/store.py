@@ -581,14 +581,6 @@ class Store:
             ):
                 self._move_aliases(draft.name, latest, alias_list)
                 return Artifact._committed(self, m)
-        counter = self._progress_counter(len(uploads), f"commit {draft.name}")
-        try:
-            self.backend.write_many(uploads, counter.update if counter else None)
-        finally:
-            if counter is not None:
-                counter.close()
-        for rel, data in indexes:  # after their packs: an index means a whole pack
-            self.backend.write(rel, data)
         obj = {
             "_type": "manifest",
             "format": 1,
@@ -603,9 +595,21 @@ class Store:
             "entries": entries,
         }
         n = int(latest[1:]) + 1 if latest else 0
+        obj["version"] = _version_or_refuse(draft.name, n)
+        checked = _check_readable(obj, draft.name)  # before anything is written
+        counter = self._progress_counter(len(uploads), f"commit {draft.name}")
+        try:
+            self.backend.write_many(uploads, counter.update if counter else None)
+        finally:
+            if counter is not None:
+                counter.close()
+        for rel, data in indexes:  # after their packs: an index means a whole pack
+            self.backend.write(rel, data)
         while True:
-            obj["version"] = f"v{n}"
-            data = canonical_json(obj)
+            version = _version_or_refuse(draft.name, n)
+            data = checked if version == obj["version"] else None
+            obj["version"] = version
+            data = data or canonical_json(obj)
             try:
                 self.backend.create(f"artifacts/{draft.name}/versions/v{n}.json", data)
                 break
@@ -894,6 +898,33 @@ def _parse_pack_index(pid: str, data: bytes) -> list[tuple[str, int]] | None:
         if type(s) is not int or type(d) is not str or not HEX64.fullmatch(d):
             return None
     return members if pack_id(members) == pid else None
+
+
+#: the largest version number the format lists (``v`` and at most nine digits)
+VERSION_MAX = 999_999_999
+
+
+def _version_or_refuse(name: str, n: int) -> str:
+    """``vN``, or ``ValueError`` when ``N`` is past what the store lists as a version."""
+    if n > VERSION_MAX:
+        raise ValueError(
+            f"cannot commit {name}: its next version would be v{n}, past v{VERSION_MAX}, the "
+            "last version number the store format lists; commit under another artifact name"
+        )
+    return f"v{n}"
+
+
+def _check_readable(obj: dict[str, Any], name: str) -> bytes:
+    """``obj``'s bytes, or an error when the store could not read them back (checked as a
+    reader checks them)."""
+    data = canonical_json(obj)
+    if len(data) > MANIFEST_MAX:
+        raise ValueError(
+            f"cannot commit {name}: its manifest would be {len(data)} bytes, more than the "
+            f"{MANIFEST_MAX} a store reads; commit its files in several artifacts"
+        )
+    Manifest.parse(data, f"{name} (not committed: nothing was written)")
+    return data
 
 
 def _now() -> str:
