@@ -140,6 +140,7 @@ class Store:
         single_writer: bool = False,
         progress: bool | None = None,
         pack_min: int | None = PACK_MIN,
+        _existing: bool = False,
     ):
         if pack_min is not None and (type(pack_min) is not int or pack_min < 1):
             raise ValueError(
@@ -157,15 +158,19 @@ class Store:
         self._others: dict[str, Store] = {}
         self._verified: set[str] = set()
         self._lock = threading.Lock()
-        self._init_marker()
+        self._init_marker(_existing)
 
     def __repr__(self) -> str:
         return f"<Store {self.url}>"
 
-    def _init_marker(self) -> None:
+    def _init_marker(self, existing: bool = False) -> None:
         try:
             data = self.backend.read("store.json", RECORD_MAX)
         except FileNotFoundError:
+            if existing:
+                raise ArtifactNotFoundError(
+                    f"no store at {self.url} (a reference names it); nothing was created there"
+                ) from None
             try:
                 self.backend.create("store.json", canonical_json({"_type": "store", "format": 1}))
             except FileExistsError:
@@ -349,7 +354,9 @@ class Store:
             return self
         s = self._others.get(url)
         if s is None:
-            s = self._others[url] = open_store(url)
+            # only an existing store: following a reference must create nothing there
+            backend, canonical = open_backend(url)
+            s = self._others[url] = Store(backend, canonical, _existing=True)
         return s
 
     def _read_entry(self, art: Artifact, path: str, e: dict[str, Any]) -> bytes:
