@@ -56,6 +56,8 @@ __all__ = ["Store", "open_store", "default_store_path", "GcReport", "STORE_ENV"]
 STORE_ENV = "MEDIA_ARTIFACTS_STORE"
 _VERSION_FILE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.json$")
 DEFAULT_GRACE = 3600.0
+#: a gc marker not refreshed for this long is a crashed gc's: commits stop waiting for it
+GC_MARKER_STALE = 300.0
 #: a commit that writes at least this many new small files packs them (``open_store(pack_min=)``)
 PACK_MIN = 16
 #: files up to this size go into packs ...
@@ -562,6 +564,48 @@ class Store:
     ) -> Artifact:
         """Commit a draft as the next version ``vN`` and return the committed artifact.
 
+        The commit holds a lease (``leases/commit-<id>``) from before it decides which
+        files the store already holds until its manifest is created: ``gc`` deletes
+        nothing while a lease younger than its grace exists, and a commit waits while a
+        ``gc`` is deleting (see :meth:`_commit` and docs/security.md).
+        """
+        if not isinstance(draft, Artifact) or not draft.is_draft:
+            return self._commit(draft, aliases, run_id=run_id)  # (raises the usual error)
+        aliases = [aliases] if isinstance(aliases, str) else list(aliases)
+        for a in aliases:  # refusals before the lease: a refused commit writes nothing
+            if a != "latest":
+                check_alias(a)
+        self._check_writable()
+        lease = self._take_lease()
+        try:
+            return self._commit(draft, aliases, run_id=run_id)
+        finally:
+            self.backend.delete(lease)
+
+    def _take_lease(self) -> str:
+        """Write this commit's lease, then wait while another process's gc is deleting."""
+        lease = f"leases/commit-{uuid.uuid4().hex}"
+        self.backend.write(lease, b"commit")
+        delay = 0.01
+        while self._leases("gc-", GC_MARKER_STALE):
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        return lease
+
+    def _leases(self, kind: str, max_age: float, but: str | None = None) -> int:
+        """How many ``leases/<kind>*`` files younger than ``max_age`` seconds exist."""
+        now = time.time()
+        return sum(
+            1
+            for rel, mtime in self.backend.walk_files("leases")
+            if rel.rsplit("/", 1)[-1].startswith(kind) and rel != but and now - mtime < max_age
+        )
+
+    def _commit(
+        self, draft: Artifact, aliases: Iterable[str] = (), *, run_id: str | None = None
+    ) -> Artifact:
+        """Commit a draft as the next version ``vN`` and return the committed artifact.
+
         Blobs go first (existing ones are skipped), then the manifest is created if absent
         as ``vN`` (retrying ``vN+1`` on a conflict), then aliases move.  A draft whose
         content and metadata equal ``latest`` makes no new version: ``latest`` is returned
@@ -773,19 +817,42 @@ class Store:
         """Delete blobs and packs no manifest refers to, and stale temporary files.
 
         Only files older than ``grace`` seconds are deleted, so that the blobs of a commit in
-        flight (written before its manifest) survive.
+        flight (written before its manifest) survive.  ``gc`` first writes its own marker
+        (``leases/gc-<id>``; commits wait while it exists), then deletes nothing at all if
+        a commit's lease younger than ``grace`` exists (its files are then counted in
+        ``kept_young``): a commit that reuses files it found in the store is never cut
+        short, provided it finishes within ``grace``.
         """
         if grace < 0:
             raise ValueError(f"Invalid grace {grace!r}: give a number of seconds >= 0")
+        if dry_run:
+            return self._gc(True, grace)
+        marker = f"leases/gc-{uuid.uuid4().hex}"
+        self.backend.write(marker, b"gc")
+        try:
+            if self._leases("commit-", grace):  # a commit in flight: delete nothing
+                r = self._gc(True, grace, marker)
+                return GcReport(
+                    [], 0, r.live_blobs, r.kept_young + len(r.deleted), False, r.live_packs
+                )
+            return self._gc(False, grace, marker)
+        finally:
+            self.backend.delete(marker)
+
+    def _gc(self, dry_run: bool, grace: float, marker: str | None = None) -> GcReport:
+        """gc's work, once the commits in flight are known (``marker``: gc's own)."""
         now = time.time()
+        refreshed = time.monotonic()
         live, packs = self._live()
         deleted: list[str] = []
         freed = young = 0
         candidates = []
-        for prefix in ("blobs", "packs", "artifacts", "probe", "tmp"):
+        for prefix in ("blobs", "packs", "artifacts", "probe", "tmp", "leases"):
             for rel, mtime in self.backend.walk_files(prefix):
                 base = rel.rsplit("/", 1)[-1]
-                if base.startswith(".tmp-") or prefix in ("probe", "tmp"):
+                if rel == marker:
+                    continue
+                if base.startswith(".tmp-") or prefix in ("probe", "tmp", "leases"):
                     candidates.append((rel, mtime))
                 elif prefix == "blobs":
                     parts = rel.split("/")
@@ -808,6 +875,9 @@ class Store:
             deleted.append(rel)
             if not dry_run:
                 self.backend.delete(rel)
+                if marker and time.monotonic() - refreshed > GC_MARKER_STALE / 5:
+                    self.backend.write(marker, b"gc")  # still deleting: commits wait
+                    refreshed = time.monotonic()
         return GcReport(sorted(deleted), freed, len(live), young, dry_run, len(packs))
 
     def is_local(self) -> bool:
