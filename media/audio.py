@@ -325,7 +325,7 @@ class Audio(Media):
         else:
             self._sample_rate = None
             # whatever the JSON does say must agree with the header (checked on first read)
-            self._json_meta = {k: json_obj[k] for k in keys[:3] if k in json_obj}
+            self._json_meta = {k: json_obj[k] for k in keys if k in json_obj}
         return self
 
     def _ensure_meta(self) -> None:
@@ -338,6 +338,7 @@ class Audio(Media):
             said = getattr(self, "_json_meta", {})
             header = {"sample_rate": self._sample_rate, "frames": self._frames}
             header["channels"] = self._channels
+            header["dtype"] = self._dtype
             lies = [f"{k} {v} (header: {header[k]})" for k, v in said.items() if header[k] != v]
             if lies:
                 self._sample_rate = None
@@ -345,6 +346,12 @@ class Audio(Media):
                     f"{self._describe()}: its JSON says {', '.join(lies)}; the file header "
                     "disagrees"
                 )
+
+    def _dtype_lie(self, native: str) -> None:
+        raise IntegrityError(
+            f"{self._describe()}: the file holds {native} samples, but its JSON says dtype "
+            f"{self._dtype} (the samples would be converted, not the stored ones)"
+        )
 
     def _describe(self) -> str:
         src = self.source_file()
@@ -412,7 +419,9 @@ class Audio(Media):
             with self.open() as f:
                 data = f.read()
             decoded = _wav.decode(data)
-            if decoded is not None and decoded[0].dtype.name == self._dtype:
+            if decoded is not None and decoded[0].dtype.name != self._dtype:
+                self._dtype_lie(decoded[0].dtype.name)
+            if decoded is not None:
                 samples, rate = decoded
             elif (overrun := _wav.data_overrun(data)) is not None:
                 raise IntegrityError(
@@ -421,8 +430,11 @@ class Audio(Media):
                 )
             else:
                 try:
+                    native = _SUBTYPE_DTYPE.get(sf.info(io.BytesIO(data)).subtype, "float32")
+                    if native != self._dtype:  # soundfile would convert, silently
+                        self._dtype_lie(native)
                     samples, rate = sf.read(io.BytesIO(data), dtype=self._dtype, always_2d=True)
-                except (sf.LibsndfileError, RuntimeError) as exc:
+                except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
                     raise IntegrityError(
                         f"{self._describe()}: the stored bytes are not readable audio ({exc})"
                     ) from None
