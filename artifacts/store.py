@@ -276,7 +276,7 @@ class Store:
             raise ArtifactNotFoundError(f"no artifact named {name!r} in {self.url}")
         out = {"latest": latest}
         for f in self.backend.listdir(f"artifacts/{name}/aliases"):
-            if not f.endswith(".json"):
+            if not f.endswith(".json") or f == "latest.json":  # latest is derived, never stored
                 continue
             try:
                 out[f[:-5]] = self._read_alias(name, check_alias(f[:-5]))
@@ -732,6 +732,10 @@ class Store:
         """Point ``name:alias`` at ``version`` (a ``vN`` or another alias)."""
         check_artifact_name(name)
         check_alias(alias)
+        if alias == "latest":  # derived from the versions: a stored one would shadow it
+            raise ValueError(
+                "Invalid alias 'latest': it always names the newest version and cannot be set"
+            )
         _, version = self.resolve(f"{name}:{version}")
         obj = {
             "_type": "alias",
