@@ -48,6 +48,8 @@ ALLOWED_DTYPES = tuple(_DTYPE_SUBTYPE)
 MAX_CHANNELS = 64
 MAX_SAMPLE_RATE = 2**31 - 1
 _FLAC_DTYPES = ("int16",)
+# no codec stores more frames per byte (FLAC's best, a constant block, is about 6500)
+_FRAMES_PER_BYTE = 8192
 
 
 def _check_sample_rate(sample_rate: Any) -> int:
@@ -430,9 +432,15 @@ class Audio(Media):
                 )
             else:
                 try:
-                    native = _SUBTYPE_DTYPE.get(sf.info(io.BytesIO(data)).subtype, "float32")
+                    info = sf.info(io.BytesIO(data))
+                    native = _SUBTYPE_DTYPE.get(info.subtype, "float32")
                     if native != self._dtype:  # soundfile would convert, silently
                         self._dtype_lie(native)
+                    if info.frames > _FRAMES_PER_BYTE * max(len(data), 1):
+                        raise IntegrityError(  # soundfile would allocate them all first
+                            f"{self._describe()}: the file header says {info.frames} frames, "
+                            f"more than {len(data)} bytes can hold (the header is damaged)"
+                        )
                     samples, rate = sf.read(io.BytesIO(data), dtype=self._dtype, always_2d=True)
                 except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
                     raise IntegrityError(

@@ -63,3 +63,48 @@ def test_stored_names_are_printed_escaped(tmp_path, capsys):
     assert "\\x1b[31mred\\u202e.txt" in out
     assert main(["show", "a:v0", "--store", url, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["description"].startswith("\x1b]0;")
+
+
+def test_verify_without_raising_reports_a_reference_to_a_missing_store(tmp_path):
+    store = artifacts.open_store(tmp_path / "s")
+    d = Artifact("a", "dataset")
+    with d.new_file("n.txt") as f:
+        f.write("x" * 5000)  # (a blob, not inline)
+    store.commit(d)
+    path = "artifacts/a/versions/v0.json"
+    obj = json.loads(store.backend.read(path))
+    obj["entries"]["n.txt"]["ref"] = {
+        "artifact": "zz:v0",
+        "path": "n.txt",
+        "store": str(tmp_path / "gone"),
+    }
+    store.backend.write(path, canonical_json(obj))
+    problems = artifacts.open_store(store.url).artifact("a:v0").verify(raise_on_error=False)
+    assert len(problems) == 1 and problems[0].startswith("n.txt: no store at")
+
+
+def test_a_flac_header_claiming_billions_of_frames_is_refused_before_allocating(tmp_path):
+    import hashlib
+
+    import numpy as np
+
+    from artifacts import IntegrityError
+    from media import Audio
+
+    store = artifacts.open_store(tmp_path / "s")
+    d = Artifact("f", "dataset")
+    d.add(Audio(np.zeros(100, dtype=np.int16), 8000, format="flac"), "c")
+    good = store.commit(d)
+    j = json.loads(good.read_bytes("c.audio-file.json"))
+    flac = bytearray(good.read_bytes(j["path"]))
+    flac[21] |= 0x0F  # STREAMINFO's 36-bit total samples: all ones (2**36 - 1)
+    flac[22:26] = b"\xff\xff\xff\xff"
+    d = Artifact("g", "dataset")
+    with d.new_file("x.audio-file.json", "wb") as f:
+        sha = hashlib.sha256(bytes(flac)).hexdigest()
+        f.write(json.dumps({"_type": "audio-file", "path": j["path"], "sha256": sha}).encode())
+    with d.new_file(j["path"], "wb") as f:
+        f.write(bytes(flac))
+    bad = store.commit(d)
+    with pytest.raises(IntegrityError, match="68719476735 frames, more than"):
+        bad.get("x").numpy()
