@@ -94,7 +94,7 @@ class LocalBackend:
 
     def read(self, path: str, limit: int | None = None) -> bytes:
         """The bytes of ``path``; more than ``limit`` of them raise :class:`IntegrityError`."""
-        with self.open(path) as f:
+        with self._open_regular(path) as f:
             if limit is None:
                 return f.read()
             data = f.read(limit + 1)
@@ -105,6 +105,9 @@ class LocalBackend:
     def open(self, path: str) -> IO[bytes]:
         """Open a regular file for reading: never through a link, never a FIFO or device
         (opened without blocking, so a FIFO cannot hang the caller)."""
+        return self._open_regular(path)
+
+    def _open_regular(self, path: str) -> IO[bytes]:
         full = self._full(path)
         try:
             fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -125,7 +128,7 @@ class LocalBackend:
 
     def read_range(self, path: str, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` (fewer when the file is shorter)."""
-        with self.open(path) as f:
+        with self._open_regular(path) as f:
             end = min(offset + size, os.fstat(f.fileno()).st_size)
             if offset >= end:
                 return b""
@@ -281,7 +284,7 @@ class LocalBackend:
         if pack.digests is None:
             return False
         try:
-            f = self.open(path)
+            f = self._open_regular(path)
         except FileNotFoundError:
             return False
         with f:
