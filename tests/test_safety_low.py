@@ -4,6 +4,7 @@ without loss."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -108,3 +109,70 @@ def test_a_flac_header_claiming_billions_of_frames_is_refused_before_allocating(
     bad = store.commit(d)
     with pytest.raises(IntegrityError, match="68719476735 frames, more than"):
         bad.get("x").numpy()
+
+
+def test_a_table_cell_nested_thousands_deep_is_a_type_error():
+    from media import Table
+
+    with pytest.raises(TypeError, match=r"Invalid cell \[\[\[\["):
+        Table(columns=["a"], data=[[_deep(3000)]])
+
+
+def test_a_download_that_fails_half_way_leaves_the_users_files(tmp_path):
+    store = artifacts.open_store(tmp_path / "s")
+    d = Artifact("a", "dataset")
+    for name in ("a.txt", "m.txt", "z.txt"):
+        with d.new_file(name) as f:
+            f.write(f"stored {name}")
+    art = store.commit(d)
+    dest = tmp_path / "mine"
+    dest.mkdir()
+    (dest / "a.txt").write_text("the user's own a.txt")
+    (dest / "z.txt").mkdir()  # a folder where the artifact has a file
+    (dest / "z.txt" / "keep").write_text("keep")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        art.download(dest)
+    assert (dest / "a.txt").read_text() == "the user's own a.txt"
+    assert not (dest / "m.txt").exists()
+    assert sorted(p.name for p in dest.iterdir()) == ["a.txt", "z.txt"]
+
+
+def test_a_download_interrupted_while_moving_puts_the_users_files_back(tmp_path, monkeypatch):
+    store = artifacts.open_store(tmp_path / "s")
+    d = Artifact("a", "dataset")
+    for name in ("a.txt", "m.txt", "z.txt"):
+        with d.new_file(name) as f:
+            f.write(f"stored {name}")
+    art = store.commit(d)
+    dest = tmp_path / "mine"
+    dest.mkdir()
+    (dest / "a.txt").write_text("the user's own a.txt")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith("z.txt"):
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        art.download(dest)
+    monkeypatch.undo()
+    assert (dest / "a.txt").read_text() == "the user's own a.txt"
+    assert sorted(p.name for p in dest.iterdir()) == ["a.txt"]
+
+
+@pytest.mark.parametrize("record", ["history.jsonl", "lineage.jsonl"])
+def test_a_run_never_writes_through_a_link_planted_in_its_folder(tmp_path, record):
+    from artifacts import Run
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    run = Run(dir=tmp_path / "run", store=str(tmp_path / "s"))
+    os.symlink(outside, tmp_path / "run" / record)
+    with pytest.raises(ValueError, match="symbolic link"):
+        if record == "history.jsonl":
+            run.log({"loss": 1.0})
+        else:
+            run.log_artifact(Artifact("a", "dataset"))
+    assert outside.read_text() == "precious\n"
