@@ -295,6 +295,11 @@ def _read_jsonl(path: str, tag: str, warn: bool) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
             schemas.validate(row, tag)
+        except RecursionError:  # nested too deeply to parse: skipped like any bad line
+            if warn:
+                why = "nested too deeply"
+                warnings.warn(f"{path}: line {i} skipped ({why})", HistoryWarning, stacklevel=3)
+            continue
         except (ValueError, schemas.SchemaError) as exc:
             if warn:
                 warnings.warn(f"{path}: line {i} skipped ({exc})", HistoryWarning, stacklevel=3)

@@ -416,7 +416,10 @@ class Audio(Media):
         self._ensure_meta()
         local = self.local_path()
         if local is not None and self.source_file() is None:
-            samples, rate = sf.read(local, dtype=self._dtype, always_2d=True)
+            try:
+                samples, rate = sf.read(local, dtype=self._dtype, always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as exc:  # changed since it was opened
+                raise IntegrityError(f"{local}: no longer readable audio ({exc})") from None
         else:
             with self.open() as f:
                 data = f.read()

@@ -176,3 +176,33 @@ def test_a_run_never_writes_through_a_link_planted_in_its_folder(tmp_path, recor
         else:
             run.log_artifact(Artifact("a", "dataset"))
     assert outside.read_text() == "precious\n"
+
+
+def test_a_history_line_nested_too_deeply_does_not_stop_a_run(tmp_path):
+    import warnings
+
+    from artifacts import Run
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "history.jsonl").write_bytes(b'{"_step": 0}\n{"a":' + b"[" * 100_000 + b"\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run = Run(dir=run_dir, store=str(tmp_path / "s"))
+        run.log({"loss": 1.0})
+    assert run.step == 2
+
+
+def test_a_clip_file_spoiled_after_opening_is_an_integrity_error(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    from artifacts import IntegrityError
+    from media import Audio
+
+    path = tmp_path / "c.wav"
+    sf.write(path, np.zeros(100, dtype=np.float32), 8000, subtype="FLOAT")
+    clip = Audio(str(path))
+    path.write_bytes(b"not audio any more")
+    with pytest.raises(IntegrityError, match="no longer readable audio"):
+        clip.numpy()
