@@ -189,3 +189,12 @@ def test_an_oversized_record_is_refused_without_reading_it_whole(backend, tmp_pa
     store.backend.write("artifacts/clips/aliases/best.json", b" " * (3 << 20))
     with pytest.raises(IntegrityError, match="larger than"):
         artifacts.open_store(store.url).artifact("clips:best")
+
+
+def test_a_store_root_given_as_a_link_is_used_as_given(tmp_path):
+    (tmp_path / "real").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "via-link")
+    store = artifacts.open_store(tmp_path / "via-link")
+    _commit(store)
+    assert store.artifact("clips:v0").verify() == []
+    assert store.gc(grace=0).deleted == []
