@@ -742,6 +742,7 @@ class Artifact:
         made_root = not os.path.exists(root)
         os.makedirs(root, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=".download-", dir=root)
+        moved: list[tuple[str, str | None]] = []  # (destination, the user's file it replaced)
         try:
             for path in self._store._progress(chosen, "download", unit="file"):
                 dest = join_inside(staging, path, "entry name")
@@ -752,11 +753,31 @@ class Artifact:
                     open(dest, "wb") as out,
                 ):
                     shutil.copyfileobj(src, out, CHUNK)
-            for path in chosen:
-                dest = join_inside(root, path, "entry name")
+            dests = [join_inside(root, path, "entry name") for path in chosen]
+            for dest in dests:  # before any file moves: a folder where a file would go
+                if os.path.isdir(dest):
+                    raise IsADirectoryError(
+                        f"cannot download into {root}: {dest} is a folder, where "
+                        f"{self.qualified_name} has a file; download into another folder"
+                    )
+            for i, (path, dest) in enumerate(zip(chosen, dests)):
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
+                backup = None
+                if os.path.lexists(dest):  # the user's file is kept until the end
+                    backup = os.path.join(staging, ".replaced", str(i))
+                    os.makedirs(os.path.dirname(backup), exist_ok=True)
+                    os.replace(dest, backup)
+                moved.append((dest, backup))
                 os.replace(join_inside(staging, path, "entry name"), dest)
         except BaseException:
+            for dest, backup in reversed(moved):  # put the user's files back as they were
+                try:
+                    if backup is None:
+                        os.unlink(dest)
+                    else:
+                        os.replace(backup, dest)
+                except OSError:
+                    pass
             shutil.rmtree(root if made_root else staging, ignore_errors=True)
             raise
         shutil.rmtree(staging, ignore_errors=True)
@@ -777,7 +798,9 @@ class Artifact:
                 with self._store._open_entry_streaming(self, path, e) as f:
                     while f.read(CHUNK):
                         pass
-            except (IntegrityError, FileNotFoundError, OSError) as exc:
+            except (IntegrityError, OSError, LookupError, ValueError) as exc:
+                # (a reference to a missing store or version, a forged entry: a problem to
+                # report like a bad byte, not a reason to stop the check)
                 problems.append(f"{path}: {exc}")
         if problems and raise_on_error:
             raise IntegrityError(
@@ -896,3 +919,7 @@ def _check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
         return json.loads(json.dumps(dict(metadata), allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"Invalid metadata: it must be JSON-serializable ({exc})") from None
+    except RecursionError:
+        raise ValueError(
+            "Invalid metadata: it is nested too deeply to be stored as JSON; flatten it"
+        ) from None

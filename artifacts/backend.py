@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import uuid
@@ -25,6 +27,8 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import fsspec
+
+from media.errors import IntegrityError
 
 from .spool import spool_dir
 
@@ -34,9 +38,11 @@ class Pack:
     read (and checked, by the stream the opener returns) one at a time while writing, so
     a pack of files never sits in memory whole."""
 
-    def __init__(self, parts: list[Any], sizes: list[int]):
+    def __init__(self, parts: list[Any], sizes: list[int], digests: list[str] | None = None):
         self.parts = parts
+        self.sizes = sizes
         self.size = sum(sizes)
+        self.digests = digests  # each member's sha256, to check a copy already stored
 
     def chunks(self) -> Iterator[bytes]:
         """The members' bytes, in order."""
@@ -63,36 +69,75 @@ class LocalBackend:
         self._dirs: set[str] = set()
 
     def _full(self, path: str) -> str:
+        """The full path of ``path``, refusing a symbolic link at any of its components
+        (a link could lead a read, write or delete outside the store)."""
+        full = self.root
+        for part in path.split("/"):
+            full = os.path.join(full, part)
+            try:
+                st = os.lstat(full)
+            except (FileNotFoundError, NotADirectoryError):
+                break  # nothing below it exists
+            if stat.S_ISLNK(st.st_mode):
+                raise _link_error(full)
         return os.path.join(self.root, path)
 
     def _ensure_dir(self, full: str) -> None:
         d = os.path.dirname(full)
-        if d not in self._dirs:
+        if d not in self._dirs or not os.path.isdir(d) or os.path.islink(d):
             os.makedirs(d, exist_ok=True)
+            self._full(os.path.relpath(d, self.root))  # a link met on the way is refused
             self._dirs.add(d)
 
     def _tmp(self, full: str) -> str:
         return f"{os.path.dirname(full)}/.tmp-{uuid.uuid4().hex}"
 
-    def read(self, path: str) -> bytes:
-        with open(self._full(path), "rb") as f:
-            return f.read()
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The bytes of ``path``; more than ``limit`` of them raise :class:`IntegrityError`."""
+        with self._open_regular(path) as f:
+            if limit is None:
+                return f.read()
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise _too_large(self._full(path), limit)
+        return data
 
     def open(self, path: str) -> IO[bytes]:
-        return open(self._full(path), "rb")
+        """Open a regular file for reading: never through a link, never a FIFO or device
+        (opened without blocking, so a FIFO cannot hang the caller)."""
+        return self._open_regular(path)
+
+    def _open_regular(self, path: str) -> IO[bytes]:
+        full = self._full(path)
+        try:
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            if os.path.islink(full):
+                raise _link_error(full) from None
+            if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+                raise FileNotFoundError(exc.errno, exc.strerror, full) from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise IntegrityError(
+                f"{full} is not a regular file (a FIFO, device or folder where the store keeps "
+                "a file): the store was altered; remove it"
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
 
     def read_range(self, path: str, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` (fewer when the file is shorter)."""
-        with open(self._full(path), "rb") as f:
+        with self._open_regular(path) as f:
             end = min(offset + size, os.fstat(f.fileno()).st_size)
             if offset >= end:
                 return b""
             f.seek(offset)
             return f.read(end - offset)
 
-    def read_many(self, paths: list[str]) -> dict[str, bytes]:
-        """The bytes of each of ``paths`` that exists."""
-        return _read_each(self, paths)
+    def read_many(self, paths: list[str], limit: int | None = None) -> dict[str, bytes]:
+        """The bytes of each of ``paths`` that exists (at most ``limit`` each)."""
+        return _read_each(self, paths, limit)
 
     def touch(self, path: str) -> None:
         """Refresh a file's mtime (a reused file then counts as young for ``gc``)."""
@@ -147,10 +192,10 @@ class LocalBackend:
             _unlink(tmp)
 
     def exists(self, path: str) -> bool:
-        return os.path.exists(self._full(path))
+        return os.path.lexists(self._full(path))
 
     def size(self, path: str) -> int:
-        return os.path.getsize(self._full(path))
+        return os.lstat(self._full(path)).st_size
 
     def listdir(self, path: str) -> list[str]:
         try:
@@ -159,59 +204,97 @@ class LocalBackend:
             return []
 
     def walk_files(self, path: str) -> Iterator[tuple[str, float]]:
-        """``(relative path, mtime)`` of every file under ``path``, temp files included."""
+        """``(relative path, mtime)`` of every file under ``path``, temp files included.
+
+        A link anywhere (the folder itself, a folder or a file below it) raises
+        :class:`IntegrityError` before its entry is yielded: it is never followed.
+        """
         base = self._full(path)
-        for dirpath, _, files in os.walk(base):
+        if not os.path.isdir(base):
+            return
+
+        def refuse(exc: OSError) -> None:
+            if not isinstance(exc, FileNotFoundError):
+                raise exc
+
+        for dirpath, dirs, files in os.walk(base, onerror=refuse):
+            for name in dirs:
+                if os.path.islink(os.path.join(dirpath, name)):
+                    raise _link_error(os.path.join(dirpath, name))
             for name in files:
                 full = os.path.join(dirpath, name)
                 try:
-                    mtime = os.stat(full).st_mtime
+                    st = os.lstat(full)
                 except FileNotFoundError:
                     continue
-                yield os.path.relpath(full, self.root).replace(os.sep, "/"), mtime
+                if stat.S_ISLNK(st.st_mode):
+                    raise _link_error(full)
+                yield os.path.relpath(full, self.root).replace(os.sep, "/"), st.st_mtime
 
     def delete(self, path: str) -> None:
         _unlink(self._full(path))
 
     def write_blob(self, path: str, data: bytes | Pack) -> None:
-        """Write a content-addressed file once: created in place with ``O_EXCL`` (no temp
-        file, no rename: half the file-system work for small blobs).  A :class:`Pack` is
-        written member by member, with ``writev``, without joining them.
+        """Write a content-addressed file once.  A :class:`Pack` is written member by
+        member, with ``writev``, without joining them.
 
-        A file already there with the right size is the same content and is kept (its
-        mtime is refreshed, so that a ``gc`` grace period counts from this commit).  One of
-        another size is a torn write from a crash: it is replaced atomically.  A write that
-        fails removes its own partial file.
+        A file already there that holds exactly these bytes (its content is checked, not
+        only its size) is kept, and its mtime refreshed so that a ``gc`` grace period counts
+        from this commit.  Otherwise the bytes go to a temporary file of this writer's own,
+        linked to the name if it is free (a whole file appears at once) or renamed over a
+        torn or damaged file.  A write that fails removes only its own temporary file,
+        never a file another writer may have placed and published meanwhile.
         """
         full = self._full(path)
         self._ensure_dir(full)
-        pack = data if isinstance(data, Pack) else Pack([data], [len(data)])
-        try:
-            fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            if os.path.getsize(full) != pack.size:
-                self.write(path, _as_bytes(pack))
-            else:
-                os.utime(full)
+        pack = data if isinstance(data, Pack) else Pack([data], [len(data)], _digests(path))
+        if os.path.lexists(full) and self._holds(path, pack):
+            os.utime(full)
             return
+        tmp: str | None = self._tmp(full)
         try:
-            group: list[bytes] = []
-            filled = 0
-            for chunk in pack.chunks():  # files are read one at a time, written in groups
-                group.append(chunk)
-                filled += len(chunk)
-                if filled >= _GROUP:
-                    _write_all(fd, group)
-                    group, filled = [], 0
-            _write_all(fd, group)
-        except BaseException:
-            os.close(fd)
-            _unlink(full)
-            raise
-        os.close(fd)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                group: list[bytes] = []
+                filled = 0
+                for chunk in pack.chunks():  # files are read one at a time, written in groups
+                    group.append(chunk)
+                    filled += len(chunk)
+                    if filled >= _GROUP:
+                        _write_all(fd, group)
+                        group, filled = [], 0
+                _write_all(fd, group)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, full)  # atomic, and never over another writer's file
+            except FileExistsError:
+                if self._holds(path, pack):
+                    os.utime(full)
+                else:  # torn or damaged: replaced whole
+                    os.replace(tmp, full)
+                    tmp = None
+        finally:
+            if tmp is not None:
+                _unlink(tmp)
+
+    def _holds(self, path: str, pack: Pack) -> bool:
+        """Whether ``path`` is a regular file holding exactly ``pack``'s bytes (each
+        member's sha256 checked; without digests to check, never)."""
+        if pack.digests is None:
+            return False
+        try:
+            f = self._open_regular(path)
+        except FileNotFoundError:
+            return False
+        with f:
+            if os.fstat(f.fileno()).st_size != pack.size:
+                return False
+            return _members_match(f, pack.sizes, pack.digests)
 
     def write_many(self, items: list[tuple[str, Any]], progress: Any = None) -> None:
-        """Write ``(path, bytes | local file path | opener)`` blobs; existing ones are kept.
+        """Write ``(path, bytes | local file path | opener)`` blobs; existing ones are kept
+        when their content is checked equal.
 
         One thread: creating small files waits on the file system's directory locks, and
         threads measured slower than a plain loop on a local disk.
@@ -219,8 +302,12 @@ class LocalBackend:
         for path, content in items:
             if isinstance(content, (bytes, bytearray, Pack)):
                 self.write_blob(path, content)
-            elif self.exists(path) and getattr(content, "size", None) in (None, self.size(path)):
-                os.utime(self._full(path))  # whole (a torn one, of another size, is replaced)
+            elif (
+                self.exists(path)
+                and isinstance(getattr(content, "size", None), int)
+                and self._holds(path, Pack([], [content.size], _digests(path)))
+            ):
+                os.utime(self._full(path))  # whole and right (a torn one is replaced)
             else:
                 _put(self, path, content)
             if progress is not None:
@@ -240,11 +327,25 @@ class FsspecBackend:
     def _full(self, path: str) -> str:
         return f"{self.root}/{path}" if self.root else path
 
-    def read(self, path: str) -> bytes:
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The bytes of ``path``; more than ``limit`` of them raise :class:`IntegrityError`
+        (only ``limit + 1`` bytes are fetched: one ranged GET)."""
         try:
-            return self.fs.cat_file(self._full(path))
+            if limit is None:
+                return self.fs.cat_file(self._full(path))
+            try:
+                data = self.fs.cat_file(self._full(path), start=0, end=limit + 1)
+            except MISSING:
+                raise
+            except OSError:  # e.g. a range asked of an empty object
+                if self.fs.size(self._full(path)) > limit:
+                    raise _too_large(self._full(path), limit) from None
+                data = self.fs.cat_file(self._full(path))
         except MISSING as exc:
             raise FileNotFoundError(path) from exc
+        if len(data) > limit:
+            raise _too_large(self._full(path), limit)
+        return data
 
     def open(self, path: str) -> IO[bytes]:
         try:
@@ -262,21 +363,27 @@ class FsspecBackend:
         except MISSING as exc:
             raise FileNotFoundError(path) from exc
 
-    def read_many(self, paths: list[str]) -> dict[str, bytes]:
-        """The bytes of each of ``paths`` that exists (fetched concurrently on S3, GCS).
+    def read_many(self, paths: list[str], limit: int | None = None) -> dict[str, bytes]:
+        """The bytes of each of ``paths`` that exists (fetched concurrently on S3, GCS),
+        at most ``limit`` each (a larger one raises :class:`IntegrityError`).
 
         (Not ``fs.cat(list)``: it expands ``[``, ``*`` and ``?`` in paths as globs.)
         """
         if not self.fs.async_impl:
-            return _read_each(self, paths)
+            return _read_each(self, paths, limit)
         from fsspec.asyn import sync
 
         async def one(p: str) -> tuple[str, bytes | None]:
             async with sem:
                 try:
-                    return p, await self.fs._cat_file(self._full(p))
+                    if limit is None:
+                        return p, await self.fs._cat_file(self._full(p))
+                    data = await self.fs._cat_file(self._full(p), start=0, end=limit + 1)
                 except MISSING:
                     return p, None
+                if len(data) > limit:
+                    raise _too_large(self._full(p), limit)
+                return p, data
 
         async def many() -> list[tuple[str, bytes | None]]:
             return await asyncio.gather(*(one(p) for p in paths))
@@ -314,10 +421,24 @@ class FsspecBackend:
             self.fs.pipe_file(self._full(path), data, mode="create")
 
     def exists(self, path: str) -> bool:
+        self.fs.invalidate_cache(self._full(path))  # never an answer from a cached listing
         return self.fs.exists(self._full(path))
 
     def size(self, path: str) -> int:
+        self.fs.invalidate_cache(self._full(path))
         return int(self.fs.size(self._full(path)))
+
+    def _holds(self, path: str, content: Any) -> bool:
+        """Whether the blob at ``path`` holds exactly ``content``'s bytes (read and hashed)."""
+        digests = _digests(path)
+        size = _size_of(content)
+        if digests is None or not isinstance(size, int):
+            return False
+        try:
+            with self.open(path) as f:
+                return _members_match(f, [size], digests) and not f.read(1)
+        except (FileNotFoundError, OSError):
+            return False
 
     def listdir(self, path: str) -> list[str]:
         full = self._full(path)
@@ -368,10 +489,17 @@ class FsspecBackend:
             # asking whether a small blob exists costs a request, as writing it does: small
             # in-memory blobs are written (same bytes, same content address), larger asked for
             # (packs are always written: one that is there but torn would be kept otherwise)
-            large = [f for (_, c), f in zip(items, full) if not _is_small(c) and not _is_pack(c)]
-            present = _exists_many(self.fs, large)
+            # (asked of the server, never of s3fs's cached listing; kept only when the
+            # server's MD5 ETag is that of these bytes: a damaged copy is written again)
+            large = {f: c for (_, c), f in zip(items, full) if not _is_small(c) and not _is_pack(c)}
+            found = _exists_many(self.fs, list(large))
+            present = {f for f, info in found.items() if _etag_matches(info, large[f])}
         else:
-            present = {f for (_, c), f in zip(items, full) if not _is_pack(c) and self.fs.exists(f)}
+            present = {
+                f
+                for (p, c), f in zip(items, full)
+                if not _is_pack(c) and self.fs.exists(f) and self._holds(p, c)
+            }
         todo = [(p, c) for (p, c), f in zip(items, full) if f not in present]
         if self.fs.async_impl:
             # files go concurrently in groups read into memory: at most a few packs, or
@@ -490,40 +618,65 @@ def _write_all(fd: int, parts: list[bytes]) -> None:
                 break
 
 
-def _read_each(backend: Any, paths: list[str]) -> dict[str, bytes]:
+def _read_each(backend: Any, paths: list[str], limit: int | None = None) -> dict[str, bytes]:
     """The bytes of each of ``paths`` that exists, read one after the other."""
     out = {}
     for p in paths:
         try:
-            out[p] = backend.read(p)
+            out[p] = backend.read(p, limit)
         except FileNotFoundError:
             continue
     return out
 
 
-def _exists_many(fs: Any, paths: list[str]) -> set[str]:
-    """Which of ``paths`` exist, asked concurrently on an async filesystem."""
+def _exists_many(fs: Any, paths: list[str]) -> dict[str, dict[str, Any]]:
+    """The info of each of ``paths`` that exists as a file, asked concurrently of the
+    server (s3fs answers ``_info`` from its cached listing unless told to refresh, and
+    then calls a path missing from that listing a folder)."""
     from fsspec.asyn import sync
 
-    async def one(p: str) -> str | None:
+    async def one(p: str) -> tuple[str, dict[str, Any]] | None:
+        fs.invalidate_cache(p)
         try:
-            await fs._info(p)
-            return p
+            try:
+                info = await fs._info(p, refresh=True)
+            except TypeError:  # an implementation without ``refresh``
+                info = await fs._info(p)
         except MISSING:
             return None
+        return (p, info) if info.get("type") != "directory" else None
 
-    async def many() -> list[str | None]:
+    async def many() -> list[tuple[str, dict[str, Any]] | None]:
         import asyncio
 
         sem = asyncio.Semaphore(32)
 
-        async def bounded(p: str) -> str | None:
+        async def bounded(p: str) -> tuple[str, dict[str, Any]] | None:
             async with sem:
                 return await one(p)
 
         return await asyncio.gather(*(bounded(p) for p in paths))
 
-    return {p for p in sync(fs.loop, many) if p}
+    return dict(x for x in sync(fs.loop, many) if x)
+
+
+def _etag_matches(info: dict[str, Any], content: Any) -> bool:
+    """Whether an object's ETag is the MD5 of ``content`` (a single-part upload's ETag
+    is; a multipart one's is not, and such an object is written again)."""
+    etag = str(info.get("ETag") or info.get("etag") or "").strip('"').lower()
+    if len(etag) != 32 or any(c not in "0123456789abcdef" for c in etag):
+        return False
+    h = hashlib.md5(usedforsecurity=False)
+    try:
+        if isinstance(content, (bytes, bytearray)):
+            h.update(content)
+        else:
+            with open(content, "rb") if isinstance(content, str) else content() as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+    except (OSError, ValueError):
+        return False  # unreadable or changed: the upload reports it
+    return h.hexdigest() == etag
 
 
 def _mtime(info: dict[str, Any]) -> float:
@@ -565,6 +718,45 @@ def _put(backend: Any, path: str, content: Any) -> None:
     else:
         with content() as f:
             backend.put_stream(path, f)
+
+
+def _digests(path: str) -> list[str] | None:
+    """``[digest]`` of a blob path ``blobs/sha256/ab/cdef...``; ``None`` for other paths."""
+    parts = path.split("/")
+    if len(parts) == 4 and parts[:2] == ["blobs", "sha256"]:
+        return [parts[2] + parts[3]]
+    return None
+
+
+def _members_match(f: IO[bytes], sizes: list[int], digests: list[str]) -> bool:
+    """Whether ``f`` holds, from where it is, members of these sizes and sha256s."""
+    for size, digest in zip(sizes, digests):
+        h = hashlib.sha256()
+        left = size
+        while left:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:
+                return False
+            h.update(chunk)
+            left -= len(chunk)
+        if h.hexdigest() != digest:
+            return False
+    return True
+
+
+def _link_error(full: str) -> IntegrityError:
+    return IntegrityError(
+        f"{full} is a symbolic link: a store holds only plain folders and files and never "
+        "follows a link (it could lead outside the store); the store was altered: replace "
+        "the link by what it points to, or remove it"
+    )
+
+
+def _too_large(where: str, limit: int) -> IntegrityError:
+    return IntegrityError(
+        f"{where} is larger than {limit} bytes, more than the store ever writes there: the "
+        "store was altered"
+    )
 
 
 def _unlink(path: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 import uuid
 import warnings
@@ -211,7 +212,7 @@ class Run:
             row[key] = self._encode(value, key, step)
         schemas.validate(row, "history-row")
         line = json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
-        fd = os.open(os.path.join(self.dir, HISTORY), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = _open_append(os.path.join(self.dir, HISTORY))
         try:
             os.write(fd, line.encode())
         finally:
@@ -253,8 +254,11 @@ class Run:
 
     def _lineage(self, action: str, artifact: Artifact) -> None:
         record = self.store.record_lineage(self.id, action, artifact)
-        with open(os.path.join(self.dir, LINEAGE), "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, sort_keys=True) + "\n")
+        fd = _open_append(os.path.join(self.dir, LINEAGE))
+        try:
+            os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
+        finally:
+            os.close(fd)
 
     def lineage(self) -> list[dict[str, Any]]:
         """The lineage records of this run: which versions it logged and used."""
@@ -274,10 +278,28 @@ def _is_audio_list(value: Any) -> bool:
     return all(isinstance(v, Audio) for v in value)
 
 
+def _open_append(path: str, create: bool = True, mode: int = os.O_WRONLY | os.O_APPEND) -> int:
+    """Open a run's own record file, never through a link planted in the run folder."""
+    flags = mode | os.O_NOFOLLOW | os.O_NONBLOCK | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise ValueError(
+                f"Invalid run file {path!r}: it is a symbolic link; a run writes only its own "
+                "files (remove the link)"
+            ) from None
+        raise exc from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"Invalid run file {path!r}: not a regular file (remove it)")
+    return fd
+
+
 def _end_torn_line(path: str) -> None:
     """End a torn last line (a crash while writing) so the next row starts on its own line."""
     try:
-        with open(path, "rb+") as f:
+        with os.fdopen(_open_append(path, create=False, mode=os.O_RDWR), "rb+") as f:
             if f.seek(0, os.SEEK_END) == 0:
                 return
             f.seek(-1, os.SEEK_END)
@@ -297,6 +319,11 @@ def _read_jsonl(path: str, tag: str, warn: bool) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
             schemas.validate(row, tag)
+        except RecursionError:  # nested too deeply to parse: skipped like any bad line
+            if warn:
+                why = "nested too deeply"
+                warnings.warn(f"{path}: line {i} skipped ({why})", HistoryWarning, stacklevel=3)
+            continue
         except (ValueError, schemas.SchemaError) as exc:
             if warn:
                 warnings.warn(f"{path}: line {i} skipped ({exc})", HistoryWarning, stacklevel=3)

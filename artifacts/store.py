@@ -34,7 +34,7 @@ from media.errors import IntegrityError
 from media.value import CHUNK, check_bytes
 
 from .artifact import Artifact
-from .backend import LocalBackend, Pack, open_backend
+from .backend import LocalBackend, Pack, _members_match, open_backend
 from .errors import ArtifactNotFoundError, ReadOnlyError, StoreNotFoundError, UnsafeBackendError
 from .manifest import (
     HEX64,
@@ -56,12 +56,18 @@ __all__ = ["Store", "open_store", "default_store_path", "GcReport", "STORE_ENV"]
 STORE_ENV = "MEDIA_ARTIFACTS_STORE"
 _VERSION_FILE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.json$")
 DEFAULT_GRACE = 3600.0
+#: a gc marker not refreshed for this long is a crashed gc's: commits stop waiting for it
+GC_MARKER_STALE = 300.0
 #: a commit that writes at least this many new small files packs them (``open_store(pack_min=)``)
 PACK_MIN = 16
 #: files up to this size go into packs ...
 PACK_MEMBER_MAX = 4 << 20
 #: ... and a pack is closed once it holds this many bytes
 PACK_TARGET = 32 << 20
+#: the largest alias, lineage record or store marker read (they are a few hundred bytes)
+RECORD_MAX = 1 << 20
+#: the largest manifest or pack index written or read (a read never takes more memory)
+MANIFEST_MAX = 256 << 20
 
 
 def default_store_path() -> str:
@@ -138,6 +144,7 @@ class Store:
         single_writer: bool = False,
         progress: bool | None = None,
         pack_min: int | None = PACK_MIN,
+        _existing: bool = False,
     ):
         if pack_min is not None and (type(pack_min) is not int or pack_min < 1):
             raise ValueError(
@@ -155,16 +162,20 @@ class Store:
         self._others: dict[str, Store] = {}
         self._verified: set[str] = set()
         self._lock = threading.Lock()
-        self._init_marker()
+        self._init_marker(_existing)
 
     def __repr__(self) -> str:
         return f"<Store {self.url}>"
 
-    def _init_marker(self) -> None:
+    def _init_marker(self, existing: bool = False) -> None:
         # reading never writes: the marker is made by the first commit (_create_marker)
         try:
-            data = self.backend.read("store.json")
+            data = self.backend.read("store.json", RECORD_MAX)
         except FileNotFoundError:
+            if existing:
+                raise ArtifactNotFoundError(
+                    f"no store at {self.url} (a reference names it); nothing was created there"
+                ) from None
             self._exists = False
             return
         self._exists = True
@@ -288,7 +299,7 @@ class Store:
             raise ArtifactNotFoundError(f"no artifact named {name!r} in {self.url}")
         out = {"latest": latest}
         for f in self.backend.listdir(f"artifacts/{name}/aliases"):
-            if not f.endswith(".json"):
+            if not f.endswith(".json") or f == "latest.json":  # latest is derived, never stored
                 continue
             try:
                 out[f[:-5]] = self._read_alias(name, check_alias(f[:-5]))
@@ -301,7 +312,7 @@ class Store:
         return sorted(a for a, v in self.aliases(name).items() if v == version)
 
     def _read_alias(self, name: str, alias: str) -> str:
-        data = self.backend.read(f"artifacts/{name}/aliases/{alias}.json")
+        data = self.backend.read(f"artifacts/{name}/aliases/{alias}.json", RECORD_MAX)
         try:
             obj = json.loads(data)
         except ValueError as exc:
@@ -353,7 +364,7 @@ class Store:
         if m is None:
             where = f"artifacts/{name}/versions/{version}.json"
             try:
-                data = self.backend.read(where)
+                data = self.backend.read(where, MANIFEST_MAX)
             except FileNotFoundError:
                 raise ArtifactNotFoundError(f"no version {name}:{version} in {self.url}") from None
             m = Manifest.parse(data, f"{self.url}/{where}")
@@ -370,7 +381,9 @@ class Store:
             return self
         s = self._others.get(url)
         if s is None:
-            s = self._others[url] = open_store(url)
+            # only an existing store: following a reference must create nothing there
+            backend, canonical = open_backend(url)
+            s = self._others[url] = Store(backend, canonical, _existing=True)
         return s
 
     def _read_entry(self, art: Artifact, path: str, e: dict[str, Any]) -> bytes:
@@ -388,7 +401,8 @@ class Store:
             check_bytes(data, e["digest"], e["size"], name)
             return data
         try:
-            data = self.backend.read(blob_path(e["digest"]))
+            with self.backend.open(blob_path(e["digest"])) as f:
+                data = f.read(e["size"] + 1)  # bounded: one byte more tells a longer blob
         except FileNotFoundError:
             raise IntegrityError(f"{name}: its blob {e['digest'][:16]}... is missing") from None
         check_bytes(data, e["digest"], e["size"], name)
@@ -468,7 +482,9 @@ class Store:
         names = set(self.backend.listdir("packs"))
         ids = [n[:-4] for n in names if n.endswith(".idx") and n[:-4] in names]
         unseen = [i for i in ids if i not in self._pack_members]
-        for rel, data in self.backend.read_many([pack_path(i) + ".idx" for i in unseen]).items():
+        for rel, data in self.backend.read_many(
+            [pack_path(i) + ".idx" for i in unseen], MANIFEST_MAX
+        ).items():
             pid = rel[len("packs/") : -len(".idx")]
             members = _parse_pack_index(pid, data)
             if members is not None and self._size_or_none(pack_path(pid)) == sum(
@@ -477,11 +493,23 @@ class Store:
                 self._pack_members[pid] = members  # (not cached when bad: it may be mended)
         for i in ids:
             offset = 0
+            wanted = []
             for digest, size in self._pack_members.get(i) or ():
                 if sizes.get(digest) == size and digest not in found:
-                    found[digest] = {"pack": i, "offset": offset}
+                    wanted.append((digest, {"pack": i, "offset": offset}))
                 offset += size
+            if wanted and self._pack_intact(i):  # a damaged or planted pack is not reused
+                found.update(wanted)
         return found
+
+    def _pack_intact(self, pid: str) -> bool:
+        """Whether pack ``pid`` holds the bytes its index names (every member hashed)."""
+        members = self._pack_members.get(pid) or []
+        try:
+            with self.backend.open(pack_path(pid)) as f:
+                return _members_match(f, [s for _, s in members], [d for d, _ in members])
+        except (FileNotFoundError, OSError, IntegrityError):
+            return False
 
     def _size_or_none(self, rel: str) -> int | None:
         try:
@@ -543,7 +571,7 @@ class Store:
                         offset += size
                     # files are read (and checked) while the pack is written
                     uploads[pack_path(pid)] = Pack(
-                        [small[d] for d in group], [sizes[d] for d in group]
+                        [small[d] for d in group], [sizes[d] for d in group], list(group)
                     )
                     index = {"_type": "pack-index", "format": 1, "members": members}
                     indexes.append((pack_path(pid) + ".idx", canonical_json(index)))
@@ -557,6 +585,48 @@ class Store:
 
     # -- committing -----------------------------------------------------------------------
     def commit(
+        self, draft: Artifact, aliases: Iterable[str] = (), *, run_id: str | None = None
+    ) -> Artifact:
+        """Commit a draft as the next version ``vN`` and return the committed artifact.
+
+        The commit holds a lease (``leases/commit-<id>``) from before it decides which
+        files the store already holds until its manifest is created: ``gc`` deletes
+        nothing while a lease younger than its grace exists, and a commit waits while a
+        ``gc`` is deleting (see :meth:`_commit` and docs/security.md).
+        """
+        if not isinstance(draft, Artifact) or not draft.is_draft:
+            return self._commit(draft, aliases, run_id=run_id)  # (raises the usual error)
+        aliases = [aliases] if isinstance(aliases, str) else list(aliases)
+        for a in aliases:  # refusals before the lease: a refused commit writes nothing
+            if a != "latest":
+                check_alias(a)
+        self._check_writable()
+        lease = self._take_lease()
+        try:
+            return self._commit(draft, aliases, run_id=run_id)
+        finally:
+            self.backend.delete(lease)
+
+    def _take_lease(self) -> str:
+        """Write this commit's lease, then wait while another process's gc is deleting."""
+        lease = f"leases/commit-{uuid.uuid4().hex}"
+        self.backend.write(lease, b"commit")
+        delay = 0.01
+        while self._leases("gc-", GC_MARKER_STALE):
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        return lease
+
+    def _leases(self, kind: str, max_age: float, but: str | None = None) -> int:
+        """How many ``leases/<kind>*`` files younger than ``max_age`` seconds exist."""
+        now = time.time()
+        return sum(
+            1
+            for rel, mtime in self.backend.walk_files("leases")
+            if rel.rsplit("/", 1)[-1].startswith(kind) and rel != but and now - mtime < max_age
+        )
+
+    def _commit(
         self, draft: Artifact, aliases: Iterable[str] = (), *, run_id: str | None = None
     ) -> Artifact:
         """Commit a draft as the next version ``vN`` and return the committed artifact.
@@ -587,18 +657,6 @@ class Store:
             ):
                 self._move_aliases(draft.name, latest, alias_list)
                 return Artifact._committed(self, m)
-        # the bar counts files: write_many reports a pack as one, its other files tick as read
-        files = sum(len(c.parts) if isinstance(c, Pack) else 1 for _, c in uploads)
-        counter = self._progress_counter(files, f"commit {draft.name}")
-        if counter is not None:
-            uploads = [(p, _counted(c, counter.update)) for p, c in uploads]
-        try:
-            self.backend.write_many(uploads, counter.update if counter else None)
-        finally:
-            if counter is not None:
-                counter.close()
-        for rel, data in indexes:  # after their packs: an index means a whole pack
-            self.backend.write(rel, data)
         obj = {
             "_type": "manifest",
             "format": 1,
@@ -613,10 +671,26 @@ class Store:
             "entries": entries,
         }
         n = int(latest[1:]) + 1 if latest else 0
+        obj["version"] = _version_or_refuse(draft.name, n)
+        checked = _check_readable(obj, draft.name)  # before anything is written
+        # the bar counts files: write_many reports a pack as one, its other files tick as read
+        files = sum(len(c.parts) if isinstance(c, Pack) else 1 for _, c in uploads)
+        counter = self._progress_counter(files, f"commit {draft.name}")
+        if counter is not None:
+            uploads = [(p, _counted(c, counter.update)) for p, c in uploads]
+        try:
+            self.backend.write_many(uploads, counter.update if counter else None)
+        finally:
+            if counter is not None:
+                counter.close()
+        for rel, data in indexes:  # after their packs: an index means a whole pack
+            self.backend.write(rel, data)
         self._create_marker()  # the first commit creates the store, with its first version
         while True:
-            obj["version"] = f"v{n}"
-            data = canonical_json(obj)
+            version = _version_or_refuse(draft.name, n)
+            data = checked if version == obj["version"] else None
+            obj["version"] = version
+            data = data or canonical_json(obj)
             try:
                 self.backend.create(f"artifacts/{draft.name}/versions/v{n}.json", data)
                 break
@@ -688,6 +762,10 @@ class Store:
         """Point ``name:alias`` at ``version`` (a ``vN`` or another alias)."""
         check_artifact_name(name)
         check_alias(alias)
+        if alias == "latest":  # derived from the versions: a stored one would shadow it
+            raise ValueError(
+                "Invalid alias 'latest': it always names the newest version and cannot be set"
+            )
         _, version = self.resolve(f"{name}:{version}")
         obj = {
             "_type": "alias",
@@ -773,19 +851,42 @@ class Store:
         """Delete blobs and packs no manifest refers to, and stale temporary files.
 
         Only files older than ``grace`` seconds are deleted, so that the blobs of a commit in
-        flight (written before its manifest) survive.
+        flight (written before its manifest) survive.  ``gc`` first writes its own marker
+        (``leases/gc-<id>``; commits wait while it exists), then deletes nothing at all if
+        a commit's lease younger than ``grace`` exists (its files are then counted in
+        ``kept_young``): a commit that reuses files it found in the store is never cut
+        short, provided it finishes within ``grace``.
         """
         if grace < 0:
             raise ValueError(f"Invalid grace {grace!r}: give a number of seconds >= 0")
+        if dry_run:
+            return self._gc(True, grace)
+        marker = f"leases/gc-{uuid.uuid4().hex}"
+        self.backend.write(marker, b"gc")
+        try:
+            if self._leases("commit-", grace):  # a commit in flight: delete nothing
+                r = self._gc(True, grace, marker)
+                return GcReport(
+                    [], 0, r.live_blobs, r.kept_young + len(r.deleted), False, r.live_packs
+                )
+            return self._gc(False, grace, marker)
+        finally:
+            self.backend.delete(marker)
+
+    def _gc(self, dry_run: bool, grace: float, marker: str | None = None) -> GcReport:
+        """gc's work, once the commits in flight are known (``marker``: gc's own)."""
         now = time.time()
+        refreshed = time.monotonic()
         live, packs = self._live()
         deleted: list[str] = []
         freed = young = 0
         candidates = []
-        for prefix in ("blobs", "packs", "artifacts", "probe", "tmp"):
+        for prefix in ("blobs", "packs", "artifacts", "probe", "tmp", "leases"):
             for rel, mtime in self.backend.walk_files(prefix):
                 base = rel.rsplit("/", 1)[-1]
-                if base.startswith(".tmp-") or prefix in ("probe", "tmp"):
+                if rel == marker:
+                    continue
+                if base.startswith(".tmp-") or prefix in ("probe", "tmp", "leases"):
                     candidates.append((rel, mtime))
                 elif prefix == "blobs":
                     parts = rel.split("/")
@@ -808,6 +909,9 @@ class Store:
             deleted.append(rel)
             if not dry_run:
                 self.backend.delete(rel)
+                if marker and time.monotonic() - refreshed > GC_MARKER_STALE / 5:
+                    self.backend.write(marker, b"gc")  # still deleting: commits wait
+                    refreshed = time.monotonic()
         return GcReport(sorted(deleted), freed, len(live), young, dry_run, len(packs))
 
     def is_local(self) -> bool:
@@ -923,6 +1027,33 @@ def _parse_pack_index(pid: str, data: bytes) -> list[tuple[str, int]] | None:
         if type(s) is not int or type(d) is not str or not HEX64.fullmatch(d):
             return None
     return members if pack_id(members) == pid else None
+
+
+#: the largest version number the format lists (``v`` and at most nine digits)
+VERSION_MAX = 999_999_999
+
+
+def _version_or_refuse(name: str, n: int) -> str:
+    """``vN``, or ``ValueError`` when ``N`` is past what the store lists as a version."""
+    if n > VERSION_MAX:
+        raise ValueError(
+            f"cannot commit {name}: its next version would be v{n}, past v{VERSION_MAX}, the "
+            "last version number the store format lists; commit under another artifact name"
+        )
+    return f"v{n}"
+
+
+def _check_readable(obj: dict[str, Any], name: str) -> bytes:
+    """``obj``'s bytes, or an error when the store could not read them back (checked as a
+    reader checks them)."""
+    data = canonical_json(obj)
+    if len(data) > MANIFEST_MAX:
+        raise ValueError(
+            f"cannot commit {name}: its manifest would be {len(data)} bytes, more than the "
+            f"{MANIFEST_MAX} a store reads; commit its files in several artifacts"
+        )
+    Manifest.parse(data, f"{name} (not committed: nothing was written)")
+    return data
 
 
 def _now() -> str:
