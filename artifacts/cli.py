@@ -788,7 +788,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
             progress=False if args.quiet else None,
             **storage_options,
         )
-        if "://" not in where:  # errors name a local store by its absolute path, a URL as given
+        if where is None or "://" not in where:  # a local store by its path, a URL as given
             where = store.url
         return int(args.func(store, args))
     except KeyboardInterrupt:
