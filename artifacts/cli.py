@@ -253,8 +253,39 @@ def _one_line(exc: BaseException) -> str:
     return "; ".join(ln.strip() for ln in msg.splitlines() if ln.strip())
 
 
+# control characters (C0 but newline and tab, DEL, C1) and bidi overrides: shown escaped,
+# so that stored names, descriptions and errors cannot drive the user's terminal
+_ESCAPES = {
+    c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    for c in [*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    if chr(c) not in "\n\t"
+}
+
+
+class _Escaped:
+    """A text stream that writes control characters as ``\\xNN`` escapes."""
+
+    def __init__(self, stream: Any):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write(text.translate(_ESCAPES))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``artifacts`` command; returns the exit code."""
+    saved = sys.stdout  # (stderr is left alone: progress bars draw with control codes)
+    sys.stdout = _Escaped(sys.stdout)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout = saved
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "view" and len(args.refs) > 2:
@@ -288,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         else:
             hint = config.explain(exc, where) if where else None
-            print(f"{PROG}: error: {_one_line(hint or exc)}", file=sys.stderr)
+            print(f"{PROG}: error: {_one_line(hint or exc).translate(_ESCAPES)}", file=sys.stderr)
         return 1
 
 

@@ -11,11 +11,12 @@ from typing import Any
 from .backends.base import Pack
 from .draft import Artifact
 from .errors import ReadOnlyError
-from .manifest import canonical_json, entries_digest, inline_text
+from .manifest import Manifest, canonical_json, entries_digest, inline_text
 from .names import check_alias
-from .odb.layout import blob_path
+from .odb.layout import MANIFEST_MAX, blob_path
 from .odb.packs import PACK_MEMBER_MAX
 from .odb.readers import CheckedOpener
+from .refs import version_or_refuse
 from .staging import Staged
 from .timefmt import now
 from .version import Version
@@ -49,19 +50,7 @@ def commit(
         ):
             _move_aliases(store, staged.name, latest, alias_list)
             return Version(store, m)
-    # the bar counts files: write_many reports a pack as one, its other files tick as read
-    files = sum(len(c.parts) if isinstance(c, Pack) else 1 for _, c in uploads)
-    counter = store.progress.counter(files, f"commit {staged.name}")
-    if counter is not None:
-        uploads = [(p, _counted(c, counter.update)) for p, c in uploads]
-    try:
-        store.backend.write_many(uploads, counter.update if counter else None)
-    finally:
-        if counter is not None:
-            counter.close()
-    for rel, data in indexes:  # after their packs: an index means a whole pack
-        store.backend.write(rel, data)
-    obj = {
+    obj: dict[str, Any] = {
         "_type": "manifest",
         "format": 1,
         "name": staged.name,
@@ -74,8 +63,23 @@ def commit(
         "created_by": run_id,
         "entries": entries,
     }
+    n = int(latest[1:]) + 1 if latest else 0
+    obj["version"] = version_or_refuse(staged.name, n)
+    checked = _check_readable(obj, staged.name)  # before anything is written
+    # the bar counts files: write_many reports a pack as one, its other files tick as read
+    files = sum(len(c.parts) if isinstance(c, Pack) else 1 for _, c in uploads)
+    counter = store.progress.counter(files, f"commit {staged.name}")
+    if counter is not None:
+        uploads = [(p, _counted(c, counter.update)) for p, c in uploads]
+    try:
+        store.backend.write_many(uploads, counter.update if counter else None)
+    finally:
+        if counter is not None:
+            counter.close()
+    for rel, data in indexes:  # after their packs: an index means a whole pack
+        store.backend.write(rel, data)
     store.ensure_marker()  # the first commit creates the store, with its first version
-    manifest = store.refs.create_version(obj, latest)
+    manifest = store.refs.create_version(obj, latest, checked)
     _move_aliases(store, staged.name, obj["version"], alias_list)
     return Version(store, manifest)
 
@@ -96,6 +100,19 @@ class _CountedPack(Pack):
 
 def _counted(content: Any, tick: Any) -> Any:
     return _CountedPack(content, tick) if isinstance(content, Pack) else content
+
+
+def _check_readable(obj: dict[str, Any], name: str) -> bytes:
+    """``obj``'s bytes, or an error when the store could not read them back (checked as a
+    reader checks them)."""
+    data = canonical_json(obj)
+    if len(data) > MANIFEST_MAX:
+        raise ValueError(
+            f"cannot commit {name}: its manifest would be {len(data)} bytes, more than the "
+            f"{MANIFEST_MAX} a store reads; commit its files in several artifacts"
+        )
+    Manifest.parse(data, f"{name} (not committed: nothing was written)")
+    return data
 
 
 def _move_aliases(store: Any, name: str, version: str, aliases: list[str]) -> None:

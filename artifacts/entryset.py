@@ -110,6 +110,10 @@ def check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
         return json.loads(json.dumps(dict(metadata), allow_nan=False))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"Invalid metadata: it must be JSON-serializable ({exc})") from None
+    except RecursionError:
+        raise ValueError(
+            "Invalid metadata: it is nested too deeply to be stored as JSON; flatten it"
+        ) from None
 
 
 def parents(path: str) -> list[str]:

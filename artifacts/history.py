@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -12,7 +13,15 @@ from typing import Any
 import schemas
 from media import Audio, FolderSource, load_cell
 
-__all__ = ["HISTORY", "HistoryWarning", "read_history", "load_row", "read_jsonl", "end_torn_line"]
+__all__ = [
+    "HISTORY",
+    "HistoryWarning",
+    "read_history",
+    "load_row",
+    "read_jsonl",
+    "end_torn_line",
+    "open_append",
+]
 
 HISTORY = "history.jsonl"
 
@@ -21,10 +30,28 @@ class HistoryWarning(UserWarning):
     """A history line could not be read (a torn write) and was skipped."""
 
 
+def open_append(path: str, create: bool = True, mode: int = os.O_WRONLY | os.O_APPEND) -> int:
+    """Open a run's own record file, never through a link planted in the run folder."""
+    flags = mode | os.O_NOFOLLOW | os.O_NONBLOCK | (os.O_CREAT if create else 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if os.path.islink(path):
+            raise ValueError(
+                f"Invalid run file {path!r}: it is a symbolic link; a run writes only its own "
+                "files (remove the link)"
+            ) from None
+        raise exc from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"Invalid run file {path!r}: not a regular file (remove it)")
+    return fd
+
+
 def end_torn_line(path: str) -> None:
     """End a torn last line (a crash while writing) so the next row starts on its own line."""
     try:
-        with open(path, "rb+") as f:
+        with os.fdopen(open_append(path, create=False, mode=os.O_RDWR), "rb+") as f:
             if f.seek(0, os.SEEK_END) == 0:
                 return
             f.seek(-1, os.SEEK_END)
@@ -46,6 +73,11 @@ def read_jsonl(path: str, tag: str, warn: bool) -> list[dict[str, Any]]:
         try:
             row = json.loads(line)
             schemas.validate(row, tag)
+        except RecursionError:  # nested too deeply to parse: skipped like any bad line
+            if warn:
+                why = "nested too deeply"
+                warnings.warn(f"{path}: line {i} skipped ({why})", HistoryWarning, stacklevel=3)
+            continue
         except (ValueError, schemas.SchemaError) as exc:
             if warn:
                 warnings.warn(f"{path}: line {i} skipped ({exc})", HistoryWarning, stacklevel=3)

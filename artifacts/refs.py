@@ -18,9 +18,23 @@ from .backends.base import Backend
 from .errors import ArtifactNotFoundError
 from .manifest import Manifest, canonical_json
 from .names import VERSION_FILE_RE, VERSION_RE, check_alias, check_artifact_name, parse_ref
+from .odb.layout import MANIFEST_MAX, RECORD_MAX
 from .timefmt import now
 
-__all__ = ["Refs"]
+__all__ = ["Refs", "RECORD_MAX", "MANIFEST_MAX", "VERSION_MAX", "version_or_refuse"]
+
+#: the largest version number the format lists (``v`` and at most nine digits)
+VERSION_MAX = 999_999_999
+
+
+def version_or_refuse(name: str, n: int) -> str:
+    """``vN``, or ``ValueError`` when ``N`` is past what the store lists as a version."""
+    if n > VERSION_MAX:
+        raise ValueError(
+            f"cannot commit {name}: its next version would be v{n}, past v{VERSION_MAX}, the "
+            "last version number the store format lists; commit under another artifact name"
+        )
+    return f"v{n}"
 
 
 class Refs:
@@ -77,7 +91,7 @@ class Refs:
             raise ArtifactNotFoundError(f"no artifact named {name!r} in {self.url}")
         out = {"latest": latest}
         for f in self.backend.listdir(f"artifacts/{name}/aliases"):
-            if not f.endswith(".json"):
+            if not f.endswith(".json") or f == "latest.json":  # latest is derived, never stored
                 continue
             try:
                 out[f[:-5]] = self.read_alias(name, check_alias(f[:-5]))
@@ -87,7 +101,7 @@ class Refs:
 
     def read_alias(self, name: str, alias: str) -> str:
         """The version alias ``name:alias`` names (``FileNotFoundError`` when none)."""
-        data = self.backend.read(f"artifacts/{name}/aliases/{alias}.json")
+        data = self.backend.read(f"artifacts/{name}/aliases/{alias}.json", RECORD_MAX)
         try:
             obj = json.loads(data)
         except ValueError as exc:
@@ -139,7 +153,7 @@ class Refs:
         if m is None:
             where = f"artifacts/{name}/versions/{version}.json"
             try:
-                data = self.backend.read(where)
+                data = self.backend.read(where, MANIFEST_MAX)
             except FileNotFoundError:
                 raise ArtifactNotFoundError(f"no version {name}:{version} in {self.url}") from None
             m = Manifest.parse(data, f"{self.url}/{where}")
@@ -151,14 +165,20 @@ class Refs:
         return m
 
     # -- writing ----------------------------------------------------------------------------
-    def create_version(self, obj: dict[str, Any], after: str | None) -> Manifest:
+    def create_version(
+        self, obj: dict[str, Any], after: str | None, checked: bytes | None = None
+    ) -> Manifest:
         """Create ``obj`` (a manifest whose ``"version"`` is filled here) as the version
-        after ``after``, if absent; on a conflict the next free number is tried."""
+        after ``after``, if absent; on a conflict the next free number is tried.
+        ``checked``: ``obj``'s bytes as already checked, for its first number."""
         name = obj["name"]
         n = int(after[1:]) + 1 if after else 0
+        first = obj["version"]
         while True:
-            obj["version"] = f"v{n}"
-            data = canonical_json(obj)
+            version = version_or_refuse(name, n)
+            data = checked if checked is not None and version == first else None
+            obj["version"] = version
+            data = data or canonical_json(obj)
             try:
                 self.backend.create(f"artifacts/{name}/versions/v{n}.json", data)
                 break
@@ -173,6 +193,10 @@ class Refs:
         """Point ``name:alias`` at ``version`` (a ``vN`` or another alias)."""
         check_artifact_name(name)
         check_alias(alias)
+        if alias == "latest":  # derived from the versions: a stored one would shadow it
+            raise ValueError(
+                "Invalid alias 'latest': it always names the newest version and cannot be set"
+            )
         _, version = self.resolve(f"{name}:{version}")
         obj = {
             "_type": "alias",

@@ -14,7 +14,15 @@ from media import Audio, Media, Table, Value
 from media.paths import atomic_write, check_relpath, join_inside
 
 from .draft import Artifact
-from .history import HISTORY, HistoryWarning, end_torn_line, load_row, read_history, read_jsonl
+from .history import (
+    HISTORY,
+    HistoryWarning,
+    end_torn_line,
+    load_row,
+    open_append,
+    read_history,
+    read_jsonl,
+)
 from .names import check_artifact_name
 from .store import Store, open_store
 
@@ -203,7 +211,7 @@ class Run:
             row[key] = self._encode(value, key, step)
         schemas.validate(row, "history-row")
         line = json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n"
-        fd = os.open(os.path.join(self.dir, HISTORY), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = open_append(os.path.join(self.dir, HISTORY))
         try:
             os.write(fd, line.encode())
         finally:
@@ -245,8 +253,11 @@ class Run:
 
     def _lineage(self, action: str, artifact: Artifact) -> None:
         record = self.store.record_lineage(self.id, action, artifact)
-        with open(os.path.join(self.dir, LINEAGE), "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, sort_keys=True) + "\n")
+        fd = open_append(os.path.join(self.dir, LINEAGE))
+        try:
+            os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
+        finally:
+            os.close(fd)
 
     def lineage(self) -> list[dict[str, Any]]:
         """The lineage records of this run: which versions it logged and used."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -30,9 +31,11 @@ from . import lineage as _lineage
 from .backends import Backend, LocalBackend, open_backend
 from .commit import commit as _commit
 from .draft import Artifact
-from .errors import StoreNotFoundError, UnsafeBackendError
+from .errors import ArtifactNotFoundError, StoreNotFoundError, UnsafeBackendError
 from .manifest import canonical_json, entry_kind
-from .odb.gc import DEFAULT_GRACE, GcReport, sweep
+from .names import check_alias
+from .odb.gc import DEFAULT_GRACE, GC_MARKER_STALE, GcReport, sweep
+from .odb.layout import RECORD_MAX
 from .odb.objects import Objects
 from .odb.packs import PACK_MEMBER_MAX, PACK_MIN, PACK_TARGET, Packs
 from .progress import Progress
@@ -103,6 +106,7 @@ class Store:
         single_writer: bool = False,
         progress: bool | None = None,
         pack_min: int | None = PACK_MIN,
+        existing: bool = False,
     ):
         if pack_min is not None and (type(pack_min) is not int or pack_min < 1):
             raise ValueError(
@@ -121,7 +125,7 @@ class Store:
         self._honours_create: bool | None = None
         self._others: dict[str, Store] = {}
         self._lock = threading.Lock()
-        self._init_marker()
+        self._init_marker(existing)
 
     @classmethod
     def open(cls, url: str | os.PathLike[str] | None = None, **kwargs: Any) -> Store:
@@ -131,11 +135,15 @@ class Store:
     def __repr__(self) -> str:
         return f"<Store {self.url}>"
 
-    def _init_marker(self) -> None:
+    def _init_marker(self, existing: bool = False) -> None:
         # reading never writes: the marker is made by the first commit (ensure_marker)
         try:
-            data = self.backend.read("store.json")
+            data = self.backend.read("store.json", RECORD_MAX)
         except FileNotFoundError:
+            if existing:
+                raise ArtifactNotFoundError(
+                    f"no store at {self.url} (a reference names it); nothing was created there"
+                ) from None
             self._exists = False
             return
         self._exists = True
@@ -246,7 +254,9 @@ class Store:
         url = ref["store"]
         other = self if url == self.url else self._others.get(url)
         if other is None:
-            other = self._others[url] = open_store(url)
+            # only an existing store: following a reference must create nothing there
+            backend, canonical = open_backend(url)
+            other = self._others[url] = Store(backend, canonical, existing=True)
         return other.artifact(ref["artifact"]), ref["path"]
 
     # -- committing -------------------------------------------------------------------------
@@ -259,8 +269,43 @@ class Store:
         as ``vN`` (retrying ``vN+1`` on a conflict), then aliases move.  A draft whose
         content and metadata equal ``latest`` makes no new version: ``latest`` is returned
         (and the aliases move to it).
+
+        The commit holds a lease (``leases/commit-<id>``) from before it decides which
+        files the store already holds until its manifest is created: ``gc`` deletes
+        nothing while a lease younger than its grace exists, and a commit waits while a
+        ``gc`` is deleting (see docs/security.md).
         """
-        return _commit(self, draft, aliases, run_id)
+        if not isinstance(draft, Artifact) or not draft.is_draft:
+            return _commit(self, draft, aliases, run_id)  # (raises the usual error)
+        aliases = [aliases] if isinstance(aliases, str) else list(aliases)
+        for a in aliases:  # refusals before the lease: a refused commit writes nothing
+            if a != "latest":
+                check_alias(a)
+        self.check_writable()
+        lease = self._take_lease()
+        try:
+            return _commit(self, draft, aliases, run_id)
+        finally:
+            self.backend.delete(lease)
+
+    def _take_lease(self) -> str:
+        """Write this commit's lease, then wait while another process's gc is deleting."""
+        lease = f"leases/commit-{uuid.uuid4().hex}"
+        self.backend.write(lease, b"commit")
+        delay = 0.01
+        while self._leases("gc-", GC_MARKER_STALE):
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        return lease
+
+    def _leases(self, kind: str, max_age: float) -> int:
+        """How many ``leases/<kind>*`` files younger than ``max_age`` seconds exist."""
+        now = time.time()
+        return sum(
+            1
+            for rel, mtime in self.backend.walk_files("leases")
+            if rel.rsplit("/", 1)[-1].startswith(kind) and now - mtime < max_age
+        )
 
     # -- lineage ----------------------------------------------------------------------------
     def record_lineage(self, run_id: str, action: str, artifact: Version) -> dict[str, Any]:
@@ -311,10 +356,30 @@ class Store:
         """Delete blobs and packs no manifest refers to, and stale temporary files.
 
         Only files older than ``grace`` seconds are deleted, so that the blobs of a commit in
-        flight (written before its manifest) survive.
+        flight (written before its manifest) survive.  ``gc`` first writes its own marker
+        (``leases/gc-<id>``; commits wait while it exists), then deletes nothing at all if
+        a commit's lease younger than ``grace`` exists (its files are then counted in
+        ``kept_young``): a commit that reuses files it found in the store is never cut
+        short, provided it finishes within ``grace``.
         """
         if grace < 0:
             raise ValueError(f"Invalid grace {grace!r}: give a number of seconds >= 0")
+        if dry_run:
+            return self._gc(True, grace)
+        marker = f"leases/gc-{uuid.uuid4().hex}"
+        self.backend.write(marker, b"gc")
+        try:
+            if self._leases("commit-", grace):  # a commit in flight: delete nothing
+                r = self._gc(True, grace, marker)
+                return GcReport(
+                    [], 0, r.live_blobs, r.kept_young + len(r.deleted), False, r.live_packs
+                )
+            return self._gc(False, grace, marker)
+        finally:
+            self.backend.delete(marker)
+
+    def _gc(self, dry_run: bool, grace: float, marker: str | None = None) -> GcReport:
+        """gc's sweep of what no manifest names, once the commits in flight are known."""
         live, packs = self._live()
         return sweep(
             self.backend,
@@ -323,6 +388,7 @@ class Store:
             dry_run=dry_run,
             grace=grace,
             progress=lambda items, desc: self.progress.items(items, desc, unit="file"),
+            marker=marker,
         )
 
     def is_local(self) -> bool:

@@ -212,17 +212,38 @@ class Version(EntrySet):
         made_root = not os.path.exists(root)
         os.makedirs(root, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=".download-", dir=root)
+        moved: list[tuple[str, str | None]] = []  # (destination, the user's file it replaced)
         try:
             for path in self._store.progress.items(chosen, "download", unit="file"):
                 dest = join_inside(staging, path, "entry name")
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 with self.open_entry(path) as src, open(dest, "wb") as out:
                     shutil.copyfileobj(src, out, CHUNK)
-            for path in chosen:
-                dest = join_inside(root, path, "entry name")
+            dests = [join_inside(root, path, "entry name") for path in chosen]
+            for dest in dests:  # before any file moves: a folder where a file would go
+                if os.path.isdir(dest):
+                    raise IsADirectoryError(
+                        f"cannot download into {root}: {dest} is a folder, where "
+                        f"{self.qualified_name} has a file; download into another folder"
+                    )
+            for i, (path, dest) in enumerate(zip(chosen, dests)):
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
+                backup = None
+                if os.path.lexists(dest):  # the user's file is kept until the end
+                    backup = os.path.join(staging, ".replaced", str(i))
+                    os.makedirs(os.path.dirname(backup), exist_ok=True)
+                    os.replace(dest, backup)
+                moved.append((dest, backup))
                 os.replace(join_inside(staging, path, "entry name"), dest)
         except BaseException:
+            for dest, backup in reversed(moved):  # put the user's files back as they were
+                try:
+                    if backup is None:
+                        os.unlink(dest)
+                    else:
+                        os.replace(backup, dest)
+                except OSError:
+                    pass
             shutil.rmtree(root if made_root else staging, ignore_errors=True)
             raise
         shutil.rmtree(staging, ignore_errors=True)
@@ -240,7 +261,9 @@ class Version(EntrySet):
                 with self.open_entry(path) as f:
                     while f.read(CHUNK):
                         pass
-            except (IntegrityError, FileNotFoundError, OSError) as exc:
+            except (IntegrityError, OSError, LookupError, ValueError) as exc:
+                # (a reference to a missing store or version, a forged entry: a problem to
+                # report like a bad byte, not a reason to stop the check)
                 problems.append(f"{path}: {exc}")
         if problems and raise_on_error:
             raise IntegrityError(

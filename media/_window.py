@@ -48,6 +48,18 @@ WHOLE = 1 << 20  # a source file up to this size is read in one request
 # (slightly) other samples after a seek, or when a stretch is read in several calls, so a
 # window is the first `stop` frames read in one call, as soundfile.read reads them
 _DECODE_FROM_START = {"MP3"}
+# soundfile subtype of a file -> the dtype that holds its samples exactly
+SUBTYPE_DTYPE = {
+    "FLOAT": "float32",
+    "DOUBLE": "float64",
+    "PCM_16": "int16",
+    "PCM_S8": "int16",
+    "PCM_U8": "int16",
+    "PCM_24": "int32",
+    "PCM_32": "int32",
+}
+# no codec stores more frames per byte (FLAC's best, a constant block, is about 6500)
+FRAMES_PER_BYTE = 8192
 
 
 def check_dtype(dtype: Any) -> str | None:
@@ -187,14 +199,30 @@ class _RangeFile(io.RawIOBase):
 
 
 # -- windows ---------------------------------------------------------------------------------
-def read_whole(file: Any, dtype: str, said: tuple[Any, ...], name: str) -> np.ndarray:
+def _check_native(name: str, native: str, stored: str | None) -> None:
+    """Refuse a file whose samples are not of the dtype its JSON says (soundfile would
+    convert them silently, and the caller would get samples that were never stored)."""
+    if stored is not None and native != stored:
+        raise IntegrityError(
+            f"{name}: the file holds {native} samples, but its JSON says dtype {stored} "
+            "(the samples would be converted, not the stored ones)"
+        )
+
+
+def read_whole(
+    file: Any, dtype: str, said: tuple[Any, ...], name: str, stored: str | None = None
+) -> np.ndarray:
     """Every frame of a :class:`media.Media` file as a frames x channels array of ``dtype``.
 
     A stored file is read whole through its source (which checks it); ``said`` is what the
-    JSON says of it, ``(sample_rate, channels, frames)``, checked against the header.
+    JSON says of it, ``(sample_rate, channels, frames)``, checked against the header, and
+    ``stored`` the dtype it says the file holds.
     """
     if isinstance(file, _LocalFile):
-        samples, rate = sf.read(file.path, dtype=dtype, always_2d=True)
+        try:
+            samples, rate = sf.read(file.path, dtype=dtype, always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:  # changed since it was opened
+            raise IntegrityError(f"{file.path}: no longer readable audio ({exc})") from None
     else:
         if isinstance(file, _Bytes):
             data = file.data
@@ -202,8 +230,12 @@ def read_whole(file: Any, dtype: str, said: tuple[Any, ...], name: str) -> np.nd
             with file.open() as f:
                 data = f.read()
         decoded = _wav.decode(data)
+        if decoded is not None:
+            _check_native(name, decoded[0].dtype.name, stored)
         if decoded is not None and decoded[0].dtype.name == dtype:
             samples, rate = decoded
+        elif decoded is not None:
+            samples, rate = convert(decoded[0], dtype, decoded[1]), decoded[1]
         elif (overrun := _wav.data_overrun(data)) is not None:
             raise IntegrityError(
                 f"{name}: the WAV data chunk says {overrun[0]} bytes but only {overrun[1]} "
@@ -211,8 +243,15 @@ def read_whole(file: Any, dtype: str, said: tuple[Any, ...], name: str) -> np.nd
             )
         else:
             try:
+                info = sf.info(io.BytesIO(data))
+                _check_native(name, SUBTYPE_DTYPE.get(info.subtype, "float32"), stored)
+                if info.frames > FRAMES_PER_BYTE * max(len(data), 1):
+                    raise IntegrityError(  # soundfile would allocate them all first
+                        f"{name}: the file header says {info.frames} frames, more than "
+                        f"{len(data)} bytes can hold (the header is damaged)"
+                    )
                 samples, rate = sf.read(io.BytesIO(data), dtype=dtype, always_2d=True)
-            except (sf.LibsndfileError, RuntimeError) as exc:
+            except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
                 raise IntegrityError(
                     f"{name}: the stored bytes are not readable audio ({exc})"
                 ) from None
@@ -221,7 +260,13 @@ def read_whole(file: Any, dtype: str, said: tuple[Any, ...], name: str) -> np.nd
 
 
 def read(
-    reader: Any, start: int, stop: int, dtype: str, said: tuple[Any, ...], name: str
+    reader: Any,
+    start: int,
+    stop: int,
+    dtype: str,
+    said: tuple[Any, ...],
+    name: str,
+    stored: str | None = None,
 ) -> np.ndarray:
     """Frames ``[start, stop)`` of the file behind ``reader`` as a frames x channels array.
 
@@ -238,6 +283,7 @@ def read(
                 "follow it (the file is truncated or its header lies)"
             )
         _check_header(name, (lay.sample_rate, lay.channels, lay.frames), said, stop)
+        _check_native(name, lay.dtype.newbyteorder("=").name, stored)
         length = (stop - start) * lay.block
         raw = reader.read(lay.data_offset + start * lay.block, length)
         if len(raw) != length:
@@ -251,6 +297,7 @@ def read(
         with sf.SoundFile(f) as snd:
             has = (snd.samplerate, snd.channels, None)
             _check_header(name, has, said, stop)
+            _check_native(name, SUBTYPE_DTYPE.get(snd.subtype, "float32"), stored)
             if snd.format in _DECODE_FROM_START:
                 snd.seek(0)  # as soundfile.read does: the decoder's output depends on it
                 out = snd.read(stop, dtype=dtype, always_2d=True)[start:]
@@ -258,7 +305,7 @@ def read(
                 if start:
                     snd.seek(start)
                 out = snd.read(stop - start, dtype=dtype, always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as exc:
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         if f.error is not None:
             raise f.error from None
         raise IntegrityError(f"{name}: the stored bytes are not readable audio ({exc})") from None

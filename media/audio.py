@@ -22,16 +22,7 @@ __all__ = ["Audio"]
 
 # dtype of the array -> soundfile subtype it is written with, losslessly
 _DTYPE_SUBTYPE = {"float32": "FLOAT", "float64": "DOUBLE", "int16": "PCM_16", "int32": "PCM_32"}
-# soundfile subtype of a file -> the dtype that holds its samples exactly
-_SUBTYPE_DTYPE = {
-    "FLOAT": "float32",
-    "DOUBLE": "float64",
-    "PCM_16": "int16",
-    "PCM_S8": "int16",
-    "PCM_U8": "int16",
-    "PCM_24": "int32",
-    "PCM_32": "int32",
-}
+_SUBTYPE_DTYPE = _window.SUBTYPE_DTYPE
 _FORMAT_EXT = {
     "WAV": "wav",
     "WAVEX": "wav",
@@ -346,7 +337,7 @@ class Audio(Media):
         else:
             self._sample_rate = None
             # whatever the JSON does say must agree with the header (checked on first read)
-            self._json_meta = {k: json_obj[k] for k in keys[:3] if k in json_obj}
+            self._json_meta = {k: json_obj[k] for k in keys if k in json_obj}
         return self
 
     def _ensure_meta(self) -> None:
@@ -359,6 +350,7 @@ class Audio(Media):
             said = getattr(self, "_json_meta", {})
             header = {"sample_rate": self._sample_rate, "frames": self._frames}
             header["channels"] = self._channels
+            header["dtype"] = self._dtype
             lies = [f"{k} {v} (header: {header[k]})" for k, v in said.items() if header[k] != v]
             if lies:
                 self._sample_rate = None
@@ -447,11 +439,13 @@ class Audio(Media):
         else:
             said = (self._sample_rate, self._channels, self._frames if self._whole_file else None)
             if (a, b) == (0, self._frames) and self._whole_file:
-                samples = _window.read_whole(self._current(), out, said, self._describe())
+                samples = _window.read_whole(
+                    self._current(), out, said, self._describe(), self._dtype
+                )
             else:
                 fa, fb = self._file_range(a, b)
                 reader = _window.reader_for(self._current())
-                samples = _window.read(reader, fa, fb, out, said, self._describe())
+                samples = _window.read(reader, fa, fb, out, said, self._describe(), self._dtype)
         if self._ndim == 1:
             samples = samples[:, 0]
         if not samples.flags.writeable or not samples.flags.c_contiguous:

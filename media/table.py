@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Iterator, Sequence
 from numbers import Integral as _Integral
 from typing import Any, ClassVar
@@ -80,8 +81,8 @@ def _check_cell(cell: Any, row: int, column: str) -> Any:
         value = item()
         if isinstance(value, _SCALARS):
             return value
-    raise TypeError(
-        f"Invalid cell {cell!r} in row {row}, column {column!r}: a cell is a str, int, "
+    raise TypeError(  # (reprlib: a cell nested thousands deep has no printable repr)
+        f"Invalid cell {reprlib.repr(cell)} in row {row}, column {column!r}: a cell is a str, int, "
         "float, bool, None or a media value (Audio, a registered type)"
     )
 

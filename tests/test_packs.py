@@ -371,6 +371,7 @@ def test_gc_keeps_live_packs_and_deletes_orphans_index_first(store, raw):
     real_delete = store.backend.delete
     store.backend.delete = lambda rel: (order.append(rel), real_delete(rel))[1]
     report = store.gc(grace=0)
+    order = [r for r in order if not r.startswith("leases/")]  # (gc's own marker goes last)
     assert order == [pack_path(orphan) + ".idx", pack_path(orphan)]
     assert report.live_packs == 1 and sorted(report.deleted) == sorted(order)
     assert set(packs_of(raw)) == {live}

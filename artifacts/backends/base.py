@@ -20,11 +20,12 @@ A new backend subclasses :class:`Backend`, implements the abstract primitives, a
 from __future__ import annotations
 
 import abc
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from typing import IO, Any, ClassVar
 
-__all__ = ["Backend", "Pack", "MISSING", "as_bytes", "put_content", "size_of"]
+__all__ = ["Backend", "Pack", "MISSING", "as_bytes", "put_content", "size_of", "members_match"]
 
 #: exceptions that mean "there is no such file", across fsspec implementations
 MISSING = (FileNotFoundError, KeyError)
@@ -35,9 +36,11 @@ class Pack:
     read (and checked, by the stream the opener returns) one at a time while writing, so
     a pack of files never sits in memory whole."""
 
-    def __init__(self, parts: list[Any], sizes: list[int]):
+    def __init__(self, parts: list[Any], sizes: list[int], digests: list[str] | None = None):
         self.parts = parts
+        self.sizes = sizes
         self.size = sum(sizes)
+        self.digests = digests  # each member's sha256, to check a copy already stored
 
     def chunks(self) -> Iterator[bytes]:
         """The members' bytes, in order."""
@@ -47,6 +50,9 @@ class Pack:
             else:
                 with part() as f:
                     yield f.read()
+
+
+#: exceptions that mean "there is no such file", across fsspec implementations
 
 
 class Backend(abc.ABC):
@@ -70,8 +76,9 @@ class Backend(abc.ABC):
 
     # -- primitives -----------------------------------------------------------------------
     @abc.abstractmethod
-    def read(self, path: str) -> bytes:
-        """The whole file; ``FileNotFoundError`` when absent."""
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The whole file; ``FileNotFoundError`` when absent; more than ``limit`` bytes raise
+        :class:`media.IntegrityError` (a record or manifest never takes more memory)."""
 
     @abc.abstractmethod
     def open(self, path: str) -> IO[bytes]:
@@ -128,12 +135,12 @@ class Backend(abc.ABC):
         """Upload a stream (whole or not at all: it is read to its end first)."""
         self.write(path, stream.read())
 
-    def read_many(self, paths: list[str]) -> dict[str, bytes]:
-        """The bytes of each of ``paths`` that exists."""
+    def read_many(self, paths: list[str], limit: int | None = None) -> dict[str, bytes]:
+        """The bytes of each of ``paths`` that exists (at most ``limit`` each)."""
         out = {}
         for p in paths:
             try:
-                out[p] = self.read(p)
+                out[p] = self.read(p, limit)
             except FileNotFoundError:
                 continue
         return out
@@ -190,3 +197,19 @@ def put_content(backend: Backend, path: str, content: Any) -> None:
     else:
         with content() as f:
             backend.put_stream(path, f)
+
+
+def members_match(f: IO[bytes], sizes: list[int], digests: list[str]) -> bool:
+    """Whether ``f`` holds, from where it is, members of these sizes and sha256s."""
+    for size, digest in zip(sizes, digests):
+        h = hashlib.sha256()
+        left = size
+        while left:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:
+                return False
+            h.update(chunk)
+            left -= len(chunk)
+        if h.hexdigest() != digest:
+            return False
+    return True

@@ -13,16 +13,26 @@ from typing import IO, Any
 import fsspec
 
 from ..spool import spool_dir
-from .base import MISSING, Backend, Pack, as_bytes, put_content, size_of
+from ._common import (
+    _GROUP_BYTES,
+    _PACKS_IN_FLIGHT,
+    _STREAMED,
+    _STREAMS,
+    digests_of,
+    etag_matches,
+    exists_many,
+    groups,
+    is_pack,
+    is_small,
+    mtime_of,
+    read_each,
+    too_large,
+)
+from .base import MISSING, Backend, as_bytes, members_match, put_content, size_of
 
 __all__ = ["FsspecBackend"]
 
 _CREATE_LOCK = threading.Lock()
-SMALL = 1 << 20  # in-memory blobs up to this size are written without asking first
-_PACKS_IN_FLIGHT = 4  # packs read into memory and uploaded at once
-_STREAMED = 4 << 20  # files on disk larger than this (never packed) are streamed,
-_STREAMS = 4  # this many at a time
-_GROUP_BYTES = 32 << 20  # at most this many bytes of files in memory for one group
 
 
 class FsspecBackend(Backend):
@@ -40,11 +50,25 @@ class FsspecBackend(Backend):
     def _full(self, path: str) -> str:
         return f"{self.root}/{path}" if self.root else path
 
-    def read(self, path: str) -> bytes:
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The bytes of ``path``; more than ``limit`` of them raise :class:`IntegrityError`
+        (only ``limit + 1`` bytes are fetched: one ranged GET)."""
         try:
-            return self.fs.cat_file(self._full(path))
+            if limit is None:
+                return self.fs.cat_file(self._full(path))
+            try:
+                data = self.fs.cat_file(self._full(path), start=0, end=limit + 1)
+            except MISSING:
+                raise
+            except OSError:  # e.g. a range asked of an empty object
+                if self.fs.size(self._full(path)) > limit:
+                    raise too_large(self._full(path), limit) from None
+                data = self.fs.cat_file(self._full(path))
         except MISSING as exc:
             raise FileNotFoundError(path) from exc
+        if len(data) > limit:
+            raise too_large(self._full(path), limit)
+        return data
 
     def open(self, path: str) -> IO[bytes]:
         try:
@@ -62,27 +86,43 @@ class FsspecBackend(Backend):
         except MISSING as exc:
             raise FileNotFoundError(path) from exc
 
-    def read_many(self, paths: list[str]) -> dict[str, bytes]:
-        """The bytes of each of ``paths`` that exists (fetched concurrently on S3, GCS).
+    def read_many(self, paths: list[str], limit: int | None = None) -> dict[str, bytes]:
+        """The bytes of each of ``paths`` that exists (fetched concurrently on S3, GCS),
+        at most ``limit`` each (a larger one raises :class:`IntegrityError`).
 
         (Not ``fs.cat(list)``: it expands ``[``, ``*`` and ``?`` in paths as globs.)
         """
         if not self.fs.async_impl:
-            return super().read_many(paths)
+            return read_each(self, paths, limit)
         from fsspec.asyn import sync
 
         async def one(p: str) -> tuple[str, bytes | None]:
             async with sem:
                 try:
-                    return p, await self.fs._cat_file(self._full(p))  # noqa: SLF001 (fsspec async API)
+                    if limit is None:
+                        return p, await self.fs._cat_file(  # noqa: SLF001 (fsspec async API)
+                            self._full(p)
+                        )
+                    data = await self.fs._cat_file(  # noqa: SLF001 (fsspec async API)
+                        self._full(p), start=0, end=limit + 1
+                    )
                 except MISSING:
                     return p, None
+                if len(data) > limit:
+                    raise too_large(self._full(p), limit)
+                return p, data
 
         async def many() -> list[tuple[str, bytes | None]]:
             return await asyncio.gather(*(one(p) for p in paths))
 
         sem = asyncio.Semaphore(self.max_concurrency)
         return {p: data for p, data in sync(self.fs.loop, many) if data is not None}
+
+    def touch(self, path: str) -> None:
+        """Object stores keep no settable mtime: nothing to do."""
+
+    def local_path(self, path: str) -> None:
+        return None
 
     def write(self, path: str, data: bytes) -> None:
         self.fs.pipe_file(self._full(path), data)
@@ -108,10 +148,24 @@ class FsspecBackend(Backend):
             self.fs.pipe_file(self._full(path), data, mode="create")
 
     def exists(self, path: str) -> bool:
+        self.fs.invalidate_cache(self._full(path))  # never an answer from a cached listing
         return self.fs.exists(self._full(path))
 
     def size(self, path: str) -> int:
+        self.fs.invalidate_cache(self._full(path))
         return int(self.fs.size(self._full(path)))
+
+    def _holds(self, path: str, content: Any) -> bool:
+        """Whether the blob at ``path`` holds exactly ``content``'s bytes (read and hashed)."""
+        digests = digests_of(path)
+        size = size_of(content)
+        if digests is None or not isinstance(size, int):
+            return False
+        try:
+            with self.open(path) as f:
+                return members_match(f, [size], digests) and not f.read(1)
+        except (FileNotFoundError, OSError):
+            return False
 
     def listdir(self, path: str) -> list[str]:
         full = self._full(path)
@@ -145,7 +199,7 @@ class FsspecBackend(Backend):
                 continue
             rel = name[len(prefix) :] if name.startswith(prefix) else name
             # a store at the filesystem's root: names come with its root marker ("/blobs")
-            yield rel.lstrip("/"), _mtime(info)
+            yield rel.lstrip("/"), mtime_of(info)
 
     def delete(self, path: str) -> None:
         try:
@@ -162,10 +216,17 @@ class FsspecBackend(Backend):
             # asking whether a small blob exists costs a request, as writing it does: small
             # in-memory blobs are written (same bytes, same content address), larger asked for
             # (packs are always written: one that is there but torn would be kept otherwise)
-            large = [f for (_, c), f in zip(items, full) if not _is_small(c) and not _is_pack(c)]
-            present = _exists_many(self.fs, large)
+            # (asked of the server, never of s3fs's cached listing; kept only when the
+            # server's MD5 ETag is that of these bytes: a damaged copy is written again)
+            large = {f: c for (_, c), f in zip(items, full) if not is_small(c) and not is_pack(c)}
+            found = exists_many(self.fs, list(large))
+            present = {f for f, info in found.items() if etag_matches(info, large[f])}
         else:
-            present = {f for (_, c), f in zip(items, full) if not _is_pack(c) and self.fs.exists(f)}
+            present = {
+                f
+                for (p, c), f in zip(items, full)
+                if not is_pack(c) and self.fs.exists(f) and self._holds(p, c)
+            }
         todo = [(p, c) for (p, c), f in zip(items, full) if f not in present]
         if self.fs.async_impl:
             # files go concurrently in groups read into memory: at most a few packs, or
@@ -175,13 +236,13 @@ class FsspecBackend(Backend):
             big, packs = [], []
             for p, c in todo:
                 size = size_of(c)  # (once: a file that grows meanwhile is still written)
-                if _is_pack(c):
+                if is_pack(c):
                     packs.append((p, c))
                 elif isinstance(c, (bytes, bytearray)) or size <= _STREAMED:
                     small.append((p, c, size))  # (bytes in memory already: sent from there)
                 else:
                     big.append((p, c))
-            chunks = _groups(small, max(1, self.max_concurrency) * 4, _GROUP_BYTES)
+            chunks = groups(small, max(1, self.max_concurrency) * 4, _GROUP_BYTES)
             n = _PACKS_IN_FLIGHT
             chunks += [packs[i : i + n] for i in range(0, len(packs), n)]
             for chunk in chunks:
@@ -203,72 +264,3 @@ class FsspecBackend(Backend):
                 progress(1)
         if progress is not None:
             progress(len(items) - len(todo))
-
-
-def _groups(
-    items: list[tuple[str, Any, float]], count: int, nbytes: int
-) -> list[list[tuple[str, Any]]]:
-    """``(path, content, size)`` items in order, as ``(path, content)`` groups of at most
-    ``count`` items and ``nbytes`` bytes (a group holds at least one item)."""
-    groups: list[list[tuple[str, Any]]] = []
-    group: list[tuple[str, Any]] = []
-    filled = 0.0
-    for path, content, size in items:
-        if group and (len(group) >= count or filled + size > nbytes):
-            groups.append(group)
-            group, filled = [], 0.0
-        group.append((path, content))
-        filled += size
-    if group:
-        groups.append(group)
-    return groups
-
-
-def _is_small(content: Any) -> bool:
-    return isinstance(content, (bytes, bytearray)) and len(content) <= SMALL
-
-
-def _is_pack(content: Any) -> bool:
-    return isinstance(content, Pack)
-
-
-def _exists_many(fs: Any, paths: list[str]) -> set[str]:
-    """Which of ``paths`` exist, asked concurrently on an async filesystem."""
-    from fsspec.asyn import sync
-
-    async def one(p: str) -> str | None:
-        try:
-            await fs._info(p)  # noqa: SLF001 (fsspec's async API)
-            return p
-        except MISSING:
-            return None
-
-    async def many() -> list[str | None]:
-        sem = asyncio.Semaphore(32)
-
-        async def bounded(p: str) -> str | None:
-            async with sem:
-                return await one(p)
-
-        return await asyncio.gather(*(bounded(p) for p in paths))
-
-    return {p for p in sync(fs.loop, many) if p}
-
-
-def _mtime(info: dict[str, Any]) -> float:
-    for key in ("mtime", "LastModified", "last_modified", "created", "updated"):
-        v = info.get(key)
-        if v is None:
-            continue
-        if isinstance(v, (int, float)):
-            return float(v)
-        ts = getattr(v, "timestamp", None)
-        if callable(ts):
-            return float(ts())
-        try:
-            from datetime import datetime
-
-            return datetime.fromisoformat(str(v).replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            continue
-    return 0.0

@@ -1,21 +1,28 @@
-"""A store root on the local disk, driven with ``os`` calls."""
+"""A store root on the local disk, driven with ``os`` calls (never through a link)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import stat
+import uuid
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from media.paths import atomic_write, unlink_quietly
+from media.errors import IntegrityError
 
-from .base import Backend, Pack, as_bytes, put_content
+from ._common import (
+    _GROUP,
+    digests_of,
+    link_error,
+    read_each,
+    too_large,
+    unlink,
+    write_all,
+)
+from .base import Backend, Pack, members_match, put_content
 
 __all__ = ["LocalBackend"]
-
-_GROUP = 8 << 20  # bytes of a pack gathered before they are written
-_BATCH = 1 << 20  # bytes per write system call
-_IOV_MAX = 512  # writev takes at most IOV_MAX (1024 on Linux) buffers per call
 
 
 class LocalBackend(Backend):
@@ -30,29 +37,75 @@ class LocalBackend(Backend):
         self._dirs: set[str] = set()
 
     def _full(self, path: str) -> str:
+        """The full path of ``path``, refusing a symbolic link at any of its components
+        (a link could lead a read, write or delete outside the store)."""
+        full = self.root
+        for part in path.split("/"):
+            full = os.path.join(full, part)
+            try:
+                st = os.lstat(full)
+            except (FileNotFoundError, NotADirectoryError):
+                break  # nothing below it exists
+            if stat.S_ISLNK(st.st_mode):
+                raise link_error(full)
         return os.path.join(self.root, path)
 
     def _ensure_dir(self, full: str) -> None:
         d = os.path.dirname(full)
-        if d not in self._dirs:
+        if d not in self._dirs or not os.path.isdir(d) or os.path.islink(d):
             os.makedirs(d, exist_ok=True)
+            self._full(os.path.relpath(d, self.root))  # a link met on the way is refused
             self._dirs.add(d)
 
-    def read(self, path: str) -> bytes:
-        with open(self._full(path), "rb") as f:
-            return f.read()
+    def _tmp(self, full: str) -> str:
+        return f"{os.path.dirname(full)}/.tmp-{uuid.uuid4().hex}"
+
+    def read(self, path: str, limit: int | None = None) -> bytes:
+        """The bytes of ``path``; more than ``limit`` of them raise :class:`IntegrityError`."""
+        with self._open_regular(path) as f:
+            if limit is None:
+                return f.read()
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise too_large(self._full(path), limit)
+        return data
 
     def open(self, path: str) -> IO[bytes]:
-        return open(self._full(path), "rb")
+        """Open a regular file for reading: never through a link, never a FIFO or device
+        (opened without blocking, so a FIFO cannot hang the caller)."""
+        return self._open_regular(path)
+
+    def _open_regular(self, path: str) -> IO[bytes]:
+        full = self._full(path)
+        try:
+            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            if os.path.islink(full):
+                raise link_error(full) from None
+            if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+                raise FileNotFoundError(exc.errno, exc.strerror, full) from None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise IntegrityError(
+                f"{full} is not a regular file (a FIFO, device or folder where the store keeps "
+                "a file): the store was altered; remove it"
+            )
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
 
     def read_range(self, path: str, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` (fewer when the file is shorter)."""
-        with open(self._full(path), "rb") as f:
+        with self._open_regular(path) as f:
             end = min(offset + size, os.fstat(f.fileno()).st_size)
             if offset >= end:
                 return b""
             f.seek(offset)
             return f.read(end - offset)
+
+    def read_many(self, paths: list[str], limit: int | None = None) -> dict[str, bytes]:
+        """The bytes of each of ``paths`` that exists (at most ``limit`` each)."""
+        return read_each(self, paths, limit)
 
     def touch(self, path: str) -> None:
         """Refresh a file's mtime (a reused file then counts as young for ``gc``)."""
@@ -64,35 +117,53 @@ class LocalBackend(Backend):
     def local_path(self, path: str) -> str:
         return self._full(path)
 
-    def _replace(self, path: str, fill: Any) -> None:
+    def _replace(self, path: str, fill: Callable[[str], object]) -> None:
+        """``fill`` a temporary file, then rename it to ``path`` (whole or absent)."""
         full = self._full(path)
         self._ensure_dir(full)
-        atomic_write(full, fill)
+        tmp = self._tmp(full)
+        try:
+            fill(tmp)
+            os.replace(tmp, full)
+        except BaseException:
+            unlink(tmp)
+            raise
 
     def write(self, path: str, data: bytes) -> None:
-        self._replace(path, lambda f: f.write(data))
-
-    def put_file(self, path: str, local: str) -> None:
-        def fill(f: IO[bytes]) -> None:
-            with open(local, "rb") as src:
-                shutil.copyfileobj(src, f, 1 << 20)
+        def fill(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                f.write(data)
 
         self._replace(path, fill)
 
+    def put_file(self, path: str, local: str) -> None:
+        self._replace(path, lambda tmp: shutil.copyfile(local, tmp))
+
     def put_stream(self, path: str, stream: IO[bytes]) -> None:
-        self._replace(path, lambda f: shutil.copyfileobj(stream, f, 1 << 20))
+        def fill(tmp: str) -> None:
+            with open(tmp, "wb") as f:
+                shutil.copyfileobj(stream, f, 1 << 20)
+
+        self._replace(path, fill)
 
     def create(self, path: str, data: bytes) -> None:
         full = self._full(path)
         self._ensure_dir(full)
-        # a whole, synced file linked into place: atomic; FileExistsError when taken
-        atomic_write(full, lambda f: f.write(data), sync=True, replace=False)
+        tmp = self._tmp(full)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.link(tmp, full)  # atomic; FileExistsError when taken
+        finally:
+            unlink(tmp)
 
     def exists(self, path: str) -> bool:
-        return os.path.exists(self._full(path))
+        return os.path.lexists(self._full(path))
 
     def size(self, path: str) -> int:
-        return os.path.getsize(self._full(path))
+        return os.lstat(self._full(path)).st_size
 
     def listdir(self, path: str) -> list[str]:
         try:
@@ -101,59 +172,97 @@ class LocalBackend(Backend):
             return []
 
     def walk_files(self, path: str) -> Iterator[tuple[str, float]]:
-        """``(relative path, mtime)`` of every file under ``path``, temp files included."""
+        """``(relative path, mtime)`` of every file under ``path``, temp files included.
+
+        A link anywhere (the folder itself, a folder or a file below it) raises
+        :class:`IntegrityError` before its entry is yielded: it is never followed.
+        """
         base = self._full(path)
-        for dirpath, _, files in os.walk(base):
+        if not os.path.isdir(base):
+            return
+
+        def refuse(exc: OSError) -> None:
+            if not isinstance(exc, FileNotFoundError):
+                raise exc
+
+        for dirpath, dirs, files in os.walk(base, onerror=refuse):
+            for name in dirs:
+                if os.path.islink(os.path.join(dirpath, name)):
+                    raise link_error(os.path.join(dirpath, name))
             for name in files:
                 full = os.path.join(dirpath, name)
                 try:
-                    mtime = os.stat(full).st_mtime
+                    st = os.lstat(full)
                 except FileNotFoundError:
                     continue
-                yield os.path.relpath(full, self.root).replace(os.sep, "/"), mtime
+                if stat.S_ISLNK(st.st_mode):
+                    raise link_error(full)
+                yield os.path.relpath(full, self.root).replace(os.sep, "/"), st.st_mtime
 
     def delete(self, path: str) -> None:
-        unlink_quietly(self._full(path))
+        unlink(self._full(path))
 
     def write_blob(self, path: str, data: bytes | Pack) -> None:
-        """Write a content-addressed file once: created in place with ``O_EXCL`` (no temp
-        file, no rename: half the file-system work for small blobs).  A :class:`Pack` is
-        written member by member, with ``writev``, without joining them.
+        """Write a content-addressed file once.  A :class:`Pack` is written member by
+        member, with ``writev``, without joining them.
 
-        A file already there with the right size is the same content and is kept (its
-        mtime is refreshed, so that a ``gc`` grace period counts from this commit).  One of
-        another size is a torn write from a crash: it is replaced atomically.  A write that
-        fails removes its own partial file.
+        A file already there that holds exactly these bytes (its content is checked, not
+        only its size) is kept, and its mtime refreshed so that a ``gc`` grace period counts
+        from this commit.  Otherwise the bytes go to a temporary file of this writer's own,
+        linked to the name if it is free (a whole file appears at once) or renamed over a
+        torn or damaged file.  A write that fails removes only its own temporary file,
+        never a file another writer may have placed and published meanwhile.
         """
         full = self._full(path)
         self._ensure_dir(full)
-        pack = data if isinstance(data, Pack) else Pack([data], [len(data)])
-        try:
-            fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            if os.path.getsize(full) != pack.size:
-                self.write(path, as_bytes(pack))
-            else:
-                os.utime(full)
+        pack = data if isinstance(data, Pack) else Pack([data], [len(data)], digests_of(path))
+        if os.path.lexists(full) and self._holds(path, pack):
+            os.utime(full)
             return
+        tmp: str | None = self._tmp(full)
         try:
-            group: list[bytes] = []
-            filled = 0
-            for chunk in pack.chunks():  # files are read one at a time, written in groups
-                group.append(chunk)
-                filled += len(chunk)
-                if filled >= _GROUP:
-                    _write_all(fd, group)
-                    group, filled = [], 0
-            _write_all(fd, group)
-        except BaseException:
-            os.close(fd)
-            unlink_quietly(full)
-            raise
-        os.close(fd)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                group: list[bytes] = []
+                filled = 0
+                for chunk in pack.chunks():  # files are read one at a time, written in groups
+                    group.append(chunk)
+                    filled += len(chunk)
+                    if filled >= _GROUP:
+                        write_all(fd, group)
+                        group, filled = [], 0
+                write_all(fd, group)
+            finally:
+                os.close(fd)
+            try:
+                os.link(tmp, full)  # atomic, and never over another writer's file
+            except FileExistsError:
+                if self._holds(path, pack):
+                    os.utime(full)
+                else:  # torn or damaged: replaced whole
+                    os.replace(tmp, full)
+                    tmp = None
+        finally:
+            if tmp is not None:
+                unlink(tmp)
+
+    def _holds(self, path: str, pack: Pack) -> bool:
+        """Whether ``path`` is a regular file holding exactly ``pack``'s bytes (each
+        member's sha256 checked; without digests to check, never)."""
+        if pack.digests is None:
+            return False
+        try:
+            f = self._open_regular(path)
+        except FileNotFoundError:
+            return False
+        with f:
+            if os.fstat(f.fileno()).st_size != pack.size:
+                return False
+            return members_match(f, pack.sizes, pack.digests)
 
     def write_many(self, items: list[tuple[str, Any]], progress: Any = None) -> None:
-        """Write ``(path, bytes | local file path | opener)`` blobs; existing ones are kept.
+        """Write ``(path, bytes | local file path | opener)`` blobs; existing ones are kept
+        when their content is checked equal.
 
         One thread: creating small files waits on the file system's directory locks, and
         threads measured slower than a plain loop on a local disk.
@@ -161,36 +270,13 @@ class LocalBackend(Backend):
         for path, content in items:
             if isinstance(content, (bytes, bytearray, Pack)):
                 self.write_blob(path, content)
-            elif self.exists(path) and getattr(content, "size", None) in (None, self.size(path)):
-                os.utime(self._full(path))  # whole (a torn one, of another size, is replaced)
+            elif (
+                self.exists(path)
+                and isinstance(getattr(content, "size", None), int)
+                and self._holds(path, Pack([], [content.size], digests_of(path)))
+            ):
+                os.utime(self._full(path))  # whole and right (a torn one is replaced)
             else:
                 put_content(self, path, content)
             if progress is not None:
                 progress(1)
-
-
-def _write_all(fd: int, parts: list[bytes]) -> None:
-    """Write every part to ``fd``, in system calls of about 1 MiB (and at most 512 parts).
-
-    (One ``writev`` of many megabytes measured 3-4x slower than the same bytes in 1 MiB
-    calls on Linux/ext4: the kernel does more per call than the copy.)
-    """
-    views = [memoryview(p).cast("B") for p in parts if len(p)]
-    i = 0
-    while i < len(views):
-        batch, total = [views[i]], len(views[i])
-        while (
-            i + len(batch) < len(views)
-            and len(batch) < _IOV_MAX
-            and total + len(views[i + len(batch)]) <= _BATCH
-        ):
-            total += len(views[i + len(batch)])
-            batch.append(views[i + len(batch)])
-        n = os.writev(fd, batch) if len(batch) > 1 else os.write(fd, batch[0])
-        for v in batch:  # skip what was written; a short write leaves the rest of one view
-            if n >= len(v):
-                n -= len(v)
-                i += 1
-            else:
-                views[i] = v[n:]
-                break

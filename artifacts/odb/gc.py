@@ -11,9 +11,11 @@ from typing import Any
 from ..backends.base import Backend
 from .layout import blob_digest
 
-__all__ = ["GcReport", "sweep", "DEFAULT_GRACE"]
+__all__ = ["GcReport", "sweep", "DEFAULT_GRACE", "GC_MARKER_STALE"]
 
 DEFAULT_GRACE = 3600.0
+#: a gc marker not refreshed for this long is a crashed gc's: commits stop waiting for it
+GC_MARKER_STALE = 300.0
 
 
 @dataclasses.dataclass
@@ -36,22 +38,27 @@ def sweep(
     dry_run: bool = False,
     grace: float = DEFAULT_GRACE,
     progress: Callable[[Sequence[Any], str], Iterable[Any]] = lambda items, desc: items,
+    marker: str | None = None,
 ) -> GcReport:
     """Delete blobs and packs not in the live set, and stale temporary files.
 
     Only files older than ``grace`` seconds are deleted, so that the blobs of a commit in
-    flight (written before its manifest) survive.
+    flight (written before its manifest) survive.  ``marker``: this gc's lease, kept (and
+    refreshed while deleting, so that commits keep waiting).
     """
     if grace < 0:
         raise ValueError(f"Invalid grace {grace!r}: give a number of seconds >= 0")
     now = time.time()
+    refreshed = time.monotonic()
     deleted: list[str] = []
     freed = young = 0
     candidates = []
-    for prefix in ("blobs", "packs", "artifacts", "probe", "tmp"):
+    for prefix in ("blobs", "packs", "artifacts", "probe", "tmp", "leases"):
         for rel, mtime in backend.walk_files(prefix):
             base = rel.rsplit("/", 1)[-1]
-            if base.startswith(".tmp-") or prefix in ("probe", "tmp"):
+            if rel == marker:
+                continue
+            if base.startswith(".tmp-") or prefix in ("probe", "tmp", "leases"):
                 candidates.append((rel, mtime))
             elif prefix == "blobs":
                 if blob_digest(rel) not in live:
@@ -72,4 +79,7 @@ def sweep(
         deleted.append(rel)
         if not dry_run:
             backend.delete(rel)
+            if marker and time.monotonic() - refreshed > GC_MARKER_STALE / 5:
+                backend.write(marker, b"gc")  # still deleting: commits wait
+                refreshed = time.monotonic()
     return GcReport(sorted(deleted), freed, len(live), young, dry_run, len(packs))

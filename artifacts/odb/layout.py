@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["blob_path", "blob_digest", "pack_path", "pack_id", "BLOBS", "PACKS"]
+__all__ = ["blob_path", "blob_digest", "pack_path", "pack_id", "RECORD_MAX", "MANIFEST_MAX"]
+
+#: the largest alias, lineage record or store marker read (they are a few hundred bytes)
+RECORD_MAX = 1 << 20
+#: the largest manifest or pack index written or read (a read never takes more memory)
+MANIFEST_MAX = 256 << 20
 
 BLOBS = "blobs/sha256"
 PACKS = "packs"

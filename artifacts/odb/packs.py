@@ -9,11 +9,12 @@ import json
 from typing import Any
 
 import schemas
+from media.errors import IntegrityError
 
-from ..backends.base import Backend, Pack
+from ..backends.base import Backend, Pack, members_match
 from ..manifest import canonical_json
 from ..names import HEX64
-from .layout import blob_digest, blob_path, pack_id, pack_path
+from .layout import MANIFEST_MAX, blob_digest, blob_path, pack_id, pack_path
 
 __all__ = ["Packs", "parse_index", "PACK_MIN", "PACK_MEMBER_MAX", "PACK_TARGET"]
 
@@ -62,7 +63,8 @@ class Packs:
         names = set(self.backend.listdir("packs"))
         ids = [n[:-4] for n in names if n.endswith(".idx") and n[:-4] in names]
         unseen = [i for i in ids if i not in self._members]
-        for rel, data in self.backend.read_many([pack_path(i) + ".idx" for i in unseen]).items():
+        indexes = [pack_path(i) + ".idx" for i in unseen]
+        for rel, data in self.backend.read_many(indexes, MANIFEST_MAX).items():
             pid = rel[len("packs/") : -len(".idx")]
             members = parse_index(pid, data)
             if members is not None and self._size_or_none(pack_path(pid)) == sum(
@@ -71,11 +73,23 @@ class Packs:
                 self._members[pid] = members  # (not cached when bad: it may be mended)
         for i in ids:
             offset = 0
+            wanted = []
             for digest, size in self._members.get(i) or ():
                 if sizes.get(digest) == size and digest not in found:
-                    found[digest] = {"pack": i, "offset": offset}
+                    wanted.append((digest, {"pack": i, "offset": offset}))
                 offset += size
+            if wanted and self._intact(i):  # a damaged or planted pack is not reused
+                found.update(wanted)
         return found
+
+    def _intact(self, pid: str) -> bool:
+        """Whether pack ``pid`` holds the bytes its index names (every member hashed)."""
+        members = self._members.get(pid) or []
+        try:
+            with self.backend.open(pack_path(pid)) as f:
+                return members_match(f, [s for _, s in members], [d for d, _ in members])
+        except (FileNotFoundError, OSError, IntegrityError):
+            return False
 
     def _size_or_none(self, rel: str) -> int | None:
         try:
@@ -136,7 +150,7 @@ class Packs:
                         offset += size
                     # files are read (and checked) while the pack is written
                     uploads[pack_path(pid)] = Pack(
-                        [small[d] for d in group], [sizes[d] for d in group]
+                        [small[d] for d in group], [sizes[d] for d in group], list(group)
                     )
                     index = {"_type": "pack-index", "format": 1, "members": members}
                     indexes.append((pack_path(pid) + ".idx", canonical_json(index)))
