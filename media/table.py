@@ -16,6 +16,12 @@ __all__ = ["Table", "OpaqueValue"]
 _SCALARS = (str, int, float, bool, type(None))
 
 
+# a bounded repr for error messages: nesting is cut (a cell nested thousands deep has no
+# printable repr), short values are shown whole
+_CELL_REPR = reprlib.Repr()
+_CELL_REPR.maxother = _CELL_REPR.maxstring = 100
+
+
 class OpaqueValue(Value):
     """JSON of a type no installed plugin knows, kept exactly as it was read.
 
@@ -81,9 +87,9 @@ def _check_cell(cell: Any, row: int, column: str) -> Any:
         value = item()
         if isinstance(value, _SCALARS):
             return value
-    raise TypeError(  # (reprlib: a cell nested thousands deep has no printable repr)
-        f"Invalid cell {reprlib.repr(cell)} in row {row}, column {column!r}: a cell is a str, int, "
-        "float, bool, None or a media value (Audio, a registered type)"
+    raise TypeError(
+        f"Invalid cell {_CELL_REPR.repr(cell)} in row {row}, column {column!r}: a cell is a str, "
+        "int, float, bool, None or a media value (Audio, a registered type)"
     )
 
 

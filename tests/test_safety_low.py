@@ -188,7 +188,7 @@ def test_a_history_line_nested_too_deeply_does_not_stop_a_run(tmp_path):
     (run_dir / "history.jsonl").write_bytes(b'{"_step": 0}\n{"a":' + b"[" * 100_000 + b"\n")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        run = Run(dir=run_dir, store=str(tmp_path / "s"))
+        run = Run(dir=run_dir, store=str(tmp_path / "s"), resume=True)
         run.log({"loss": 1.0})
     assert run.step == 2
 

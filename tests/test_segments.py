@@ -66,8 +66,9 @@ def test_segments_round_trip_through_json_a_run_and_a_store(
     assert segment.numpy().tobytes() == rec.numpy(segment.start, segment.stop).tobytes()
 
     run_dir = tmp_path_factory.mktemp("run")
-    Run(dir=run_dir).log({"s": segment})
-    (row,) = Run(dir=run_dir).history()
+    run = Run(dir=run_dir)
+    run.log({"s": segment})
+    (row,) = run.history()
     draft = Artifact(f"s-{uuid.uuid4().hex[:10]}", "dataset")
     draft.add(segment, "s")
     committed = store.commit(draft)
@@ -174,7 +175,7 @@ def test_segments_logged_to_a_run_copy_the_recording_once(tmp_path):
         run.log({"seg": rec.segment(step * 100, step * 100 + 2000), "other": rec.segment(0, 10)})
     files = [os.path.join(d, f) for d, _, fs in os.walk(tmp_path / "media") for f in fs]
     assert files == [str(tmp_path / "media/audio/recordings" / f"{rec.sha256[:20]}.wav")]
-    rows = Run(dir=tmp_path).history()
+    rows = run.history()
     assert np.array_equal(rows[29]["seg"].numpy(), rec.numpy(2900, 4900))
     assert rows[3]["other"] == rec.segment(0, 10)
 

@@ -446,5 +446,6 @@ def test_view_of_a_run_folder_from_the_command_line(tmp_path, capsys):
     assert "showing 2 of 4 steps" in page and ";base64," in page
     with pytest.raises(ValueError, match="is not a run folder: it has no history.jsonl"):
         view.write(str(tmp_path), tmp_path / "x.html")
-    assert cli.main(["view", str(tmp_path / "s"), "--store", str(tmp_path / "s")]) == 1
+    (tmp_path / "not-a-run").mkdir()
+    assert cli.main(["view", str(tmp_path / "not-a-run"), "--store", str(tmp_path / "s")]) == 1
     assert "is a folder but not a run folder (it has no history.jsonl)" in capsys.readouterr().err

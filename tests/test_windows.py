@@ -65,9 +65,15 @@ def clip_json(path, name: str) -> dict:
     with open(path, "rb") as f:
         digest, size = hash_stream(f)
     info = sf.info(path)
-    dtype = {"PCM_16": "int16", "PCM_32": "int32", "PCM_24": "int32", "DOUBLE": "float64"}.get(
-        info.subtype, "float32" if info.subtype == "FLOAT" else "int16"
-    )
+    # as media.Audio names them: lossy and other formats decode to float32
+    dtype = {
+        "PCM_U8": "int16",
+        "PCM_S8": "int16",
+        "PCM_16": "int16",
+        "PCM_24": "int32",
+        "PCM_32": "int32",
+        "DOUBLE": "float64",
+    }.get(info.subtype, "float32")
     return {
         "_type": "audio-file",
         "path": name,
@@ -201,8 +207,8 @@ def test_windows_round_trip_through_json_a_run_and_a_store(case, store, tmp_path
     obj = json.loads(json.dumps(clip.to_json(run)))
     check_window(clip, Value.init_from_json(obj, CountingSource(run_dir)), start, stop, dtype)
 
-    Run(dir=run_dir).log({"c": clip})
-    check_window(clip, Run(dir=run_dir).history()[-1]["c"], start, stop, dtype)
+    run.log({"c": clip})
+    check_window(clip, run.history()[-1]["c"], start, stop, dtype)
 
     draft = Artifact(f"w-{uuid.uuid4().hex[:10]}", "dataset")
     draft.add(clip, "c")
