@@ -4,8 +4,9 @@ if absent as ``vN`` (``refs.create_version``) -> aliases -> a :class:`Version`."
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .backends.base import Pack
@@ -13,6 +14,7 @@ from .draft import Artifact
 from .errors import ReadOnlyError
 from .manifest import Manifest, canonical_json, entries_digest, inline_text
 from .names import check_alias
+from .odb.chunks import chunk_digests, chunk_digests_of_stream, chunks_field, wants_chunks
 from .odb.layout import MANIFEST_MAX, blob_path
 from .odb.packs import PACK_MEMBER_MAX
 from .odb.readers import CheckedOpener
@@ -52,7 +54,8 @@ def commit(
             return Version(store, m)
     obj: dict[str, Any] = {
         "_type": "manifest",
-        "format": 1,
+        # format 2 only where it must be: an entry with a chunk table (old readers refuse it)
+        "format": 2 if any("chunks" in e for e in entries.values()) else 1,
         "name": staged.name,
         "version": "",
         "type": staged.type,
@@ -139,6 +142,7 @@ def _stage(
         if source is None and content is None and parent is not None:
             source = (parent, path)
         e = dict(e)
+        e.pop("chunks", None)  # a new file's table is made below; a source's is copied
         ref = e.get("ref")
         text = inline_text(path, content) if isinstance(content, (bytes, bytearray)) else None
         if text is not None:
@@ -149,6 +153,8 @@ def _stage(
             e.pop("offset", None)
             if not isinstance(content, (bytes, bytearray)):
                 content = CheckedOpener(content, e["digest"], e["size"], f"{staged.name}/{path}")
+            if wants_chunks(e["size"]):
+                _add_table(e, content, uploads)
             if e["size"] <= PACK_MEMBER_MAX:
                 small.setdefault(e["digest"], content)
                 e["_small"] = True
@@ -167,6 +173,26 @@ def _stage(
             e["ref"] = {k: v for k, v in ref.items() if k != "store"}
         elif "ref" in e:
             e["ref"] = dict(e["ref"])  # the new manifest shares nothing with the draft
+        if content is None and _same_store(e) and "chunks" in staged.entries[path]:
+            e["chunks"] = dict(staged.entries[path]["chunks"])  # its table is stored here
         entries[path] = e
     indexes = store.packs.plan(entries, small, uploads) if small else []
     return entries, list(uploads.items()), indexes
+
+
+def _add_table(e: dict[str, Any], content: Any, uploads: dict[str, Any]) -> None:
+    """Record the chunk table of a new large file in ``e`` and add the table to the
+    uploads (a blob named by its sha256, written before the manifest)."""
+    if isinstance(content, (bytes, bytearray)):
+        table = chunk_digests(content)
+    else:
+        with content() as f:  # a CheckedOpener: it also checks the file did not change
+            table = chunk_digests_of_stream(f)
+    digest = hashlib.sha256(table).hexdigest()
+    uploads.setdefault(blob_path(digest), table)
+    e["chunks"] = chunks_field(digest)
+
+
+def _same_store(e: Mapping[str, Any]) -> bool:
+    """Whether entry ``e``'s bytes (and so a chunk table made for them) are in this store."""
+    return "uri" not in e and "inline" not in e and "store" not in e.get("ref", {})

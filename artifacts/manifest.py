@@ -199,6 +199,9 @@ class ManifestEntry:
     inline: str | None = None
     pack: str | None = None
     offset: int | None = None
+    #: format 2: ``{"algorithm", "size", "table"}``, the file's chunk table (see
+    #: :mod:`artifacts.odb.chunks`)
+    chunks: Mapping[str, Any] | None = None
 
     @classmethod
     def from_json(cls, path: str, obj: Mapping[str, Any]) -> ManifestEntry:
@@ -213,6 +216,7 @@ class ManifestEntry:
             obj.get("inline"),
             obj.get("pack"),
             obj.get("offset"),
+            obj.get("chunks"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -231,6 +235,8 @@ class ManifestEntry:
         if self.pack is not None:
             obj["pack"] = self.pack
             obj["offset"] = self.offset
+        if self.chunks is not None:
+            obj["chunks"] = dict(self.chunks)
         return obj
 
     @property
@@ -312,7 +318,9 @@ class Manifest:
 
 
 _json_str = json.encoder.encode_basestring  # how json.dumps(ensure_ascii=False) writes a str
-_ENTRY_KEYS = frozenset({"digest", "size", "ref", "uri", "etag", "inline", "pack", "offset"})
+_ENTRY_KEYS = frozenset(
+    {"digest", "size", "ref", "uri", "etag", "inline", "pack", "offset", "chunks"}
+)
 _SAFE_PATH = SURELY_SAFE  # entry names that check_relpath surely accepts
 
 
@@ -381,7 +389,11 @@ def check_manifest(obj: Any) -> None:
                     "and not with uri or inline",
                 )
             packs.add(pack)  # each pack id is matched once
-        if "ref" in e or "uri" in e:
+        if "chunks" in e and obj.get("format") != 2:
+            raise schemas.SchemaError(
+                "manifest", _where(path) + ".chunks", "chunk tables need manifest format 2"
+            )
+        if "ref" in e or "uri" in e or "chunks" in e:
             schemas.validate({**header, "entries": {path: e}}, "manifest")
     if entries_digest(obj["entries"]) != obj["digest"]:
         raise IntegrityError("manifest digest does not match its entries (it was altered)")

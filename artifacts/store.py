@@ -350,6 +350,8 @@ class Store:
                         packs.add(e["pack"])
                     elif kind == "blob":
                         blobs.add(e["digest"])
+                    if "chunks" in e and kind in ("packed", "blob"):
+                        blobs.add(e["chunks"]["table"])  # its chunk table (format 2)
         return blobs, packs
 
     def gc(self, dry_run: bool = False, grace: float = DEFAULT_GRACE) -> GcReport:

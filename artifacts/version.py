@@ -148,6 +148,16 @@ class Version(EntrySet):
     ) -> IO[bytes]:
         """Source protocol: open entry ``path``, checked against the manifest (and the JSON)."""
         e = self._entry_json(path)
+        self._check_expected(path, e, sha256, size)
+        name = f"{self.qualified_name}/{path}"
+        if e["size"] > BIG:
+            return self._store.objects.open_verified(e, name)
+        return io.BytesIO(self._store.objects.read(e, name))
+
+    def _check_expected(
+        self, path: str, e: dict[str, Any], sha256: str | None, size: int | None
+    ) -> None:
+        """Refuse a value JSON whose sha256 or size disagrees with the manifest entry."""
         if sha256 is not None and e.get("digest") not in (None, sha256):
             raise IntegrityError(
                 f"{self.qualified_name}/{path}: the value's JSON says sha256 {sha256}, the "
@@ -158,10 +168,6 @@ class Version(EntrySet):
                 f"{self.qualified_name}/{path}: the value's JSON says {size} bytes, the "
                 f"manifest says {e['size']}"
             )
-        name = f"{self.qualified_name}/{path}"
-        if e["size"] > BIG:
-            return self._store.objects.open_verified(e, name)
-        return io.BytesIO(self._store.objects.read(e, name))
 
     def read_media_range(
         self,
@@ -174,13 +180,19 @@ class Version(EntrySet):
         """Source protocol (optional method): bytes ``offset`` to ``offset + length`` of
         entry ``path`` (fewer where it ends first), checked like :meth:`open_media`.
 
-        The store records one digest per file, so the range is checked by checking the
-        whole entry: an entry of up to 64 MiB is read whole and checked on each call, a
-        larger one is checked once per :class:`Store` object by streaming and then read at
-        the range.  Digests of fixed-size chunks recorded at commit will let this read and
-        check only the chunks the range covers, with the same signature.
+        An entry with a chunk table (a file over 1 MiB committed in store format 2) is read
+        only at the chunks the range covers, in one ranged read, each chunk checked against
+        the digest recorded at commit (the table is read once per file and
+        :class:`Store` object); a damaged chunk raises :class:`IntegrityError` naming the
+        entry and the chunk.  Other entries (format 1, small files, references) are checked
+        whole: up to 64 MiB read whole on each call, larger ones checked once by streaming.
         """
         check_range_args(offset, length)
+        e = self._entry_json(path)
+        if self._store.objects.ranged(e):
+            self._check_expected(path, e, sha256, size)
+            name = f"{self.qualified_name}/{path}"
+            return self._store.objects.read_range(e, name, offset, length)
         with self.open_media(path, sha256, size) as f:
             f.seek(offset)
             return f.read(length)
