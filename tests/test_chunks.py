@@ -274,3 +274,22 @@ def test_a_format_1_manifest_with_chunks_is_refused():
     e["chunks"]["size"] = 1024
     with pytest.raises(schemas.SchemaError):
         check_manifest(obj)
+
+
+def test_the_store_format_example_runs(tmp_path):
+    """docs/store-format.md's example of chunk digests runs as written."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "store-format.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+    (block,) = [b for b in blocks if "chunks" in b]
+    script = tmp_path / "example.py"
+    script.write_text(block + "\nprint('OK')\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-W", "error", str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "OK"
