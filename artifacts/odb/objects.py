@@ -4,6 +4,7 @@ entry's kind (:func:`artifacts.manifest.entry_kind`)."""
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
@@ -19,6 +20,10 @@ from .layout import blob_path, pack_path
 from .readers import CheckedReader
 
 __all__ = ["Objects"]
+
+#: chunk tables kept per store object (with each file's first chunk): about 30 MB when
+#: all are of 1-hour recordings (112 KB + 32 KiB each)
+TABLES_KEPT = 256
 
 #: ``ref`` of a foreign entry -> (the committed version that holds it, its path there)
 ForeignResolver = Callable[[Mapping[str, Any]], tuple[Any, str]]
@@ -39,6 +44,7 @@ class Objects:
         # file digest -> (its verified chunk table, its verified first chunk or None); the
         # first chunk holds the header every window of the file reads again
         self._tables: dict[str, tuple[bytes, bytes | None]] = {}
+        self._lock = threading.Lock()
 
     def kind(self, e: Mapping[str, Any]) -> str:
         """The entry's kind as seen from this store (a reference to this very store's
@@ -129,18 +135,24 @@ class Objects:
         span = self._read_span(e, name, at, min(size, last * cs) - at)
         check_span(span, first, table, cs, size, name)
         if first == 0:
-            self._tables[e["digest"]] = (table, bytes(span[:cs]))
+            self._keep(e["digest"], (table, bytes(span[:cs])))
         return span[offset - at : end - at]
 
     def _table(self, e: Mapping[str, Any], name: str) -> tuple[bytes, bytes | None]:
         """The entry's chunk table (read and checked once per file), and its first chunk."""
         got = self._tables.get(e["digest"])
         if got is None:
-            if len(self._tables) >= 4096:  # bounded: at most ~450 MB of tables of 1 h
-                self._tables.pop(next(iter(self._tables)))
             table = self.read(table_entry(e), f"{name} (its chunk table)")
-            got = self._tables[e["digest"]] = (table, None)
+            got = (table, None)
+            self._keep(e["digest"], got)
         return got
+
+    def _keep(self, digest: str, tables: tuple[bytes, bytes | None]) -> None:
+        """Cache a file's verified table (and first chunk); readers may be threads."""
+        with self._lock:
+            while len(self._tables) >= TABLES_KEPT:
+                self._tables.pop(next(iter(self._tables)))
+            self._tables[digest] = tables
 
     def _read_span(self, e: Mapping[str, Any], name: str, at: int, n: int) -> bytes:
         """Bytes ``at`` to ``at + n`` of a blob or pack member, unchecked (one ranged read)."""
