@@ -15,12 +15,13 @@ docs/store-format.md)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import platformdirs
@@ -28,6 +29,7 @@ import platformdirs
 import schemas
 
 from . import lineage as _lineage
+from . import transfer as _transfer
 from .backends import Backend, LocalBackend, open_backend
 from .commit import commit as _commit
 from .draft import Artifact
@@ -40,6 +42,7 @@ from .odb.objects import Objects
 from .odb.packs import PACK_MEMBER_MAX, PACK_MIN, PACK_TARGET, Packs
 from .progress import Progress
 from .refs import Refs
+from .transfer import CopyReport
 from .version import Version
 
 __all__ = ["Store", "open_store", "default_store_path", "GcReport", "STORE_ENV"]
@@ -249,6 +252,24 @@ class Store:
         """Remove alias ``name:alias`` (``latest`` cannot be removed: it is derived)."""
         self.refs.remove_alias(name, alias)
 
+    def delete(self, ref: str, dry_run: bool = False) -> list[str]:
+        """Delete ``"name:vN"`` (or the version an alias names), or with a bare ``"name"``
+        every version of the artifact; returns the qualified names deleted.
+
+        The aliases that named them go too, and a later commit never reuses their numbers.
+        Refused with :class:`ArtifactError` (naming the referrers) while another version of
+        the store refers to their entries.  Their bytes go at the next :meth:`gc`.
+        ``dry_run``: only say what would go.
+        """
+        name, versions, aliases = self.refs.plan_delete(ref)
+        if not dry_run:
+            self.check_writable()
+            self.refs.delete_versions(name, versions, aliases)
+            for version in versions:  # the runs' records of a version that is gone
+                for rel, _ in list(self.backend.walk_files(f"lineage/{name}/{version}")):
+                    self.backend.delete(rel)  # (relative to the store's root)
+        return [f"{name}:{v}" for v in versions]
+
     def _foreign(self, ref: Mapping[str, Any]) -> tuple[Version, str]:
         """The version of another store that holds a foreign entry, and its path there."""
         url = ref["store"]
@@ -287,6 +308,30 @@ class Store:
             return _commit(self, draft, aliases, run_id)
         finally:
             self.backend.delete(lease)
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[None]:
+        """Hold a commit's lease for the block (as :meth:`commit` does): ``gc`` deletes
+        nothing meanwhile, so files found in the store stay until a manifest names them."""
+        lease = self._take_lease()
+        try:
+            yield
+        finally:
+            self.backend.delete(lease)
+
+    def copy_to(self, dst: Store, refs: Iterable[str] | str | None = None) -> CopyReport:
+        """Copy versions of this store to ``dst`` with their metadata, description, aliases
+        and lineage; returns a :class:`~artifacts.transfer.CopyReport`.
+
+        ``refs``: names (every version) or ``name:vN`` / ``name:alias`` refs; ``None``:
+        every artifact.  Only bytes ``dst`` lacks are sent (new small files in packs,
+        written concurrently); a version whose content ``dst`` already has under that
+        name is not copied again, so a repeated copy sends nothing.  Each version's bytes
+        go before its manifest: a copy cut short leaves no half version, and a re-run
+        finishes it.  A version whose history diverged in ``dst`` becomes a new version
+        there; nothing is overwritten.  The copies verify and read without this store.
+        """
+        return _transfer.copy(self, dst, refs)
 
     def _take_lease(self) -> str:
         """Write this commit's lease, then wait while another process's gc is deleting."""
