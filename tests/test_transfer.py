@@ -6,11 +6,13 @@ stores are compared through a fresh fsspec view of their files, never the store'
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import fsspec
 import numpy as np
@@ -318,3 +320,64 @@ def test_within_one_store_values_stay_references_to_the_same_blob(store):
     v = store.commit(d)
     media = [e for p, e in v.manifest.entries.items() if p.startswith("media/")]
     assert media[0]["ref"]["artifact"] == "kws:v0" and "store" not in media[0]["ref"]
+
+
+# -- the command line -----------------------------------------------------------------------
+SCRIPT = str(Path(sys.executable).with_name("artifacts"))
+DOCS = Path(REPO) / "docs" / "cli.md"
+
+
+def _session() -> list[tuple[str, list[str]]]:
+    """The commands of docs/cli.md's team session and their output."""
+    section = DOCS.read_text().split("## A team's session", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```console\n(.*?)```", section, re.S).group(1)
+    steps: list[tuple[str, list[str]]] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            steps[-1][1].append(line)
+    return [(cmd, "\n".join(out).rstrip("\n").splitlines()) for cmd, out in steps]
+
+
+@pytest.mark.s3
+def test_the_documented_team_session_runs_as_shown(s3_server, tmp_path):
+    import s3fs
+
+    s3fs.S3FileSystem(endpoint_url=s3_server, skip_instance_cache=True).mkdir("team-bucket")
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    env["PATH"] = os.path.dirname(SCRIPT) + os.pathsep + env["PATH"]
+    steps = _session()
+    assert len(steps) >= 8
+    for command, expected in steps:
+        command = command.replace("http://127.0.0.1:9000", s3_server)
+        expected = [line.replace("http://127.0.0.1:9000", s3_server) for line in expected]
+        done = subprocess.run(
+            ["bash", "-c", command],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=180,
+        )
+        got = done.stdout.rstrip("\n").splitlines()
+        if done.returncode:
+            got.append(f"[exit {done.returncode}]")
+        assert got == expected, command
+
+
+def test_cli_delete_and_copy_errors_are_one_line(tmp_path):
+    laptop = open_store(tmp_path / "laptop")
+    commit_clips(laptop, "kws", [0])
+
+    def run(*args):
+        return subprocess.run([SCRIPT, *args], capture_output=True, text=True, cwd=tmp_path)
+
+    done = run("delete", "kws:v3", "--store", "laptop")
+    assert done.returncode == 1 and done.stderr.startswith("artifacts: error: no version")
+    done = run("copy", "nope", "--store", "laptop", "--to", "team")
+    assert done.returncode == 1 and "no artifact named 'nope'" in done.stderr
+    assert not (tmp_path / "team").exists()
+    done = run("copy", "--store", "laptop")
+    assert done.returncode == 2 and "--to" in done.stderr
