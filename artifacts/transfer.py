@@ -53,7 +53,6 @@ def copy(src: Any, dst: Any, refs: Iterable[str] | str | None = None) -> CopyRep
     """See :meth:`artifacts.store.Store.copy_to` (``src`` and ``dst`` are stores)."""
     if dst.url == src.url:
         raise ValueError(f"cannot copy {src.url} to itself: give another store")
-    dst.check_writable()  # (a store that ignores conditional writes: single_writer first)
     report = CopyReport()
     for name, versions in _selection(src, refs).items():
         _copy_artifact(src, dst, name, versions, report)
@@ -121,6 +120,9 @@ def _copy_artifact(src: Any, dst: Any, name: str, versions: list[str], report: C
 def _copy_version(src: Any, dst: Any, m: Manifest, report: CopyReport) -> str:
     """Copy one version; returns its version in ``dst``.  Errors name both stores."""
     name, version = m["name"], m["version"]
+    # a store that ignores conditional writes needs single_writer, as commits do (asked
+    # only when there is something to copy: a repeated copy writes not even the probe)
+    dst.check_writable()
     try:
         with dst.lease():  # gc keeps the files this copy finds in dst until it is done
             return _write_version(src, dst, m, report)
