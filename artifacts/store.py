@@ -32,6 +32,7 @@ from . import lineage as _lineage
 from . import transfer as _transfer
 from .backends import Backend, LocalBackend, open_backend
 from .commit import commit as _commit
+from .config import unreachable
 from .draft import Artifact
 from .errors import ArtifactNotFoundError, StoreNotFoundError, UnsafeBackendError
 from .manifest import canonical_json, entry_kind
@@ -274,11 +275,17 @@ class Store:
         """The version of another store that holds a foreign entry, and its path there."""
         url = ref["store"]
         other = self if url == self.url else self._others.get(url)
-        if other is None:
-            # only an existing store: following a reference must create nothing there
-            backend, canonical = open_backend(url)
-            other = self._others[url] = Store(backend, canonical, existing=True)
-        return other.artifact(ref["artifact"]), ref["path"]
+        try:
+            if other is None:
+                # only an existing store: following a reference must create nothing there
+                backend, canonical = open_backend(url)
+                other = self._others[url] = Store(backend, canonical, existing=True)
+            return other.artifact(ref["artifact"]), ref["path"]
+        except Exception as exc:  # the cloud library's words: say which store is needed
+            found = unreachable(exc, url)
+            if found is not None:
+                raise found from exc
+            raise
 
     # -- committing -------------------------------------------------------------------------
     def commit(

@@ -5,6 +5,7 @@ stores are compared through a fresh fsspec view of their files, never the store'
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import pytest
 import artifacts
 from artifacts import Artifact, ArtifactError, ArtifactNotFoundError, open_store
 from artifacts.backends import LocalBackend
+from artifacts.manifest import canonical_json
 from artifacts.store import Store
 from artifacts.transfer import CopyError
 from media import Audio
@@ -381,3 +383,46 @@ def test_cli_delete_and_copy_errors_are_one_line(tmp_path):
     assert not (tmp_path / "team").exists()
     done = run("copy", "--store", "laptop")
     assert done.returncode == 2 and "--to" in done.stderr
+
+
+# -- references that do point elsewhere ------------------------------------------------------
+
+
+def test_a_reference_records_the_options_every_reader_needs_never_credentials(
+    store, s3_bucket, s3_server, monkeypatch
+):
+    fs = fsspec.filesystem("s3", endpoint_url=s3_server, skip_instance_cache=True)
+    fs.pipe_file(f"{s3_bucket}/raw/take.wav".removeprefix("s3://"), b"RIFF take")
+    d = Artifact("refs", type="dataset")
+    d.add_reference(
+        f"{s3_bucket}/raw/take.wav",
+        endpoint_url=s3_server,
+        key=os.environ["AWS_ACCESS_KEY_ID"],
+        secret=os.environ["AWS_SECRET_ACCESS_KEY"],
+    )
+    v = store.commit(d)
+    assert dict(v.manifest.entries["take.wav"]["options"]) == {"endpoint_url": s3_server}
+    monkeypatch.delenv("AWS_ENDPOINT_URL")  # a teammate's reader: only the manifest says it
+    fresh = open_store(store.url).artifact("refs:v0")
+    assert fresh.read_bytes("take.wav") == b"RIFF take"
+    assert fresh.verify() == []
+
+
+def test_an_unreachable_reference_names_the_location_it_needs(store, s3_bucket, monkeypatch):
+    d = Artifact("refs", type="dataset")
+    fsspec.filesystem("s3", skip_instance_cache=True).pipe_file(
+        f"{s3_bucket}/raw/take.wav".removeprefix("s3://"), b"RIFF take"
+    )
+    d.add_reference(f"{s3_bucket}/raw/take.wav")
+    store.commit(d)
+    # the server moved: the manifest's options name an endpoint where nothing listens
+    path = "artifacts/refs/versions/v0.json"
+    obj = json.loads(store.backend.read(path))
+    obj["entries"]["take.wav"]["options"] = {"endpoint_url": "http://127.0.0.1:9"}
+    store.backend.write(path, canonical_json(obj))
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    fresh = open_store(store.url).artifact("refs:v0")
+    with pytest.raises(artifacts.config.StoreUnreachableError) as info:
+        fresh.read_bytes("take.wav")
+    assert f"{s3_bucket}/raw/take.wav" in str(info.value)
+    assert "endpoint_url" in str(info.value)
