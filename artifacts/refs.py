@@ -14,9 +14,10 @@ from typing import Any
 import schemas
 from media.errors import IntegrityError
 
+from . import lineage
 from .backends.base import Backend
 from .errors import ArtifactError, ArtifactNotFoundError
-from .manifest import Manifest, canonical_json
+from .manifest import Manifest, canonical_json, entry_kind
 from .names import (
     TOMBSTONE_RE,
     VERSION_FILE_RE,
@@ -252,7 +253,37 @@ class Refs:
             raise ArtifactNotFoundError(f"no alias {name}:{alias} in {self.url}")
         self.backend.delete(path)
 
+    def live_objects(self) -> tuple[set[str], set[str]]:
+        """``(blob digests, pack ids)`` that some (not deleted) version refers to."""
+        blobs: set[str] = set()
+        packs: set[str] = set()
+        for name in self.names():
+            for version in self.versions(name):
+                for e in self.manifest(name, version).entries.values():
+                    kind = entry_kind(e)
+                    if kind == "packed":
+                        packs.add(e["pack"])
+                    elif kind == "blob":
+                        blobs.add(e["digest"])
+        return blobs, packs
+
     # -- deleting ---------------------------------------------------------------------------
+    def delete(
+        self, ref: str, dry_run: bool = False, check: Callable[[], None] = lambda: None
+    ) -> list[str]:
+        """Delete ``"name:vN"`` (or the version an alias names), or with a bare ``"name"``
+        every version of the artifact, and the aliases that named them; returns the
+        qualified names deleted (``dry_run``: that would be).  A deleted number is never
+        reused; refused with :class:`ArtifactError` (naming the referrers) while another
+        version of the store refers to their entries; their runs' lineage records go, their
+        bytes at the next ``gc``.  ``check`` runs before anything is written."""
+        name, versions, aliases = self.plan_delete(ref)
+        if not dry_run:
+            check()
+            self.delete_versions(name, versions, aliases)
+            lineage.forget(self.backend, name, versions)
+        return [f"{name}:{v}" for v in versions]
+
     def plan_delete(self, ref: str) -> tuple[str, list[str], list[str]]:
         """``(name, versions, aliases)`` that deleting ``ref`` removes: ``"name:vN"`` or an
         alias one version, a bare ``"name"`` every version.  Refused with

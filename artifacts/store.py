@@ -32,10 +32,9 @@ from . import lineage as _lineage
 from . import transfer as _transfer
 from .backends import Backend, LocalBackend, open_backend
 from .commit import commit as _commit
-from .config import unreachable
 from .draft import Artifact
 from .errors import ArtifactNotFoundError, StoreNotFoundError, UnsafeBackendError
-from .manifest import canonical_json, entry_kind
+from .manifest import canonical_json
 from .names import check_alias
 from .odb.gc import DEFAULT_GRACE, GC_MARKER_STALE, GcReport, sweep
 from .odb.layout import RECORD_MAX
@@ -254,38 +253,19 @@ class Store:
         self.refs.remove_alias(name, alias)
 
     def delete(self, ref: str, dry_run: bool = False) -> list[str]:
-        """Delete ``"name:vN"`` (or the version an alias names), or with a bare ``"name"``
-        every version of the artifact; returns the qualified names deleted.
-
-        The aliases that named them go too, and a later commit never reuses their numbers.
-        Refused with :class:`ArtifactError` (naming the referrers) while another version of
-        the store refers to their entries.  Their bytes go at the next :meth:`gc`.
-        ``dry_run``: only say what would go.
-        """
-        name, versions, aliases = self.refs.plan_delete(ref)
-        if not dry_run:
-            self.check_writable()
-            self.refs.delete_versions(name, versions, aliases)
-            for version in versions:  # the runs' records of a version that is gone
-                for rel, _ in list(self.backend.walk_files(f"lineage/{name}/{version}")):
-                    self.backend.delete(rel)  # (relative to the store's root)
-        return [f"{name}:{v}" for v in versions]
+        """Delete ``"name:vN"`` (or an alias's version), or every version of ``"name"``;
+        returns what went (would go: ``dry_run``).  See :meth:`artifacts.refs.Refs.delete`."""
+        return self.refs.delete(ref, dry_run, self.check_writable)
 
     def _foreign(self, ref: Mapping[str, Any]) -> tuple[Version, str]:
         """The version of another store that holds a foreign entry, and its path there."""
         url = ref["store"]
         other = self if url == self.url else self._others.get(url)
-        try:
-            if other is None:
-                # only an existing store: following a reference must create nothing there
-                backend, canonical = open_backend(url)
-                other = self._others[url] = Store(backend, canonical, existing=True)
-            return other.artifact(ref["artifact"]), ref["path"]
-        except Exception as exc:  # the cloud library's words: say which store is needed
-            found = unreachable(exc, url)
-            if found is not None:
-                raise found from exc
-            raise
+        if other is None:
+            # only an existing store: following a reference must create nothing there
+            backend, canonical = open_backend(url)
+            other = self._others[url] = Store(backend, canonical, existing=True)
+        return other.artifact(ref["artifact"]), ref["path"]
 
     # -- committing -------------------------------------------------------------------------
     def commit(
@@ -318,8 +298,7 @@ class Store:
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[None]:
-        """Hold a commit's lease for the block (as :meth:`commit` does): ``gc`` deletes
-        nothing meanwhile, so files found in the store stay until a manifest names them."""
+        """Hold a commit's lease for the block: ``gc`` deletes nothing meanwhile."""
         lease = self._take_lease()
         try:
             yield
@@ -327,17 +306,9 @@ class Store:
             self.backend.delete(lease)
 
     def copy_to(self, dst: Store, refs: Iterable[str] | str | None = None) -> CopyReport:
-        """Copy versions of this store to ``dst`` with their metadata, description, aliases
-        and lineage; returns a :class:`~artifacts.transfer.CopyReport`.
-
-        ``refs``: names (every version) or ``name:vN`` / ``name:alias`` refs; ``None``:
-        every artifact.  Only bytes ``dst`` lacks are sent (new small files in packs,
-        written concurrently); a version whose content ``dst`` already has under that
-        name is not copied again, so a repeated copy sends nothing.  Each version's bytes
-        go before its manifest: a copy cut short leaves no half version, and a re-run
-        finishes it.  A version whose history diverged in ``dst`` becomes a new version
-        there; nothing is overwritten.  The copies verify and read without this store.
-        """
+        """Copy versions (``refs``: names or ``name:vN``; ``None``: all) with their
+        metadata, aliases and lineage to ``dst``, sending only bytes it lacks; see
+        :mod:`artifacts.transfer`."""
         return _transfer.copy(self, dst, refs)
 
     def _take_lease(self) -> str:
@@ -392,17 +363,7 @@ class Store:
 
     def _live(self) -> tuple[set[str], set[str]]:
         """``(blob digests, pack ids)`` that some manifest refers to, in one walk."""
-        blobs: set[str] = set()
-        packs: set[str] = set()
-        for name in self.refs.names():
-            for version in self.refs.versions(name):
-                for e in self.refs.manifest(name, version).entries.values():
-                    kind = entry_kind(e)
-                    if kind == "packed":
-                        packs.add(e["pack"])
-                    elif kind == "blob":
-                        blobs.add(e["digest"])
-        return blobs, packs
+        return self.refs.live_objects()
 
     def gc(self, dry_run: bool = False, grace: float = DEFAULT_GRACE) -> GcReport:
         """Delete blobs and packs no manifest refers to, and stale temporary files.

@@ -1,5 +1,10 @@
 """Copying versions from one store to another (``src.copy_to(dst)``).
 
+Versions (``refs``: names, every version, or ``name:vN`` / ``name:alias`` refs; ``None``:
+every artifact) arrive with their metadata, description, aliases and lineage, and verify and
+read without the source.  A version whose history diverged in ``dst`` becomes a new
+version there: nothing is overwritten.
+
 A version is copied the way a commit writes one: the bytes first (only those ``dst`` does
 not hold yet; new small files end to end in packs, written concurrently by the backend),
 then the manifest, created if absent as the next free ``vN`` of ``dst``.  A copy cut short

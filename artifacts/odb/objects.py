@@ -70,7 +70,13 @@ class Objects:
                     raise found from exc
                 raise
         # foreign: another store's entry, read (and checked) by that store
-        version, path = self._foreign(e["ref"])
+        try:
+            version, path = self._foreign(e["ref"])
+        except Exception as exc:  # the cloud library's words: say which store is needed
+            found = unreachable(exc, e["ref"]["store"])
+            if found is not None:
+                raise found from exc
+            raise
         if mode == "random":
             return version.open_media(path)
         return version.open_entry(path)
