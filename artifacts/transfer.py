@@ -19,19 +19,21 @@ manifests of both sides and sends no blob.
 from __future__ import annotations
 
 import functools
+import io
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import schemas
+from media.errors import IntegrityError
 
 from . import lineage as _lineage
 from .backends.base import Pack
 from .errors import ArtifactError, ArtifactNotFoundError, UnsafeBackendError
 from .manifest import Manifest, canonical_json, entries_digest
 from .names import parse_ref
-from .odb.layout import MANIFEST_MAX, blob_digest, blob_path
+from .odb.layout import MANIFEST_MAX, blob_digest, blob_path, pack_path
 from .odb.packs import PACK_MEMBER_MAX
 from .odb.readers import CheckedOpener
 
@@ -191,6 +193,7 @@ def _entries(
     entries: dict[str, Any] = {}
     small: dict[str, Any] = {}
     uploads: dict[str, Any] = {}
+    packs = _PackReader(src, m)
     for path, e in m.entries.items():
         out = json.loads(canonical_json(dict(e)))
         kind = src.objects.kind(e)
@@ -205,7 +208,7 @@ def _entries(
         # the copy stands alone: where the source found the bytes means nothing in dst
         out = {k: v for k, v in out.items() if k not in ("pack", "offset", "ref")}
         where = f"{src.url} {name}:{version}/{path}"
-        opener = functools.partial(_open_entry, src, dict(e), where)
+        opener = functools.partial(packs.open, dict(e), where)
         content = CheckedOpener(opener, out["digest"], out["size"], where)
         if out["size"] <= PACK_MEMBER_MAX:
             small.setdefault(out["digest"], content)
@@ -216,8 +219,44 @@ def _entries(
     return entries, small, uploads
 
 
-def _open_entry(src: Any, e: Mapping[str, Any], where: str) -> Any:
-    return src.objects.open(e, where)
+class _PackReader:
+    """Opens the entries of one source version.  The span of a pack this version's
+    members cover is read once (the last one kept) when they make up most of it, not with
+    a ranged read per member: members are asked for in pack order, so a remote source
+    costs a request per pack."""
+
+    def __init__(self, src: Any, m: Manifest):
+        self.src = src
+        #: pack -> [first byte, end, bytes used] of this version's members
+        self.spans: dict[str, list[int]] = {}
+        for e in m.entries.values():
+            if src.objects.kind(e) == "packed":
+                start, end = e["offset"], e["offset"] + e["size"]
+                span = self.spans.setdefault(e["pack"], [start, end, 0])
+                span[0], span[1], span[2] = (
+                    min(span[0], start),
+                    max(span[1], end),
+                    span[2] + e["size"],
+                )
+        self.last: tuple[str, int, bytes] | None = None
+
+    def open(self, e: Mapping[str, Any], where: str) -> IO[bytes]:
+        """Entry ``e`` as a stream (checked by the caller's :class:`CheckedOpener`)."""
+        pid = e.get("pack") if self.src.objects.kind(e) == "packed" else None
+        if pid is None:
+            return self.src.objects.open(e, where)
+        if self.last is None or self.last[0] != pid:
+            start, end, used = self.spans[pid]
+            if used * 2 < end - start:  # mostly other versions' files: ranged reads
+                return self.src.objects.open(e, where)
+            try:
+                data = self.src.backend.read_range(pack_path(pid), start, end - start)
+            except FileNotFoundError:
+                raise IntegrityError(f"{where}: its pack {pid[:16]}... is missing") from None
+            self.last = (pid, start, data)
+        _, start, data = self.last
+        at = e["offset"] - start
+        return io.BytesIO(data[at : at + e["size"]])  # (a short pack: the check fails)
 
 
 def _copy_lineage(src: Any, dst: Any, name: str, version: str, made: str) -> None:

@@ -201,6 +201,21 @@ def test_a_repeated_copy_sends_nothing_and_costs_a_few_requests_per_artifact(sto
     assert again_dst.versions("a") == ["v0", "v1"]
 
 
+def test_copy_from_a_remote_store_reads_a_pack_once_not_member_by_member(store, tmp_path):
+    commit_clips(store, "kws", range(40))  # one pack of 40 clips
+    commit_clips(store, "kws", range(20, 60))  # 20 of them again, and a pack of 20 new ones
+    src = open_store(store.url)
+    calls = Counting(src)
+    dst = open_store(tmp_path / "laptop")
+    report = src.copy_to(dst)
+    assert report.blobs == 60
+    ranged = [path for verb, path in calls.calls if verb == "read_range"]
+    assert len(ranged) == 2, ranged  # one per pack, not one per clip
+    remove_store(store.url)
+    for v in ("kws:v0", "kws:v1"):
+        assert open_store(dst.url).artifact(v).verify() == []
+
+
 def test_copy_sends_only_bytes_dst_lacks_and_never_overwrites_diverged_history(store, tmp_path):
     src = open_store(tmp_path / "laptop")
     commit_clips(src, "kws", range(10))
@@ -239,6 +254,16 @@ def test_copy_errors_name_the_stores_and_the_version(store, tmp_path):
     assert src.url in str(info.value) and store.url in str(info.value)
     assert "kws:v0" in str(info.value)
     assert open_store(store.url).names() == []  # no half version
+
+
+def test_a_copy_from_a_store_missing_a_pack_says_so(store, tmp_path):
+    src = open_store(tmp_path / "laptop")
+    commit_clips(src, "kws", range(20))
+    pack = next(p for p in os.listdir(tmp_path / "laptop" / "packs") if not p.endswith(".idx"))
+    os.remove(tmp_path / "laptop" / "packs" / pack)
+    with pytest.raises(CopyError, match=rf"kws:v0 of {re.escape(src.url)} to .*pack {pack[:16]}"):
+        src.copy_to(store)
+    assert open_store(store.url).names() == []
 
 
 def test_copy_to_a_store_that_ignores_conditional_writes_needs_single_writer(tmp_path):
