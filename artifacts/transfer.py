@@ -165,8 +165,10 @@ def _write_version(src: Any, dst: Any, m: Manifest, report: CopyReport) -> str:
     obj = json.loads(canonical_json(dict(m.obj)))
     obj["entries"] = entries
     obj["version"] = "v0"
-    if len(canonical_json(obj)) > MANIFEST_MAX:
+    data = canonical_json(obj)
+    if len(data) > MANIFEST_MAX:
         raise ValueError(f"its manifest would be more than the {MANIFEST_MAX} bytes a store reads")
+    Manifest.parse(data, f"the copy of {name}:{version} (nothing was written)")  # as read back
     counter = dst.progress.counter(files, f"copy {name}:{version}")
     try:
         dst.backend.write_many(items, counter.update if counter else None)
@@ -198,6 +200,7 @@ def _entries(
         out = json.loads(canonical_json(dict(e)))
         kind = src.objects.kind(e)
         if kind in ("inline", "reference"):  # the bytes, or their URI, travel with the entry
+            out.pop("ref", None)  # (where src took it from names src's versions, not dst's)
             entries[path] = out
             continue
         ref = e.get("ref")
