@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import uuid
 from pathlib import Path
 
 import fsspec
@@ -371,14 +372,17 @@ def _session() -> list[tuple[str, list[str]]]:
 def test_the_documented_team_session_runs_as_shown(s3_server, tmp_path):
     import s3fs
 
-    s3fs.S3FileSystem(endpoint_url=s3_server, skip_instance_cache=True).mkdir("team-bucket")
+    bucket = f"team-{uuid.uuid4().hex[:8]}"  # (test_remotes' session has "team-bucket")
+    s3fs.S3FileSystem(endpoint_url=s3_server, skip_instance_cache=True).mkdir(bucket)
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     env["PATH"] = os.path.dirname(SCRIPT) + os.pathsep + env["PATH"]
     steps = _session()
     assert len(steps) >= 8
     for command, expected in steps:
-        command = command.replace("http://127.0.0.1:9000", s3_server)
-        expected = [line.replace("http://127.0.0.1:9000", s3_server) for line in expected]
+        subst = {"http://127.0.0.1:9000": s3_server, "team-bucket": bucket}
+        for doc, real in subst.items():
+            command = command.replace(doc, real)
+            expected = [line.replace(doc, real) for line in expected]
         done = subprocess.run(
             ["bash", "-c", command],
             cwd=tmp_path,
