@@ -38,6 +38,7 @@ from .commands import (
     cmd_view,
 )
 from .store import DEFAULT_GRACE, open_store
+from .teamcommands import cmd_copy, cmd_delete
 
 __all__ = ["main", "build_parser"]
 
@@ -182,6 +183,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_GRACE,
         metavar="SECONDS",
         help=f"keep files younger than this (default {DEFAULT_GRACE:g})",
+    )
+    p = add("delete", cmd_delete, "delete a version, or every version of an artifact")
+    p.add_argument("ref", help="NAME:VERSION or NAME:ALIAS (one version), or NAME (all)")
+    p.add_argument("--dry-run", action="store_true", help="say what would be deleted")
+    p = add("copy", cmd_copy, "copy versions (default: every artifact) to another store")
+    p.add_argument("refs", nargs="*", metavar="REF", help="NAME (all versions) or NAME:VERSION")
+    p.add_argument("--to", required=True, metavar="URL", help="the store to copy to (or a remote)")
+    p.add_argument(
+        "--to-option",
+        dest="to_options",
+        action="append",
+        default=[],
+        type=_store_option,
+        metavar="KEY=VALUE",
+        help="an fsspec storage option for --to, e.g. endpoint_url=http://host:9000 (repeatable)",
     )
     p = add("diff", cmd_diff, "what changed between two versions")
     p.add_argument("a", help="NAME:VERSION")

@@ -1,4 +1,4 @@
-"""Figure 8: random 5 s windows of 1-hour recordings (WAV and FLAC, 16 kHz mono int16) read
+"""Figure 9: random 5 s windows of 1-hour recordings (WAV and FLAC, 16 kHz mono int16) read
 from a store, every byte checked by the chunk digests recorded at commit, against
 ``soundfile.read(path, start=, stop=)`` of the same file on the local disk (which checks
 nothing).
@@ -104,7 +104,7 @@ def run(n: int, seconds: int = 3600) -> list[Row]:
                 ratio = per / peer_time
                 rows.append(
                     Row(
-                        "8",
+                        "9",
                         f"{len(starts)} random 5 s windows of a 1 h {fmt} "
                         f"({sizes[fmt] / 1e6:.0f} MB), {where} store, per window (ratio: "
                         "times slower)",
@@ -120,7 +120,7 @@ def run(n: int, seconds: int = 3600) -> list[Row]:
                 over = nbytes - WINDOW * 2
                 rows.append(
                     Row(
-                        "8",
+                        "9",
                         f"  bytes read per {fmt} window, {where}: {reads:.1f} ranged reads; "
                         f"beyond the window's {WINDOW * 2:,} bytes: {over / KIB:.1f} KiB",
                         round(nbytes),

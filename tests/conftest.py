@@ -48,6 +48,7 @@ AZURE_MODULES = {
     "test_plugins",
     "test_passthrough",
     "test_audio_roundtrip",
+    "test_transfer",
 }
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

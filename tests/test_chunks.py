@@ -217,12 +217,13 @@ def test_tables_survive_new_drafts_and_gc_and_go_with_references(store, tmp_path
     assert store.gc(grace=0).deleted == []
     assert store.backend.exists(blob_path(ch["table"]))
     assert np.array_equal(store.artifact("other:v0").get("same").numpy(5, 500), x[5:500])
-    # into another store, the entry refers to this one: its table stays here
+    # into another store, the bytes are copied, and the copy gets its own (equal) table
     elsewhere = artifacts.open_store(str(tmp_path / "elsewhere"))
     copy = Artifact("copy", "dataset")
     copy.add(v.get("r"), "r")
     v3 = elsewhere.commit(copy)
-    assert "chunks" not in v3.manifest.entries[path]
+    assert v3.manifest.entries[path]["chunks"] == ch
+    assert elsewhere.backend.exists(blob_path(ch["table"]))
     assert np.array_equal(elsewhere.artifact("copy:v0").get("r").numpy(7, 70), x[7:70])
 
 
@@ -293,3 +294,19 @@ def test_the_store_format_example_runs(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "OK"
+
+
+def test_copy_to_another_store_takes_the_chunk_tables_along(store, tmp_path):
+    x = recording(40)
+    v, _ = commit_recording(store, x)
+    (path,) = [p for p in v.manifest.entries if p.endswith(".wav")]
+    ch = v.manifest.entries[path]["chunks"]
+    dst = artifacts.open_store(str(tmp_path / "dst"))
+    store.copy_to(dst)
+    copied = dst.artifact("rec:latest")
+    assert copied.manifest.entries[path]["chunks"] == ch
+    assert dst.backend.exists(blob_path(ch["table"]))
+    backend = counting(dst)
+    assert np.array_equal(copied.get("r").numpy(RATE, 2 * RATE), x[RATE : 2 * RATE])
+    assert blob_path(copied.manifest.entries[path]["digest"]) not in backend.whole
+    assert dst.gc(grace=0).deleted == []
