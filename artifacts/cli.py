@@ -23,22 +23,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import config, view
+from .changecommands import cmd_alias, cmd_copy, cmd_delete, cmd_gc, cmd_put, cmd_remote
 from .commands import (
     PROG,
-    cmd_alias,
     cmd_diff,
-    cmd_gc,
     cmd_get,
     cmd_ls,
-    cmd_put,
-    cmd_remote,
     cmd_show,
     cmd_verify,
     cmd_versions,
     cmd_view,
 )
 from .store import DEFAULT_GRACE, open_store
-from .teamcommands import cmd_copy, cmd_delete
 
 __all__ = ["main", "build_parser"]
 
