@@ -14,7 +14,7 @@ from typing import IO, Any
 from media.errors import MediaError
 from media.paths import atomic_write, paths_in
 
-from . import config, view
+from . import view
 from .draft import Artifact
 from .errors import EntryNotFoundError
 from .names import (
@@ -393,29 +393,4 @@ def cmd_view(store: Store, args: argparse.Namespace) -> int:
     out = args.output or "-vs-".join(f"{a.name}-{a.version}" for a in arts) + ".html"
     _check_parent(out)
     print(view.write(arts, out, limit=args.limit, embed=args.embed))
-    return 0
-
-
-def cmd_remote(args: argparse.Namespace) -> int:
-    """Add, list or remove named stores in the per-user configuration file."""
-    if args.action == "add":
-        r = config.add_remote(args.name, args.url, config.options_from(args.option))
-        print(f"added remote {r.name}: {r.url}")
-    elif args.action == "remove":
-        r = config.remove_remote(args.name)
-        print(f"removed remote {r.name} ({r.url}); the store itself is untouched")
-    else:
-        found = config.remotes()
-        if args.json:
-            print_json(
-                [{"name": r.name, "url": r.url, "options": r.options} for r in found.values()]
-            )
-        elif not found:
-            print(f"no remotes (add one with: {PROG} remote add NAME URL)")
-        else:
-            rows = [
-                [r.name, r.url, " ".join(f"{k}={json.dumps(v)}" for k, v in r.options.items())]
-                for r in found.values()
-            ]
-            print(table(["NAME", "URL", "OPTIONS"], rows))
     return 0
