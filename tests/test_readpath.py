@@ -1,0 +1,163 @@
+"""The batched read path: pack members read in coalesced ranged reads, several at a time,
+read ahead of a loop, every byte checked (local, memory://, s3://, az://)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from test_packs import commit_clips, packs_of
+from test_store import Raw, clip
+
+import artifacts
+from artifacts import IntegrityError
+from artifacts.manifest import pack_path
+from artifacts.odb import batch
+from artifacts.odb.batch import Member, coalesce
+from media import Table
+
+
+class Ranges:
+    """Counts the ranged reads of a store object's backend (and their sizes)."""
+
+    def __init__(self, monkeypatch, store):
+        self.calls: list[tuple[str, int, int]] = []
+        self.lock = threading.Lock()
+        real = store.backend.read_range
+
+        def counted(path, offset, size):
+            with self.lock:
+                self.calls.append((path, offset, size))
+            return real(path, offset, size)
+
+        monkeypatch.setattr(store.backend, "read_range", counted)
+
+
+def fresh(store, ref="clips:v0"):
+    s = artifacts.open_store(store.url)
+    return s, s.artifact(ref)
+
+
+def test_a_loop_of_gets_reads_the_pack_in_a_few_ranged_reads(store, monkeypatch):
+    commit_clips(store, "clips", range(60))
+    s, v = fresh(store)
+    ranges = Ranges(monkeypatch, s)
+    for i in range(60):
+        assert np.array_equal(v.get(f"clip{i}").numpy(), clip(i).numpy())
+    # one request per clip before; now the loop's first read starts spans ahead of it
+    assert 1 <= len(ranges.calls) <= 3, ranges.calls
+
+
+def test_a_lone_read_reads_only_its_member(store, monkeypatch):
+    commit_clips(store, "clips", range(30))
+    s, v = fresh(store)
+    ranges = Ranges(monkeypatch, s)
+    assert np.array_equal(v.get("clip17").numpy(), clip(17).numpy())
+    (call,) = ranges.calls
+    assert call[2] == clip(17).size  # random access is not read ahead
+
+
+def test_a_returned_array_is_the_callers_own(store):
+    commit_clips(store, "clips", range(10))
+    _, v = fresh(store)
+    a = v.get("clip0").numpy()
+    a[:] = 0  # writable, and changing it changes nothing stored or cached
+    assert np.array_equal(v.get("clip0").numpy(), clip(0).numpy())
+    assert v.verify() == []
+
+
+def test_a_damaged_member_fails_alone_in_a_loop(store, monkeypatch):
+    commit_clips(store, "clips", range(20))
+    raw = Raw(store.url)
+    (pid,) = packs_of(raw)
+    v = store.artifact("clips:v0")
+    e = v.entries[f"media/audio/{clip(5).sha256[:20]}.wav"]
+    data = bytearray(raw.read(pack_path(pid)))
+    data[e.offset + 60] ^= 0xFF
+    raw.write(pack_path(pid), bytes(data))
+    _, v = fresh(store)
+    for i in range(20):
+        if i == 5:
+            with pytest.raises(IntegrityError, match="clips:v0/media/audio/.*does not match"):
+                v.get(f"clip{i}").numpy()
+        else:
+            assert np.array_equal(v.get(f"clip{i}").numpy(), clip(i).numpy())
+    problems = v.verify(raise_on_error=False)
+    assert len(problems) == 1 and e.path in problems[0]
+
+
+def test_verify_and_download_read_packs_in_few_requests(store, monkeypatch, tmp_path):
+    commit_clips(store, "clips", range(50))
+    s, v = fresh(store)
+    ranges = Ranges(monkeypatch, s)
+    assert v.verify() == []
+    assert 1 <= len(ranges.calls) <= 2, ranges.calls
+    ranges.calls.clear()
+    root = v.download(tmp_path / "out")
+    assert 1 <= len(ranges.calls) <= 2, ranges.calls
+    for i in range(50):
+        c = clip(i)
+        with open(f"{root}/media/audio/{c.sha256[:20]}.wav", "rb") as f:
+            assert f.read() == c.in_memory_bytes()
+
+
+def test_read_many_is_checked_and_coalesced(store, monkeypatch):
+    commit_clips(store, "clips", range(40))
+    s, v = fresh(store)
+    ranges = Ranges(monkeypatch, s)
+    files = {
+        i: (f"media/audio/{clip(i).sha256[:20]}.wav", clip(i).sha256, clip(i).size)
+        for i in (30, 2, 17)
+    }
+    got = v.read_many([files[30], files[2], files[17], files[2]])
+    assert len(ranges.calls) == 1  # three members of one pack: one ranged read
+    assert {k: got[k] for k in files.values()} == {
+        files[i]: clip(i).in_memory_bytes() for i in files
+    }
+    with pytest.raises(IntegrityError, match="the value's JSON says sha256"):
+        v.read_many([(files[2][0], "0" * 64, files[2][2])])
+
+
+def test_a_table_loop_and_the_dataset_view_read_few_ranges(store, monkeypatch):
+    t = Table(columns=["clip", "label"])
+    for i in range(40):
+        t.add_data(clip(i), i)
+    draft = artifacts.Artifact("tab", "dataset")
+    draft.add(t, "train")
+    store.commit(draft)
+    s, v = fresh(store, "tab:v0")
+    ranges = Ranges(monkeypatch, s)
+    for i, row in enumerate(v.get("train")):
+        assert np.array_equal(row[0].numpy(), clip(i).numpy())
+    assert 1 <= len(ranges.calls) <= 3, ranges.calls
+    ranges.calls.clear()
+    ds = v.dataset("train")
+    n = 0
+    for rows in ds.iter_batches(ds.batches(8, seed=1), prefetch=2, workers=2):
+        for r in rows:
+            assert np.array_equal(r["clip"].numpy(), clip(r["label"]).numpy())
+            n += 1
+    assert n == 40
+    assert len(ranges.calls) <= 5, ranges.calls  # one per batch, not one per clip
+
+
+def test_read_ahead_holds_at_most_its_window(store, monkeypatch):
+    monkeypatch.setattr(batch, "WINDOW", 4 * clip(0).size)
+    commit_clips(store, "clips", range(30))
+    s, v = fresh(store)
+    ranges = Ranges(monkeypatch, s)
+    for i in range(30):
+        v.get(f"clip{i}").numpy()
+        assert v._ahead._bytes <= 2 * batch.WINDOW
+    assert 3 <= len(ranges.calls) <= 30
+
+
+def test_coalesce_joins_neighbours_within_the_gap_and_the_span():
+    ms = [Member("p", o, 10, "d", "n") for o in (0, 10, 30, 1000)]
+    spans = coalesce(ms, gap=20, span=100)
+    assert [(s.start, s.end, len(s.members)) for s in spans] == [(0, 40, 3), (1000, 1010, 1)]
+    spans = coalesce(ms, gap=20, span=25)
+    assert [(s.start, s.end) for s in spans] == [(0, 20), (30, 40), (1000, 1010)]
+    two = coalesce([Member("a", 0, 5, "d", ""), Member("b", 5, 5, "d", "")])
+    assert sorted(s.pack for s in two) == ["a", "b"]
