@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any, NoReturn
 
 from media import ArtifactSource, OpaqueValue, Value
+from media.buffers import OwnedBuffer
 from media.errors import IntegrityError, UnknownTypeError
 from media.paths import join_inside
 from media.value import CHUNK, check_range_args
@@ -137,9 +138,9 @@ class Version(EntrySet):
     def read_bytes(self, path: str) -> bytes:
         """The bytes of entry ``path``, checked against its digest and size."""
         e = self._entry_json(path)
-        return self._read(e, f"{self.qualified_name}/{path}")
+        return bytes(self._read(e, f"{self.qualified_name}/{path}"))
 
-    def _read(self, e: dict[str, Any], name: str) -> bytes:
+    def _read(self, e: dict[str, Any], name: str) -> bytes | bytearray:
         """An entry's checked bytes; pack members through the version's read-ahead (a loop
         over the version's values reads their packs in a few large requests)."""
         if self._store.objects.kind(e) != "packed":
@@ -165,7 +166,9 @@ class Version(EntrySet):
         name = f"{self.qualified_name}/{path}"
         if e["size"] > BIG:
             return self._store.objects.open_verified(e, name)
-        return io.BytesIO(self._read(e, name))
+        data = self._read(e, name)
+        # a pack member's buffer is this stream's alone: samples are built on it
+        return OwnedBuffer(data) if isinstance(data, bytearray) else io.BytesIO(data)
 
     def _said(self, path: str, sha256: str | None, size: int | None) -> dict[str, Any]:
         """Entry ``path``, after checking it against what a value's JSON says of it."""

@@ -25,13 +25,26 @@ class Ranges:
         self.calls: list[tuple[str, int, int]] = []
         self.lock = threading.Lock()
         real = store.backend.read_range
+        real_into = store.backend.read_into
+        self.local = threading.local()  # read_into's default calls read_range: counted once
 
         def counted(path, offset, size):
-            with self.lock:
-                self.calls.append((path, offset, size))
+            if not getattr(self.local, "inner", False):
+                with self.lock:
+                    self.calls.append((path, offset, size))
             return real(path, offset, size)
 
+        def counted_into(path, offset, buffers):
+            with self.lock:
+                self.calls.append((path, offset, sum(len(b) for b in buffers)))
+            self.local.inner = True
+            try:
+                return real_into(path, offset, buffers)
+            finally:
+                self.local.inner = False
+
         monkeypatch.setattr(store.backend, "read_range", counted)
+        monkeypatch.setattr(store.backend, "read_into", counted_into)
 
 
 def fresh(store, ref="clips:v0"):
@@ -144,12 +157,13 @@ def test_a_table_loop_and_the_dataset_view_read_few_ranges(store, monkeypatch):
 
 def test_read_ahead_holds_at_most_its_window(store, monkeypatch):
     monkeypatch.setattr(batch, "WINDOW", 4 * clip(0).size)
+    monkeypatch.setattr(batch, "LOCAL_WINDOW", 4 * clip(0).size)
     commit_clips(store, "clips", range(30))
     s, v = fresh(store)
     ranges = Ranges(monkeypatch, s)
     for i in range(30):
         v.get(f"clip{i}").numpy()
-        assert v._ahead._bytes <= 2 * batch.WINDOW
+        assert v._ahead._bytes <= 2 * max(batch.WINDOW, batch.LOCAL_WINDOW)
     assert 3 <= len(ranges.calls) <= 30
 
 
@@ -161,3 +175,27 @@ def test_coalesce_joins_neighbours_within_the_gap_and_the_span():
     assert [(s.start, s.end) for s in spans] == [(0, 20), (30, 40), (1000, 1010)]
     two = coalesce([Member("a", 0, 5, "d", ""), Member("b", 5, 5, "d", "")])
     assert sorted(s.pack for s in two) == ["a", "b"]
+
+
+def test_an_owned_buffer_hands_its_bytes_once():
+    from media.buffers import OwnedBuffer
+
+    f = OwnedBuffer(bytearray(b"abcdef"))
+    assert f.read(2) == b"ab" and f.seek(0) == 0 and f.getvalue() == b"abcdef"
+    buf = f.take()
+    buf[0] = ord("z")  # the taker's own: nothing can read it through the stream any more
+    assert f.closed
+    with pytest.raises(ValueError):
+        f.read()
+
+
+def test_a_loaded_clip_is_built_on_the_read_buffer(store):
+    commit_clips(store, "clips", range(30))
+    _, v = fresh(store)
+    a = v.get("clip3").numpy()
+    owner = a
+    while owner.base is not None and isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    # the samples sit in the buffer the pack was read into: no copy of them was made
+    base = owner.base.obj if isinstance(owner.base, memoryview) else owner.base
+    assert isinstance(base, bytearray) and a.flags.writeable

@@ -28,6 +28,7 @@ __all__ = ["Member", "Span", "coalesce", "fetch_span", "read_members", "ReadAhea
 GAP = 256 << 10  # members at most this far apart share a ranged read (the gap is read too)
 SPAN = 8 << 20  # bytes of one ranged read at most (a lone larger member is one read)
 WINDOW = 32 << 20  # bytes of spans in flight or read ahead and not yet handed out
+LOCAL_WINDOW = 4 << 20  # the same on a local disk, read in the caller's thread
 WORKERS = 8  # ranged reads at a time on an object store
 
 
@@ -85,41 +86,57 @@ def key_of(m: Member) -> Key:
     return (m.pack, m.offset, m.size, m.digest)
 
 
-def fetch_span(backend: Backend, span: Span) -> dict[Key, bytes | str]:
-    """Read ``span`` with one ranged read and check each member: its bytes, or why they
+def fetch_span(backend: Backend, span: Span) -> dict[Key, bytearray | str]:
+    """Read ``span`` with one ranged read and check each member: its bytes (a
+    ``bytearray`` of its own, read straight into where the backend allows), or why they
     are bad (raised as :class:`IntegrityError` when the member is asked for: a bad member
     does not spoil its neighbours)."""
+    ms = span.members
+    own = [bytearray(m.size) for m in ms]
+    buffers: list[Any] = []
+    pos = span.start
+    gaps = [b.offset - a.offset - a.size for a, b in zip(ms, ms[1:])]
+    gap = memoryview(bytearray(max([0, *gaps])))  # scratch for the bytes between members
+    overlap = any(g < 0 for g in gaps)
     try:
-        data = backend.read_range(pack_path(span.pack), span.start, span.end - span.start)
+        if overlap:  # (only a forged manifest has members that overlap)
+            data = backend.read_range(pack_path(span.pack), span.start, span.end - span.start)
+            got = len(data)
+            for m, b in zip(ms, own):
+                part = data[m.offset - span.start : m.offset - span.start + m.size]
+                b[: len(part)] = part
+        else:
+            for m, b in zip(ms, own):
+                if m.offset > pos:
+                    buffers.append(gap[: m.offset - pos])  # the gap's bytes are not kept
+                buffers.append(b)
+                pos = m.offset + m.size
+            got = backend.read_into(pack_path(span.pack), span.start, buffers)
     except FileNotFoundError:
-        return {key_of(m): f"its pack {span.pack[:16]}... is missing" for m in span.members}
+        return {key_of(m): f"its pack {span.pack[:16]}... is missing" for m in ms}
     except OSError as exc:  # e.g. S3's 416: the range is past the pack's end
         return {
             key_of(m): f"bytes {m.offset}..{m.offset + m.size} of its pack {m.pack[:16]}... "
             f"cannot be read ({exc}); the pack is shorter or damaged"
-            for m in span.members
+            for m in ms
         }
-    view = memoryview(data)
-    out: dict[Key, bytes | str] = {}
-    for m in span.members:
-        a = m.offset - span.start
-        part = view[a : a + m.size]
-        if len(part) != m.size:
+    out: dict[Key, bytearray | str] = {}
+    for m, b in zip(ms, own):
+        have = min(m.size, max(0, span.start + got - m.offset))
+        if have != m.size:
             out[key_of(m)] = (
-                f"{len(part)} bytes stored, its manifest says {m.size} (bytes "
+                f"{have} bytes stored, its manifest says {m.size} (bytes "
                 f"{m.offset}..{m.offset + m.size} of its pack {m.pack[:16]}...: the pack is "
                 "shorter or damaged)"
             )
-        elif hashlib.sha256(part).hexdigest() != m.digest:
+        elif hashlib.sha256(b).hexdigest() != m.digest:
             out[key_of(m)] = f"sha256 of the stored bytes does not match {m.digest}"
-        elif len(part) == len(data) and isinstance(data, bytes):
-            out[key_of(m)] = data  # the span is the member: no copy
         else:
-            out[key_of(m)] = bytes(part)
+            out[key_of(m)] = b
     return out
 
 
-def checked(m: Member, got: bytes | str) -> bytes:
+def checked(m: Member, got: bytearray | str) -> bytearray:
     """The bytes of a fetched member, or its IntegrityError raised."""
     if isinstance(got, str):
         raise IntegrityError(f"{m.name}: {got}")
@@ -132,11 +149,13 @@ def read_members(
     *,
     workers: int = WORKERS,
     window: int = WINDOW,
-) -> Iterator[tuple[Member, bytes | str]]:
+) -> Iterator[tuple[Member, bytearray | str]]:
     """Each of ``members`` with its checked bytes (or why they are bad: see
     :func:`checked`), in the order given, read in coalesced spans on ``workers`` threads
     with at most about ``window`` bytes read ahead of the caller.  Local stores read in
-    the caller's thread."""
+    the caller's thread.  A member wanted twice comes the second time as a copy (each
+    buffer has one owner)."""
+    given: set[Key] = set()
     spans = coalesce(members)
     where = {key_of(m): i for i, s in enumerate(spans) for m in s.members}
     uses = {i: 0 for i in range(len(spans))}
@@ -147,12 +166,12 @@ def read_members(
             order.append(i)
         uses[i] += 1
     if backend.is_local or workers <= 1:
-        done: dict[int, dict[Key, bytes | str]] = {}
+        done: dict[int, dict[Key, bytearray | str]] = {}
         for m in members:
             i = where[key_of(m)]
             if i not in done:
                 done[i] = fetch_span(backend, spans[i])
-            yield m, done[i][key_of(m)]
+            yield m, _once(done[i][key_of(m)], key_of(m), given)
             uses[i] -= 1
             if not uses[i]:
                 del done[i]
@@ -170,7 +189,7 @@ def read_members(
                     futures[j] = pool.submit(fetch_span, backend, spans[j])
                     inflight += spans[j].end - spans[j].start
                     nxt += 1
-                yield m, futures[i].result()[key_of(m)]
+                yield m, _once(futures[i].result()[key_of(m)], key_of(m), given)
                 uses[i] -= 1
                 if not uses[i]:
                     del futures[i]
@@ -178,6 +197,14 @@ def read_members(
         finally:
             for f in futures.values():
                 f.cancel()
+
+
+def _once(got: bytearray | str, key: Key, given: set[Key]) -> bytearray | str:
+    """``got``, or a copy of it when it was handed out before."""
+    if key in given and isinstance(got, bytearray):
+        return bytearray(got)
+    given.add(key)
+    return got
 
 
 class ReadAhead:
@@ -200,6 +227,7 @@ class ReadAhead:
         self._waiting: OrderedDict[Key, Future[Any]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._window = LOCAL_WINDOW if backend.is_local else WINDOW
 
     def _members(self) -> dict[str, list[Key]]:
         if self._order is None:
@@ -212,15 +240,16 @@ class ReadAhead:
             self._pos = {k: i for ks in self._order.values() for i, k in enumerate(ks)}
         return self._order
 
-    def read(self, m: Member) -> bytes:
-        """The checked bytes of member ``m`` (else :class:`IntegrityError`)."""
+    def read(self, m: Member) -> bytearray:
+        """The checked bytes of member ``m``, the caller's own (else
+        :class:`IntegrityError`)."""
         k = key_of(m)
         with self._lock:
             self._members()
             i = self._pos.get(k)
             if i is not None:
                 if i == 0 or self._last.get(m.pack) == i - 1:  # a loop through the pack
-                    if k not in self._waiting or self._bytes < WINDOW // 2:
+                    if k not in self._waiting or self._bytes < self._window // 2:
                         self._read_ahead(m.pack, i)
                 self._last[m.pack] = i
             fut = self._waiting.pop(k, None)
@@ -237,7 +266,7 @@ class ReadAhead:
         ms = self._order[pack] if self._order else []
         j = i if ms[i] not in self._waiting else max(self._ahead.get(pack, 0), i + 1)
         todo = []
-        room = WINDOW - self._bytes
+        room = self._window - self._bytes
         while j < len(ms) and (room > 0 or not todo):
             todo.append(Member(*ms[j], ""))
             room -= ms[j][2]
@@ -245,13 +274,17 @@ class ReadAhead:
         self._ahead[pack] = j
         if not todo:
             return
-        pool = _pool()
-        for span in coalesce(todo, span=SPAN if not self.backend.is_local else SPAN // 4):
-            fut = pool.submit(fetch_span, self.backend, span)
+        local = self.backend.is_local
+        for span in coalesce(todo, span=self._window if local else SPAN):
+            if local:  # a read from the disk (or its cache) is quick: no thread hand-off
+                fut: Future[Any] = Future()
+                fut.set_result(fetch_span(self.backend, span))
+            else:
+                fut = _pool().submit(fetch_span, self.backend, span)
             for mm in span.members:
                 self._waiting[key_of(mm)] = fut
                 self._bytes += mm.size
-        while self._bytes > 2 * WINDOW and self._waiting:  # never asked for: dropped first
+        while self._bytes > 2 * self._window and self._waiting:  # never asked for: dropped first
             old, _ = self._waiting.popitem(last=False)
             self._bytes -= old[2]
 
