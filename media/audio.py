@@ -10,156 +10,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import soundfile as sf
 
-import schemas
-
-from . import _wav, _window, registry
+from . import _audio_seq, _samples, _wav, _window, registry
 from .errors import IntegrityError
-from .value import Media, Value
+from .value import Media
 
 __all__ = ["Audio"]
 
-# dtype of the array -> soundfile subtype it is written with, losslessly
-_DTYPE_SUBTYPE = {"float32": "FLOAT", "float64": "DOUBLE", "int16": "PCM_16", "int32": "PCM_32"}
-_SUBTYPE_DTYPE = _window.SUBTYPE_DTYPE
-_FORMAT_EXT = {
-    "WAV": "wav",
-    "WAVEX": "wav",
-    "FLAC": "flac",
-    "OGG": "ogg",
-    "MP3": "mp3",
-    "AIFF": "aiff",
-    "AU": "au",
-    "CAF": "caf",
-    "W64": "w64",
-    "RF64": "wav",
-}
-# formats whose header only estimates the frame count (an MP3 without a LAME tag: from its
-# size and bit rate), so the count is taken by decoding, as numpy() will
-_ESTIMATED_FRAMES = frozenset({"MP3"})
-_COUNT_BLOCK = 1 << 16
-ALLOWED_DTYPES = tuple(_DTYPE_SUBTYPE)
-MAX_CHANNELS = 64
-MAX_SAMPLE_RATE = 2**31 - 1
-_FLAC_DTYPES = ("int16",)
-
-
-def _check_sample_rate(sample_rate: Any) -> int:
-    if sample_rate is None:
-        raise ValueError(
-            "sample_rate is required when Audio is made from an array: pass the number of "
-            "samples per second, e.g. Audio(array, sample_rate=16000)"
-        )
-    if isinstance(sample_rate, bool) or not isinstance(
-        sample_rate, (int, np.integer, float, np.floating)
-    ):
-        raise TypeError(
-            f"Invalid sample_rate {sample_rate!r}: expected a positive int (samples per second)"
-        )
-    if isinstance(sample_rate, (float, np.floating)):
-        if not np.isfinite(sample_rate) or sample_rate != int(sample_rate):
-            raise ValueError(
-                f"Invalid sample_rate {sample_rate!r}: it must be a whole number of samples "
-                "per second, e.g. 16000"
-            )
-    rate = int(sample_rate)
-    if not 1 <= rate <= MAX_SAMPLE_RATE:
-        raise ValueError(
-            f"Invalid sample_rate {sample_rate!r}: it must be a positive int no larger than "
-            f"{MAX_SAMPLE_RATE}"
-        )
-    return rate
-
-
-# native dtypes -> names, looked up without numpy's (slow) ``dtype.name``
-_NATIVE_NAMES = {np.dtype(name): name for name in _DTYPE_SUBTYPE}
-
-
-def dtype_name(dtype: np.dtype) -> str:
-    """``dtype.name``, fast for the four sample dtypes."""
-    return _NATIVE_NAMES.get(dtype) or dtype.name
-
-
-def _check_array(array: np.ndarray, copy: bool = True) -> np.ndarray:
-    if dtype_name(array.dtype) not in ALLOWED_DTYPES:
-        raise TypeError(
-            f"Invalid dtype {array.dtype.name!r}: Audio stores float32, float64, int16 or int32 "
-            "samples losslessly; convert first, e.g. array.astype(np.float32)"
-        )
-    if array.ndim not in (1, 2):
-        raise ValueError(
-            f"Invalid array shape {array.shape}: give a 1-D array (mono) or a 2-D array of "
-            "frames x channels"
-        )
-    if array.ndim == 2:
-        frames, channels = array.shape
-        if channels == 0:
-            raise ValueError(f"Invalid array shape {array.shape}: a clip needs at least 1 channel")
-        if channels > MAX_CHANNELS or (frames > 0 and channels > frames):
-            raise ValueError(
-                f"Invalid array shape {array.shape}: this looks channels-first "
-                f"({channels} channels, {frames} frames); Audio expects frames x channels, "
-                "so transpose it: pass array.T"
-            )
-    if array.dtype.kind == "f" and array.size and not np.isfinite(array).all():
-        raise ValueError(
-            "Invalid samples: the array contains NaN or infinite values, which no audio file "
-            "can hold; replace them first, e.g. np.nan_to_num(array)"
-        )
-    if not copy:  # the caller copies it into the file's bytes at once
-        if array.flags.c_contiguous and array.dtype.isnative:
-            return array
-        return np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("="))
-    out = np.array(array, dtype=array.dtype.newbyteorder("="), order="C", copy=True)
-    out.setflags(write=False)
-    return out
-
-
-def _samples_view(data: bytes, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    """The samples at the end of WAV bytes made by ``_wav.encode``, as a read-only view."""
-    dt = np.dtype(dtype)
-    count = shape[0] if len(shape) == 1 else shape[0] * shape[1]
-    offset = len(data) - count * dt.itemsize
-    return np.frombuffer(data, dtype=dt, count=count, offset=offset).reshape(shape)
-
-
-def _check_flac(frames: int, channels: int, rate: int) -> None:
-    """Refuse what libsndfile's FLAC encoder cannot write (it fails, or writes no bytes)."""
-    problem = None
-    if frames == 0:
-        problem = "an empty clip (0 frames)"
-    elif channels > 8:
-        problem = f"{channels} channels (FLAC holds at most 8)"
-    elif rate > 655350 or (rate > 65535 and rate % 10):
-        problem = (
-            f"sample_rate {rate} (FLAC holds rates up to 65535 Hz, or multiples of 10 Hz "
-            "up to 655350 Hz)"
-        )
-    if problem:
-        raise ValueError(f"FLAC cannot hold {problem}; use format='wav' (the default)")
-
-
-def _decoded_frames(file: Any, name: str) -> int:
-    """The number of frames that decoding ``file`` (a path or a seekable binary file) gives."""
-    if not isinstance(file, (str, os.PathLike)):
-        file.seek(0)
-    frames = 0
-    try:
-        with sf.SoundFile(file) as f:
-            while n := len(f.read(_COUNT_BLOCK, dtype="float32", always_2d=True)):
-                frames += n
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise ValueError(f"{name!r} could not be decoded to the end ({exc})") from None
-    return frames
-
-
-def _clips(audio_list: Iterable[Any]) -> list[Audio]:
-    clips = list(audio_list)
-    for clip in clips:
-        if not isinstance(clip, Audio):
-            raise TypeError(f"Invalid item {clip!r} in an audio list: expected Audio")
-    return clips
+ALLOWED_DTYPES = _samples.ALLOWED_DTYPES
+MAX_CHANNELS = _samples.MAX_CHANNELS
+MAX_SAMPLE_RATE = _samples.MAX_SAMPLE_RATE
+dtype_name = _samples.dtype_name
 
 
 class Audio(Media):
@@ -186,16 +47,7 @@ class Audio(Media):
         format: Literal["wav", "flac"] = "wav",
     ) -> None:
         super().__init__()
-        if caption is not None and not isinstance(caption, str):
-            raise TypeError(f"Invalid caption {caption!r}: expected a str or None")
-        if caption is not None and not caption.isascii():
-            try:
-                caption.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError(
-                    f"Invalid caption {caption!r}: it has a lone surrogate, which is not text "
-                    "(JSON cannot store it); decode the bytes it came from properly"
-                ) from None
+        _samples.check_caption(caption)
         if format not in self.FORMATS:
             raise ValueError(
                 f"Unknown format {format!r}: Audio writes arrays as one of {self.FORMATS}"
@@ -223,24 +75,24 @@ class Audio(Media):
         # WAV bytes are made at once: they are the one copy of the samples (the array becomes
         # a read-only view of them), so adding the clip has nothing left to encode
         in_file = format == "wav" and array.nbytes <= _wav.MAX_DATA and sys.byteorder == "little"
-        self._array = _check_array(array, copy=not in_file)
-        self._sample_rate = _check_sample_rate(sample_rate)
+        self._array = _samples.check_array(array, copy=not in_file)
+        self._sample_rate = _samples.check_sample_rate(sample_rate)
         self._frames = int(self._array.shape[0])
         self._channels = 1 if self._array.ndim == 1 else int(self._array.shape[1])
         self._ndim = self._array.ndim
         self._dtype = dtype_name(self._array.dtype)
-        if format == "flac" and self._dtype not in _FLAC_DTYPES:
+        if format == "flac" and self._dtype not in _samples.FLAC_DTYPES:
             raise ValueError(
-                f"FLAC keeps {', '.join(_FLAC_DTYPES)} samples losslessly, not {self._dtype}; "
-                "use format='wav' (the default) for this array"
+                f"FLAC keeps {', '.join(_samples.FLAC_DTYPES)} samples losslessly, not "
+                f"{self._dtype}; use format='wav' (the default) for this array"
             )
         if format == "flac":
-            _check_flac(self._frames, self._channels, self._sample_rate)
+            _samples.check_flac(self._frames, self._channels, self._sample_rate)
         self._extension = format
         if in_file:
             data = _wav.encode(self._array, self._sample_rate)
             self._set_bytes(data, "wav")
-            self._array = _samples_view(data, self._array.shape, self._dtype)
+            self._array = _samples.samples_view(data, self._array.shape, self._dtype)
             self._view_of_file = True
 
     def __getstate__(self) -> dict[str, Any]:
@@ -253,22 +105,12 @@ class Audio(Media):
         self.__dict__.update(state)
         if state.get("_view_of_file"):
             shape = (self._frames,) if self._ndim == 1 else (self._frames, self._channels)
-            self._array = _samples_view(self._file.data, shape, self._dtype)  # type: ignore[union-attr]
+            self._array = _samples.samples_view(self._file.data, shape, self._dtype)  # type: ignore[union-attr]
 
     def _materialize(self) -> None:
         assert self._array is not None
-        if self._format == "wav" and self._array.nbytes <= _wav.MAX_DATA:
-            self._set_bytes(_wav.encode(self._array, self._sample_rate), "wav")
-            return
-        buf = io.BytesIO()
-        fmt, subtype = (
-            ("FLAC", "PCM_16") if self._format == "flac" else ("RF64", _DTYPE_SUBTYPE[self._dtype])
-        )
-        try:
-            sf.write(buf, self._array, self._sample_rate, format=fmt, subtype=subtype)
-        except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
-            raise ValueError(f"cannot write this clip as {self._format.upper()}: {exc}") from None
-        self._set_bytes(buf.getvalue(), self._format)
+        data = _samples.encode(self._array, self._sample_rate, self._format)
+        self._set_bytes(data, self._format)
 
     def _init_path(self, path: str, sample_rate: Any) -> None:
         if not os.path.isfile(path):
@@ -283,32 +125,16 @@ class Audio(Media):
         self._check_given_rate(sample_rate, name)
 
     def _check_given_rate(self, sample_rate: Any, name: str) -> None:
-        if sample_rate is not None and _check_sample_rate(sample_rate) != self._sample_rate:
+        if sample_rate is not None and _samples.check_sample_rate(sample_rate) != self._sample_rate:
             raise ValueError(
                 f"sample_rate={sample_rate!r} contradicts {name!r}, whose header says "
                 f"{self._sample_rate}; leave sample_rate out for files (it is read from them)"
             )
 
-    def _read_info(self, file: Any, name: str) -> sf._SoundFileInfo:
-        try:
-            info = sf.info(file)
-        except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-            raise ValueError(
-                f"{name!r} is not an audio file that soundfile can read ({exc}); give a "
-                "WAV, FLAC, OGG, MP3 or another format in soundfile.available_formats()"
-            ) from None
-        self._apply_info(info)
-        if info.format in _ESTIMATED_FRAMES:
-            self._frames = _decoded_frames(file, name)
-        return info
-
-    def _apply_info(self, info: Any) -> None:
-        self._sample_rate = int(info.samplerate)
-        self._frames = int(info.frames)
-        self._channels = int(info.channels)
-        self._ndim = 1 if self._channels == 1 else 2
-        self._dtype = _SUBTYPE_DTYPE.get(info.subtype, "float32")
-        self._extension = _FORMAT_EXT.get(info.format, str(info.format).lower())
+    def _read_info(self, file: Any, name: str) -> None:
+        info = _samples.read_info(file, name)
+        self._sample_rate, self._frames, self._channels = info[:3]
+        self._ndim, self._dtype, self._extension = info[3:]
 
     @classmethod
     def from_json(cls, json_obj: dict[str, Any], source_artifact: Any) -> Audio:
@@ -325,19 +151,12 @@ class Audio(Media):
         path = json_obj["path"]
         ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else "bin"
         self._set_source_file(source_artifact, path, json_obj["sha256"], json_obj.get("size"), ext)
-        keys = ("sample_rate", "frames", "channels", "dtype")  # else read from the header
-        if all(k in json_obj for k in keys):
-            self._sample_rate = json_obj["sample_rate"]
-            self._frames = json_obj["frames"]
-            self._channels = json_obj["channels"]
-            self._dtype = json_obj.get("dtype", "float32")
-            self._ndim = json_obj.get("ndim", 1 if self._channels == 1 else 2)
-            if self._ndim == 1 and self._channels != 1:
-                raise schemas.SchemaError("audio-file", "$.ndim", "ndim 1 needs channels 1")
-        else:
+        said = _samples.info_from_json(json_obj, ext)
+        if isinstance(said, _samples.Info):
+            self._sample_rate, self._frames, self._channels, self._ndim, self._dtype = said[:5]
+        else:  # read from the header on first use; what the JSON does say must agree
             self._sample_rate = None
-            # whatever the JSON does say must agree with the header (checked on first read)
-            self._json_meta = {k: json_obj[k] for k in keys if k in json_obj}
+            self._json_meta = said
         return self
 
     def _ensure_meta(self) -> None:
@@ -347,17 +166,12 @@ class Audio(Media):
                     self._read_info(f, self._describe())
                 except ValueError as exc:  # stored bytes that are not audio
                     raise IntegrityError(f"{self._describe()}: {exc}") from None
-            said = getattr(self, "_json_meta", {})
-            header = {"sample_rate": self._sample_rate, "frames": self._frames}
-            header["channels"] = self._channels
-            header["dtype"] = self._dtype
-            lies = [f"{k} {v} (header: {header[k]})" for k, v in said.items() if header[k] != v]
-            if lies:
+            header = (self._sample_rate, self._frames, self._channels, self._dtype)
+            try:
+                _samples.check_json_meta(getattr(self, "_json_meta", {}), header)
+            except IntegrityError as exc:
                 self._sample_rate = None
-                raise IntegrityError(
-                    f"{self._describe()}: its JSON says {', '.join(lies)}; the file header "
-                    "disagrees"
-                )
+                raise IntegrityError(f"{self._describe()}: {exc}") from None
 
     def _describe(self) -> str:
         src = self.source_file()
@@ -493,20 +307,7 @@ class Audio(Media):
         cls, seq: Sequence[Audio], run: Any, key: str, step: int | str
     ) -> dict[str, Any]:
         """JSON of a list of clips logged under one key: binds each clip to ``run`` first."""
-        clips = cls.check_seq(seq, key)
-        for clip in clips:
-            clip.ensure_bound(run, key, step)
-        obj: dict[str, Any] = {
-            "_type": "audio",
-            "count": len(clips),
-            "audio": [clip.to_json(run) for clip in clips],
-            "sampleRates": cls.sample_rates(clips),
-            "durations": cls.durations(clips),
-        }
-        captions = cls.captions(clips)
-        if captions:
-            obj["captions"] = captions
-        return obj
+        return _audio_seq.seq_to_json(cls.check_seq(seq, key), run, key, step)
 
     @classmethod
     def check_seq(cls, seq: Iterable[Any], key: str) -> list[Audio]:
@@ -515,40 +316,27 @@ class Audio(Media):
         That form is read as whole files by every reader (the wandb client too), so it
         holds whole clips only: a segment raises ``ValueError`` (log it under its own key).
         """
-        clips = _clips(seq)
-        for clip in clips:
-            if clip.artifact_type != "audio-file":
-                raise ValueError(
-                    f"Invalid clip {clip!r} in the list logged as {key!r}: a list of clips is "
-                    "written in the audio form, which readers take as whole files; log each "
-                    f"{clip.artifact_type} under its own key, or in a Table"
-                )
-        return clips
+        return _audio_seq.check_seq(_audio_seq.clips(seq, Audio), key)
 
     @classmethod
     def seq_from_json(cls, json_obj: dict[str, Any], source: Any) -> list[Audio]:
         """The clips of an ``audio`` seq JSON (as written by :meth:`seq_to_json`)."""
-        schemas.validate(json_obj, "audio")
-        return [Value.init_from_json(item, source) for item in json_obj["audio"]]  # type: ignore[misc]
+        return _audio_seq.seq_from_json(json_obj, source)
 
     @classmethod
     def durations(cls, audio_list: Iterable[Audio]) -> list[float]:
         """Duration in seconds of each clip."""
-        return [a.duration for a in _clips(audio_list)]
+        return [a.duration for a in _audio_seq.clips(audio_list, Audio)]
 
     @classmethod
     def sample_rates(cls, audio_list: Iterable[Audio]) -> list[int]:
         """Sample rate of each clip."""
-        return [a.sample_rate for a in _clips(audio_list)]
+        return [a.sample_rate for a in _audio_seq.clips(audio_list, Audio)]
 
     @classmethod
     def captions(cls, audio_list: Iterable[Audio]) -> list[str] | Literal[False]:
         """``False`` when no clip has a caption, else each caption with ``""`` for none."""
-        audio_list = _clips(audio_list)
-        captions = [a.caption for a in audio_list]
-        if all(c is None for c in captions):
-            return False
-        return ["" if c is None else c for c in captions]
+        return _audio_seq.captions(_audio_seq.clips(audio_list, Audio))
 
     # -- equality -------------------------------------------------------------------------
     def _eq_key(self) -> Any:

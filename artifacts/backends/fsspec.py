@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import inspect
 import shutil
 import tempfile
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import fsspec
+import fsspec.implementations.memory
 
 from ..spool import spool_dir
 from ._common import (
@@ -33,7 +35,11 @@ from .base import MISSING, Backend, as_bytes, members_match, put_content, size_o
 
 __all__ = ["FsspecBackend"]
 
-_CREATE_LOCK = threading.Lock()
+# memory:// lives in this process's dicts, which fsspec iterates to list, find and stat while
+# other threads' writes change them ("dictionary changed size during iteration"), and checks
+# then writes to create: its backends take one process-wide lock for every call that lists
+# or changes the dicts (reentrant: bulk verbs call the primitives)
+_MEMORY_LOCK = threading.RLock()
 PART_BYTES = 16 << 20  # a large file goes up in parts of this size (S3's minimum is 5 MiB)
 PARTS_IN_FLIGHT = 4  # this many at a time
 
@@ -49,6 +55,8 @@ class FsspecBackend(Backend):
         self.fs = fs
         self.root = root.rstrip("/")
         self.max_concurrency = max_concurrency
+        in_process = isinstance(fs, fsspec.implementations.memory.MemoryFileSystem)
+        self._guard = _MEMORY_LOCK if in_process else contextlib.nullcontext()
 
     def _full(self, path: str) -> str:
         return f"{self.root}/{path}" if self.root else path
@@ -83,7 +91,8 @@ class FsspecBackend(Backend):
         """``size`` bytes from ``offset`` (one ranged GET on object stores)."""
         try:
             if size == 0:
-                self.fs.info(self._full(path))  # the pack must still be there
+                with self._guard:
+                    self.fs.info(self._full(path))  # the pack must still be there
                 return b""
             return self.fs.cat_file(self._full(path), start=offset, end=offset + size)
         except MISSING as exc:
@@ -92,7 +101,8 @@ class FsspecBackend(Backend):
             # a range past the end: S3 answers 416 (an OSError), Azure InvalidRange (its
             # own exception type); either way the contract is the bytes that are there
             try:
-                have = int(self.fs.size(self._full(path)))
+                with self._guard:
+                    have = int(self.fs.size(self._full(path)))
             except MISSING as exc:
                 raise FileNotFoundError(path) from exc
             if offset + size <= have:
@@ -140,13 +150,15 @@ class FsspecBackend(Backend):
         return None
 
     def write(self, path: str, data: bytes) -> None:
-        self.fs.pipe_file(self._full(path), data)
+        with self._guard:
+            self.fs.pipe_file(self._full(path), data)
 
     def put_file(self, path: str, local: str) -> None:
         """Upload a local file (multipart where the filesystem does it) with at most
         :data:`PART_BYTES` x :data:`PARTS_IN_FLIGHT` bytes of it in memory (s3fs's
         defaults, 10 parts of 50 MiB, took 1 GB for a 512 MiB file)."""
-        self.fs.put_file(local, self._full(path), **self._part_options())
+        with self._guard:
+            self.fs.put_file(local, self._full(path), **self._part_options())
 
     def _part_options(self) -> dict[str, int]:
         """The part size and concurrency keywords this filesystem's put_file takes."""
@@ -171,16 +183,18 @@ class FsspecBackend(Backend):
             return
         # memory:// checks, then writes, in Python: two threads could both "create" the
         # same file.  One create at a time per process makes it atomic between threads.
-        with _CREATE_LOCK:
+        with self._guard:
             self.fs.pipe_file(self._full(path), data, mode="create")
 
     def exists(self, path: str) -> bool:
         self.fs.invalidate_cache(self._full(path))  # never an answer from a cached listing
-        return self.fs.exists(self._full(path))
+        with self._guard:
+            return self.fs.exists(self._full(path))
 
     def size(self, path: str) -> int:
         self.fs.invalidate_cache(self._full(path))
-        return int(self.fs.size(self._full(path)))
+        with self._guard:
+            return int(self.fs.size(self._full(path)))
 
     def _holds(self, path: str, content: Any) -> bool:
         """Whether the blob at ``path`` holds exactly ``content``'s bytes (read and hashed)."""
@@ -198,7 +212,8 @@ class FsspecBackend(Backend):
         full = self._full(path)
         self.fs.invalidate_cache(full)
         try:
-            names = self.fs.ls(full, detail=False)
+            with self._guard:
+                names = self.fs.ls(full, detail=False)
         except MISSING:
             return []
         prefix = full.rstrip("/") + "/"
@@ -217,7 +232,8 @@ class FsspecBackend(Backend):
         full = self._full(path)
         self.fs.invalidate_cache(full)
         try:
-            found = self.fs.find(full, detail=True)
+            with self._guard:
+                found = self.fs.find(full, detail=True)
         except MISSING:
             return
         prefix = (self.root + "/") if self.root else ""
@@ -230,7 +246,8 @@ class FsspecBackend(Backend):
 
     def delete(self, path: str) -> None:
         try:
-            self.fs.rm_file(self._full(path))
+            with self._guard:
+                self.fs.rm_file(self._full(path))
         except MISSING:
             pass
 
@@ -252,7 +269,7 @@ class FsspecBackend(Backend):
             present = {
                 f
                 for (p, c), f in zip(items, full)
-                if not is_pack(c) and self.fs.exists(f) and self._holds(p, c)
+                if not is_pack(c) and self.exists(p) and self._holds(p, c)
             }
         todo = [(p, c) for (p, c), f in zip(items, full) if f not in present]
         if self.fs.async_impl:
