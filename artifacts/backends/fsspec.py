@@ -163,7 +163,8 @@ class FsspecBackend(Backend):
     def _part_options(self) -> dict[str, int]:
         """The part size and concurrency keywords this filesystem's put_file takes."""
         try:
-            params = inspect.signature(self.fs._put_file).parameters  # noqa: SLF001 (fsspec)
+            # (fsspec's async method: its sync wrapper shows no keywords)
+            params = inspect.signature(getattr(self.fs, "_put_file", self.fs.put_file)).parameters
         except (AttributeError, TypeError, ValueError):
             return {}
         opts = {"chunksize": PART_BYTES, "max_concurrency": PARTS_IN_FLIGHT}
