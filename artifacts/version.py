@@ -143,10 +143,19 @@ class Version(EntrySet):
     def _read(self, e: dict[str, Any], name: str) -> bytes | bytearray:
         """An entry's checked bytes; pack members through the version's read-ahead (a loop
         over the version's values reads their packs in a few large requests)."""
-        if self._store.objects.kind(e) != "packed":
+        kind = self._store.objects.kind(e)
+        cache = getattr(self._store, "cache", None)
+        if kind == "blob" and cache is not None:
+            hit = cache.get(e["digest"], e["size"])
+            if hit is not None:
+                return hit
+            data = self._store.objects.read(e, name)
+            cache.put(e["digest"], data)
+            return data
+        if kind != "packed":
             return self._store.objects.read(e, name)
         if self._ahead is None:
-            self._ahead = ReadAhead(self._store.backend, self._entries)
+            self._ahead = ReadAhead(self._store.backend, self._entries, cache)
         return self._ahead.read(member_of(e, name))
 
     def open_entry(self, path: str) -> IO[bytes]:
@@ -207,7 +216,9 @@ class Version(EntrySet):
                 with self.open_media(*key) as f:
                     out[key] = f.read()
         members.sort(key=lambda km: (km[1].pack, km[1].offset))
-        got = read_members(objects.backend, [m for _, m in members])
+        got = read_members(
+            objects.backend, [m for _, m in members], cache=getattr(self._store, "cache", None)
+        )
         for (key, m), (_, data) in zip(members, got):
             out[key] = checked(m, data)
         return out
@@ -311,7 +322,9 @@ class Version(EntrySet):
         """
         problems = []
         paths = sorted(self._entries)
-        for path, m, data in self._progress(self._batched(paths), len(paths), "verify"):
+        for path, m, data in self._progress(
+            self._batched(paths, cached=False), len(paths), "verify"
+        ):
             try:
                 if m is not None:
                     checked(m, data)
@@ -331,7 +344,9 @@ class Version(EntrySet):
             )
         return problems
 
-    def _batched(self, paths: list[str]) -> Iterator[tuple[str, Member | None, bytes | str]]:
+    def _batched(
+        self, paths: list[str], cached: bool = True
+    ) -> Iterator[tuple[str, Member | None, bytes | str]]:
         """``(path, member, bytes or why they are bad)`` of the pack members among
         ``paths``, read in coalesced, concurrent ranged reads in pack order, then
         ``(path, None, b"")`` for each other entry (read by the caller)."""
@@ -344,7 +359,8 @@ class Version(EntrySet):
             else:
                 rest.append(p)
         packed.sort(key=lambda pm: (pm[1].pack, pm[1].offset, pm[0]))
-        got = read_members(self._store.backend, [m for _, m in packed])
+        cache = getattr(self._store, "cache", None) if cached else None
+        got = read_members(self._store.backend, [m for _, m in packed], cache=cache)
         for (p, m), (_, data) in zip(packed, got):
             yield p, m, data
         for p in rest:

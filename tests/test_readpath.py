@@ -220,3 +220,74 @@ def test_a_large_file_goes_to_s3_in_bounded_parts(s3_bucket, tmp_path, monkeypat
     info = raw.fs.info(f"{raw.root}/blobs/sha256/{e.digest[:2]}/{e.digest[2:]}")
     assert str(info["ETag"]).strip('"').endswith("-3")  # 5 + 5 + 1 MiB
     assert artifacts.open_store(store.url).artifact("big:v0").read_bytes("big.bin") == data
+
+
+# -- the local cache of read bytes ----------------------------------------------------------------
+def test_a_cache_serves_a_second_epoch_without_the_store(store, tmp_path, monkeypatch):
+    commit_clips(store, "clips", range(30))
+    draft = artifacts.Artifact("one", "dataset")
+    draft.add(clip(99, n=2000), "big")  # a lone file: a blob, not a pack member
+    store.commit(draft)
+    folder = tmp_path / "cache"
+    s = artifacts.open_store(store.url, cache=folder, cache_size=10 << 20)
+    v, one = s.artifact("clips:v0"), s.artifact("one:v0")
+    first = [v.get(f"clip{i}").numpy() for i in range(30)] + [one.get("big").numpy()]
+    assert sum(1 for p in folder.rglob("*") if p.is_file()) == 31
+    ranges = Ranges(monkeypatch, s)
+    monkeypatch.setattr(s.backend, "open", None)  # a blob read now would fail
+    monkeypatch.setattr(s.backend, "read", None)
+    v2, one2 = s.artifact("clips:v0"), s.artifact("one:v0")
+    again = [v2.get(f"clip{i}").numpy() for i in range(30)] + [one2.get("big").numpy()]
+    assert ranges.calls == []  # every byte came from the cache, checked
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+
+
+def test_a_damaged_cache_file_is_read_again_from_the_store(store, tmp_path):
+    commit_clips(store, "clips", range(20))
+    folder = tmp_path / "cache"
+    s = artifacts.open_store(store.url, cache=folder)
+    s.artifact("clips:v0").get("clip4").numpy()
+    c = clip(4)
+    cached = folder / c.sha256[:2] / c.sha256
+    data = bytearray(cached.read_bytes())
+    data[60] ^= 0xFF
+    cached.write_bytes(bytes(data))
+    got = artifacts.open_store(store.url, cache=folder).artifact("clips:v0").get("clip4")
+    assert np.array_equal(got.numpy(), c.numpy())
+    assert cached.read_bytes() == c.in_memory_bytes()  # replaced by the store's bytes
+
+
+def test_a_cache_keeps_its_budget_least_recently_used_out(store, tmp_path):
+    commit_clips(store, "clips", range(20))
+    size = clip(0).size
+    folder = tmp_path / "cache"
+    s = artifacts.open_store(store.url, cache=folder, cache_size=5 * size)
+    v = s.artifact("clips:v0")
+    for i in range(20):
+        v.get(f"clip{i}").numpy()
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 5 * size
+    assert {p.name for p in files} >= {clip(19).sha256}  # the newest stay
+
+
+def test_verify_reads_the_store_not_the_cache(store, tmp_path):
+    commit_clips(store, "clips", range(20))
+    folder = tmp_path / "cache"
+    s = artifacts.open_store(store.url, cache=folder)
+    v = s.artifact("clips:v0")
+    [v.get(f"clip{i}").numpy() for i in range(20)]
+    raw = Raw(store.url)
+    (pid,) = packs_of(raw)
+    e = v.entries[f"media/audio/{clip(5).sha256[:20]}.wav"]
+    data = bytearray(raw.read(pack_path(pid)))
+    data[e.offset + 60] ^= 0xFF
+    raw.write(pack_path(pid), bytes(data))
+    problems = artifacts.open_store(store.url, cache=folder).artifact("clips:v0").verify(False)
+    assert len(problems) == 1 and e.path in problems[0]
+
+
+def test_a_cache_inside_a_local_store_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="inside the store"):
+        artifacts.open_store(tmp_path / "store", cache=tmp_path / "store" / "cache")
+    with pytest.raises(ValueError, match="Invalid cache_size"):
+        artifacts.open_store(tmp_path / "store", cache=tmp_path / "c", cache_size=-1)

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 from media.errors import IntegrityError
 
 from ..backends.base import Backend
+from .cache import BlobCache
 from .layout import pack_path
 
 __all__ = ["Member", "Span", "coalesce", "fetch_span", "read_members", "ReadAhead"]
@@ -86,12 +87,19 @@ def key_of(m: Member) -> Key:
     return (m.pack, m.offset, m.size, m.digest)
 
 
-def fetch_span(backend: Backend, span: Span) -> dict[Key, bytearray | str]:
+def fetch_span(
+    backend: Backend, span: Span, cache: BlobCache | None = None
+) -> dict[Key, bytearray | str]:
     """Read ``span`` with one ranged read and check each member: its bytes (a
     ``bytearray`` of its own, read straight into where the backend allows), or why they
     are bad (raised as :class:`IntegrityError` when the member is asked for: a bad member
-    does not spoil its neighbours)."""
+    does not spoil its neighbours).  With a ``cache``, a span whose members are all there
+    (and check) is not read; the members read are kept there."""
     ms = span.members
+    if cache is not None:
+        hits = {key_of(m): cache.get(m.digest, m.size) for m in ms}
+        if all(v is not None for v in hits.values()):
+            return hits  # type: ignore[return-value]
     own = [bytearray(m.size) for m in ms]
     buffers: list[Any] = []
     pos = span.start
@@ -133,6 +141,8 @@ def fetch_span(backend: Backend, span: Span) -> dict[Key, bytearray | str]:
             out[key_of(m)] = f"sha256 of the stored bytes does not match {m.digest}"
         else:
             out[key_of(m)] = b
+            if cache is not None:
+                cache.put(m.digest, b)
     return out
 
 
@@ -149,6 +159,7 @@ def read_members(
     *,
     workers: int = WORKERS,
     window: int = WINDOW,
+    cache: BlobCache | None = None,
 ) -> Iterator[tuple[Member, bytearray | str]]:
     """Each of ``members`` with its checked bytes (or why they are bad: see
     :func:`checked`), in the order given, read in coalesced spans on ``workers`` threads
@@ -170,7 +181,7 @@ def read_members(
         for m in members:
             i = where[key_of(m)]
             if i not in done:
-                done[i] = fetch_span(backend, spans[i])
+                done[i] = fetch_span(backend, spans[i], cache)
             yield m, _once(done[i][key_of(m)], key_of(m), given)
             uses[i] -= 1
             if not uses[i]:
@@ -186,7 +197,7 @@ def read_members(
                 # keep up to `window` bytes of spans on their way (the wanted one always)
                 while nxt < len(order) and (inflight < window or i not in futures):
                     j = order[nxt]
-                    futures[j] = pool.submit(fetch_span, backend, spans[j])
+                    futures[j] = pool.submit(fetch_span, backend, spans[j], cache)
                     inflight += spans[j].end - spans[j].start
                     nxt += 1
                 yield m, _once(futures[i].result()[key_of(m)], key_of(m), given)
@@ -217,8 +228,14 @@ class ReadAhead:
     Bytes are handed out once (then forgotten), and at most :data:`WINDOW` bytes wait.
     """
 
-    def __init__(self, backend: Backend, entries: Mapping[str, Mapping[str, Any]]):
+    def __init__(
+        self,
+        backend: Backend,
+        entries: Mapping[str, Mapping[str, Any]],
+        cache: BlobCache | None = None,
+    ):
         self.backend = backend
+        self.cache = cache
         self._entries = entries
         self._order: dict[str, list[Key]] | None = None
         self._pos: dict[Key, int] = {}
@@ -257,7 +274,7 @@ class ReadAhead:
                 self._bytes -= m.size
         if fut is None:
             span = Span(m.pack, m.offset, m.offset + m.size, (m,))
-            return checked(m, fetch_span(self.backend, span)[k])
+            return checked(m, fetch_span(self.backend, span, self.cache)[k])
         return checked(m, fut.result()[k])
 
     def _read_ahead(self, pack: str, i: int) -> None:
@@ -278,9 +295,9 @@ class ReadAhead:
         for span in coalesce(todo, span=self._window if local else SPAN):
             if local:  # a read from the disk (or its cache) is quick: no thread hand-off
                 fut: Future[Any] = Future()
-                fut.set_result(fetch_span(self.backend, span))
+                fut.set_result(fetch_span(self.backend, span, self.cache))
             else:
-                fut = _pool().submit(fetch_span, self.backend, span)
+                fut = _pool().submit(fetch_span, self.backend, span, self.cache)
             for mm in span.members:
                 self._waiting[key_of(mm)] = fut
                 self._bytes += mm.size
