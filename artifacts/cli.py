@@ -23,15 +23,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import config, view
+from .changecommands import cmd_alias, cmd_copy, cmd_delete, cmd_gc, cmd_put, cmd_remote
 from .commands import (
     PROG,
-    cmd_alias,
     cmd_diff,
-    cmd_gc,
     cmd_get,
     cmd_ls,
-    cmd_put,
-    cmd_remote,
     cmd_show,
     cmd_verify,
     cmd_versions,
@@ -182,6 +179,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_GRACE,
         metavar="SECONDS",
         help=f"keep files younger than this (default {DEFAULT_GRACE:g})",
+    )
+    p = add("delete", cmd_delete, "delete a version, or every version of an artifact")
+    p.add_argument("ref", help="NAME:VERSION or NAME:ALIAS (one version), or NAME (all)")
+    p.add_argument("--dry-run", action="store_true", help="say what would be deleted")
+    p = add("copy", cmd_copy, "copy versions (default: every artifact) to another store")
+    p.add_argument("refs", nargs="*", metavar="REF", help="NAME (all versions) or NAME:VERSION")
+    p.add_argument("--to", required=True, metavar="URL", help="the store to copy to (or a remote)")
+    p.add_argument(
+        "--to-option",
+        dest="to_options",
+        action="append",
+        default=[],
+        type=_store_option,
+        metavar="KEY=VALUE",
+        help="an fsspec storage option for --to, e.g. endpoint_url=http://host:9000 (repeatable)",
     )
     p = add("diff", cmd_diff, "what changed between two versions")
     p.add_argument("a", help="NAME:VERSION")

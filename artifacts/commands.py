@@ -14,13 +14,11 @@ from typing import IO, Any
 from media.errors import MediaError
 from media.paths import atomic_write, paths_in
 
-from . import config, view
+from . import view
 from .draft import Artifact
 from .errors import EntryNotFoundError
 from .names import (
     VALUE_JSON_RE,
-    VERSION_RE,
-    check_alias,
     check_artifact_name,
     check_entry_name,
 )
@@ -31,7 +29,7 @@ PROG = "artifacts"
 
 
 # -- output helpers -----------------------------------------------------------------------
-def _human(n: float) -> str:
+def human(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -39,7 +37,7 @@ def _human(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Rows as aligned columns under a header line."""
     cells = [list(map(str, headers))] + [[str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
@@ -47,7 +45,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _print_json(obj: Any) -> None:
+def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False))
 
 
@@ -62,7 +60,7 @@ def cmd_ls(store: Store, args: argparse.Namespace) -> int:
         if args.store is not None:  # a location named by the user: a typo must not pass
             raise store.no_store_error()
         if args.json:
-            _print_json([])
+            print_json([])
         else:  # the embedded default store before its first commit
             print(f"the default store at {store.url} is empty (the first commit creates it)")
         return 0
@@ -82,12 +80,12 @@ def cmd_ls(store: Store, args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        _print_json(rows)
+        print_json(rows)
     elif not rows:
         print(f"no artifacts in {store.url}")
     else:
         print(
-            _table(
+            table(
                 ["NAME", "VERSIONS", "LATEST", "TYPE", "UPDATED", "ALIASES"],
                 [
                     [
@@ -129,17 +127,17 @@ def cmd_versions(store: Store, args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        _print_json(rows)
+        print_json(rows)
         return 0
     print(
-        _table(
+        table(
             ["VERSION", "CREATED", "ENTRIES", "SIZE", "DIGEST", "ALIASES"],
             [
                 [
                     r["version"],
                     r["created_at"][:19].replace("T", " "),
                     r["entries"],
-                    _human(r["size"]),
+                    human(r["size"]),
                     r["digest"][:12],
                     ", ".join(r["aliases"]),
                 ]
@@ -168,7 +166,7 @@ def cmd_show(store: Store, args: argparse.Namespace) -> int:
         obj = dict(m.obj)
         obj["qualified_name"] = art.qualified_name
         obj["aliases"] = art.aliases
-        _print_json(obj)
+        print_json(obj)
         return 0
     size = sum(e["size"] for e in m.entries.values())
     created = m["created_at"] + (f" by run {art.created_by}" if art.created_by else "")
@@ -178,7 +176,7 @@ def cmd_show(store: Store, args: argparse.Namespace) -> int:
         ("created", created),
         ("aliases", ", ".join(art.aliases)),
         ("digest", m["digest"]),
-        ("entries", f"{len(m.entries)} ({_human(size)})"),
+        ("entries", f"{len(m.entries)} ({human(size)})"),
         ("metadata", json.dumps(art.metadata, ensure_ascii=False) if art.metadata else ""),
     ]
     print(art.qualified_name)
@@ -188,12 +186,12 @@ def cmd_show(store: Store, args: argparse.Namespace) -> int:
     print()
     if args.files:
         rows = [
-            [path, _human(e["size"]), (e.get("digest") or "")[:12], _source_of(e)]
+            [path, human(e["size"]), (e.get("digest") or "")[:12], _source_of(e)]
             for path, e in sorted(m.entries.items())
         ]
-        print(_table(["PATH", "SIZE", "SHA256", "FROM"], rows))
+        print(table(["PATH", "SIZE", "SHA256", "FROM"], rows))
         return 0
-    print(_table(["NAME", "TYPE", "SIZE"], _value_rows(art)))
+    print(table(["NAME", "TYPE", "SIZE"], _value_rows(art)))
     return 0
 
 
@@ -212,8 +210,8 @@ def _value_rows(art: Artifact) -> list[list[str]]:
             continue
         held |= paths | {path}
         size = sum(entries[p]["size"] for p in paths | {path})
-        rows.append([match["base"], match["tag"], _human(size)])
-    rows += [[p, "file", _human(entries[p]["size"])] for p in sorted(entries) if p not in held]
+        rows.append([match["base"], match["tag"], human(size)])
+    rows += [[p, "file", human(entries[p]["size"])] for p in sorted(entries) if p not in held]
     return rows
 
 
@@ -296,56 +294,6 @@ def cmd_get(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_put(store: Store, args: argparse.Namespace) -> int:
-    """Commit files and folders as the next version of an artifact."""
-    name = check_artifact_name(args.name)
-    metadata = None
-    if args.metadata is not None:
-        try:
-            metadata = json.loads(args.metadata)
-        except ValueError as exc:
-            raise UserError(f"--metadata is not JSON: {exc}") from None
-        if not isinstance(metadata, dict):
-            raise UserError('--metadata must be a JSON object, e.g. \'{"source": "mic"}\'')
-    for path in args.paths:
-        if not os.path.exists(path):
-            raise UserError(f"no such file or folder: {path!r}")
-    before = store.versions(name)
-    if args.update:
-        if not before:
-            raise UserError(f"--update: there is no artifact {name!r} yet in {store.url}")
-        draft = store.artifact(f"{name}:latest").new_draft()
-        if args.type is not None:
-            draft.type = args.type
-        if args.description is not None:
-            draft.description = args.description
-        if metadata is not None:
-            draft.metadata = {**draft.metadata, **metadata}
-    else:
-        draft = Artifact(name, args.type or "dataset", args.description, metadata)
-    for path in args.paths:
-        if args.audiofolder:  # a Table of its clips and metadata.csv (see artifacts.hf)
-            from .hf import audiofolder_table
-
-            draft.add(audiofolder_table(path), args.audiofolder, overwrite=args.update)
-        elif os.path.isdir(path):
-            draft.add_dir(path, overwrite=args.update)
-        else:
-            draft.add_file(path, overwrite=args.update)
-    committed = store.commit(draft, aliases=args.alias)
-    size = sum(e["size"] for e in committed.manifest.entries.values())
-    what = (
-        f"no change: {committed.qualified_name} already holds these files"
-        if committed.version in before
-        else f"committed {committed.qualified_name}"
-    )
-    print(
-        f"{what} ({len(committed.manifest.entries)} entries, {_human(size)}; "
-        f"aliases {', '.join(committed.aliases)})"
-    )
-    return 0
-
-
 def _probe_line(store: Store) -> str:
     try:
         honoured = store.honours_create_if_absent()
@@ -396,30 +344,12 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_gc(store: Store, args: argparse.Namespace) -> int:
-    """Delete blobs and packs that no version refers to (older than --grace seconds)."""
-    if not store.exists():  # a typo in --store: say so rather than "deleted 0 file(s)"
-        raise store.no_store_error()
-    report = store.gc(dry_run=args.dry_run, grace=args.grace)
-    verb = "would delete" if report.dry_run else "deleted"
-    if report.dry_run:
-        for path in report.deleted:
-            print(f"  {path}")
-    print(
-        f"{verb} {len(report.deleted)} file(s), {_human(report.freed_bytes)}; "
-        f"{report.live_blobs} live blob(s) and {report.live_packs} pack(s) kept, "
-        f"{report.kept_young} younger than "
-        f"{args.grace:g} s kept"
-    )
-    return 0
-
-
 def cmd_diff(store: Store, args: argparse.Namespace) -> int:
     """Entries added, removed and changed between two versions; value metadata changes."""
     a, b = store.artifact(args.a), store.artifact(args.b)
     d = view.compare(a, b)
     if args.json:
-        _print_json(d)
+        print_json(d)
         return 0
     print(f"{d['a']} -> {d['b']}")
     for field, (old, new) in d["artifact"].items():
@@ -443,30 +373,6 @@ def _changes(changes: dict[str, Any]) -> str:
     )
 
 
-def cmd_alias(store: Store, args: argparse.Namespace) -> int:
-    """Set or remove an alias."""
-    if args.action == "set":
-        name, _, label = args.ref.partition(":")
-        check_artifact_name(name)
-        alias = check_alias(args.alias)
-        store.set_alias(name, alias, label or "latest")
-        _, version = store.resolve(f"{name}:{alias}")
-        print(f"{name}:{alias} -> {version}")
-        return 0
-    if args.alias is None:
-        name, _, alias = args.ref.partition(":")
-        if not alias:
-            raise UserError(f"name the alias to remove: {args.ref}:ALIAS or {args.ref} ALIAS")
-    else:
-        name, alias = args.ref, args.alias
-    check_artifact_name(name)
-    if VERSION_RE.match(alias):
-        raise UserError(f"{alias!r} is a version, not an alias; versions cannot be removed")
-    store.remove_alias(name, alias)
-    print(f"removed {name}:{alias}")
-    return 0
-
-
 def cmd_view(store: Store, args: argparse.Namespace) -> int:
     """Write an HTML page with players, waveforms and spectrograms (two versions: side by
     side)."""
@@ -487,29 +393,4 @@ def cmd_view(store: Store, args: argparse.Namespace) -> int:
     out = args.output or "-vs-".join(f"{a.name}-{a.version}" for a in arts) + ".html"
     _check_parent(out)
     print(view.write(arts, out, limit=args.limit, embed=args.embed))
-    return 0
-
-
-def cmd_remote(args: argparse.Namespace) -> int:
-    """Add, list or remove named stores in the per-user configuration file."""
-    if args.action == "add":
-        r = config.add_remote(args.name, args.url, config.options_from(args.option))
-        print(f"added remote {r.name}: {r.url}")
-    elif args.action == "remove":
-        r = config.remove_remote(args.name)
-        print(f"removed remote {r.name} ({r.url}); the store itself is untouched")
-    else:
-        found = config.remotes()
-        if args.json:
-            _print_json(
-                [{"name": r.name, "url": r.url, "options": r.options} for r in found.values()]
-            )
-        elif not found:
-            print(f"no remotes (add one with: {PROG} remote add NAME URL)")
-        else:
-            rows = [
-                [r.name, r.url, " ".join(f"{k}={json.dumps(v)}" for k, v in r.options.items())]
-                for r in found.values()
-            ]
-            print(_table(["NAME", "URL", "OPTIONS"], rows))
     return 0

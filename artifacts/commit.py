@@ -4,6 +4,7 @@ if absent as ``vN`` (``refs.create_version``) -> aliases -> a :class:`Version`."
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -39,7 +40,7 @@ def commit(
     staged = draft.staged()
     entries, uploads, indexes = _stage(store, staged)
     digest = entries_digest(entries)
-    latest = store.refs.latest(staged.name)
+    latest, n = store.refs.head(staged.name)  # (n: past deleted versions too)
     if latest is not None:
         m = store.refs.manifest(staged.name, latest)
         if (m["digest"], m["type"], m.obj.get("description"), m["metadata"]) == (
@@ -63,7 +64,6 @@ def commit(
         "created_by": run_id,
         "entries": entries,
     }
-    n = int(latest[1:]) + 1 if latest else 0
     obj["version"] = version_or_refuse(staged.name, n)
     checked = _check_readable(obj, staged.name)  # before anything is written
     # the bar counts files: write_many reports a pack as one, its other files tick as read
@@ -79,9 +79,23 @@ def commit(
     for rel, data in indexes:  # after their packs: an index means a whole pack
         store.backend.write(rel, data)
     store.ensure_marker()  # the first commit creates the store, with its first version
-    manifest = store.refs.create_version(obj, latest, checked)
+    manifest = store.refs.create_version(obj, latest, checked, n)
     _move_aliases(store, staged.name, obj["version"], alias_list)
     return Version(store, manifest)
+
+
+def _copied(
+    store: Any, name: str, path: str, e: dict[str, Any], source: Any
+) -> tuple[dict[str, Any], CheckedOpener]:
+    """Entry ``e`` of another store as a new file of this one, and its opener (read from
+    the version it came from when known, else through the entry's ``ref``)."""
+    foreign = dict(e)
+    if source is not None:
+        opener = functools.partial(source[0].open_entry, source[1])
+    else:
+        opener = functools.partial(store.objects.open, foreign, f"{name}/{path}")
+    out = {k: v for k, v in e.items() if k not in ("ref", "pack", "offset")}
+    return out, CheckedOpener(opener, out["digest"], out["size"], f"{name}/{path}")
 
 
 class _CountedPack(Pack):
@@ -163,6 +177,17 @@ def _stage(
             if ref["store"] == url:
                 ref.pop("store")
             e["ref"] = ref
+        if "store" in (e.get("ref") or {}) and e["ref"]["store"] != url:
+            # another store's entry: its bytes are copied here, so that the version reads
+            # and verifies without that store (only add_reference points outside a store)
+            e, content = _copied(store, staged.name, path, e, source)
+            if e["size"] <= PACK_MEMBER_MAX:
+                small.setdefault(e["digest"], content)
+                e["_small"] = True
+            else:
+                uploads.setdefault(blob_path(e["digest"]), content)
+            entries[path] = e
+            continue
         if ref is not None and "store" in ref and ref["store"] == url:
             e["ref"] = {k: v for k, v in ref.items() if k != "store"}
         elif "ref" in e:

@@ -330,6 +330,12 @@ def check_no_secrets(options: Mapping[str, Any]) -> None:
         )
 
 
+def shareable_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The storage options that are no credentials (an endpoint, a region, ...): what a
+    manifest may record so that every reader opens the same location."""
+    return {k: v for k, v in options.items() if not _secret_in({k: v})}
+
+
 def _check_options(options: Mapping[str, Any]) -> None:
     for key in options:
         if not isinstance(key, str) or not _OPTION_KEY.fullmatch(key):

@@ -18,6 +18,7 @@ from media import Media, OpaqueValue, Value
 from media.paths import join_inside, paths_in
 from media.value import hash_stream
 
+from . import config
 from .entryset import parents
 from .errors import EntryNotFoundError
 from .ingest import add_many
@@ -256,6 +257,9 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
             raise IsADirectoryError(f"{uri!r} is a folder; reference its files one by one")
         name = uri.rstrip("/").rsplit("/", 1)[-1] if name is None else name
         entry: dict[str, Any] = {"uri": uri, "size": int(info["size"])}
+        shared = config.shareable_options(storage_options)
+        if shared:  # every reader needs them (an endpoint); credentials stay with each reader
+            entry["options"] = json.loads(canonical_json(shared))
         if checksum:
             with fs.open(path, "rb") as f:
                 entry["digest"], entry["size"] = hash_stream(f)

@@ -12,7 +12,7 @@ from .manifest import canonical_json
 from .names import check_artifact_name
 from .timefmt import now
 
-__all__ = ["record", "runs_of"]
+__all__ = ["record", "runs_of", "forget"]
 
 
 def record(
@@ -41,3 +41,10 @@ def runs_of(backend: Backend, name: str, version: str) -> dict[str, list[str]]:
         if action in ("logged", "used"):
             out[f"{action}_by"].append(run)
     return out
+
+
+def forget(backend: Backend, name: str, versions: list[str]) -> None:
+    """Delete the records of ``name``'s ``versions`` (they were deleted)."""
+    for version in versions:
+        for rel, _ in list(backend.walk_files(f"lineage/{name}/{version}")):
+            backend.delete(rel)  # (relative to the store's root)

@@ -125,6 +125,8 @@ def _read_only_entries(entries: dict[str, Any]) -> _ReadOnlyDict:
     for path, e in entries.items():
         if "ref" in e:
             e = dict(e, ref=read_only(e["ref"]))
+        if "options" in e:
+            e = dict(e, options=read_only(e["options"]))
         out[path] = _ReadOnlyDict(e)
     return _ReadOnlyDict(out)
 
@@ -312,7 +314,9 @@ class Manifest:
 
 
 _json_str = json.encoder.encode_basestring  # how json.dumps(ensure_ascii=False) writes a str
-_ENTRY_KEYS = frozenset({"digest", "size", "ref", "uri", "etag", "inline", "pack", "offset"})
+_ENTRY_KEYS = frozenset(
+    {"digest", "size", "ref", "uri", "options", "etag", "inline", "pack", "offset"}
+)
 _SAFE_PATH = SURELY_SAFE  # entry names that check_relpath surely accepts
 
 

@@ -12,6 +12,7 @@ __all__ = [
     "NAME_RE",
     "VERSION_RE",
     "VERSION_FILE_RE",
+    "TOMBSTONE_RE",
     "HEX64",
     "VALUE_JSON_RE",
     "check_entry_name",
@@ -25,6 +26,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 VERSION_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})$")
 #: a version's manifest file in ``artifacts/<name>/versions/``
 VERSION_FILE_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.json$")
+#: beside it, the mark of a deleted version (its number is never used again)
+TOMBSTONE_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.deleted$")
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")  # (with "$", a trailing newline would pass)
 #: a value's JSON entry: ``<base>.<tag>.json``
 VALUE_JSON_RE = re.compile(r"^(?P<base>.+)\.(?P<tag>[a-z0-9][a-z0-9_-]{0,63})\.json$")

@@ -14,10 +14,18 @@ from typing import Any
 import schemas
 from media.errors import IntegrityError
 
+from . import lineage
 from .backends.base import Backend
-from .errors import ArtifactNotFoundError
-from .manifest import Manifest, canonical_json
-from .names import VERSION_FILE_RE, VERSION_RE, check_alias, check_artifact_name, parse_ref
+from .errors import ArtifactError, ArtifactNotFoundError
+from .manifest import Manifest, canonical_json, entry_kind
+from .names import (
+    TOMBSTONE_RE,
+    VERSION_FILE_RE,
+    VERSION_RE,
+    check_alias,
+    check_artifact_name,
+    parse_ref,
+)
 from .odb.layout import MANIFEST_MAX, RECORD_MAX
 from .timefmt import now
 
@@ -66,15 +74,27 @@ class Refs:
                 out.append(n)
         return out
 
+    def _numbers(self, name: str) -> tuple[list[int], int]:
+        """The live version numbers of ``name`` (sorted) and the next number a commit may
+        take: past every number ever used, deleted ones included (one listing)."""
+        check_artifact_name(name)
+        used, dead = set(), set()
+        for f in self.backend.listdir(f"artifacts/{name}/versions"):
+            if m := VERSION_FILE_RE.match(f):
+                used.add(int(m.group(1)))
+            elif m := TOMBSTONE_RE.match(f):
+                dead.add(int(m.group(1)))
+        return sorted(used - dead), max(used | dead, default=-1) + 1
+
     def versions(self, name: str) -> list[str]:
         """Versions of artifact ``name``, oldest first (``[]`` when there are none)."""
-        check_artifact_name(name)
-        nums = [
-            int(m.group(1))
-            for f in self.backend.listdir(f"artifacts/{name}/versions")
-            if (m := VERSION_FILE_RE.match(f))
-        ]
-        return [f"v{n}" for n in sorted(nums)]
+        return [f"v{n}" for n in self._numbers(name)[0]]
+
+    def head(self, name: str) -> tuple[str | None, int]:
+        """``(latest version or None, the number the next commit tries)``: a deleted
+        version's number is never taken again."""
+        live, nxt = self._numbers(name)
+        return (f"v{live[-1]}" if live else None), nxt
 
     def latest(self, name: str) -> str | None:
         """The newest version of ``name`` (``None`` when there is none)."""
@@ -89,7 +109,12 @@ class Refs:
             if error is not None:
                 raise error
             raise ArtifactNotFoundError(f"no artifact named {name!r} in {self.url}")
-        out = {"latest": latest}
+        return dict(sorted({"latest": latest, **self.stored_aliases(name)}.items()))
+
+    def stored_aliases(self, name: str) -> dict[str, str]:
+        """Alias -> version of the aliases stored for ``name`` (``latest`` is derived, so
+        never among them; ``{}`` when there are none)."""
+        out = {}
         for f in self.backend.listdir(f"artifacts/{name}/aliases"):
             if not f.endswith(".json") or f == "latest.json":  # latest is derived, never stored
                 continue
@@ -97,7 +122,7 @@ class Refs:
                 out[f[:-5]] = self.read_alias(name, check_alias(f[:-5]))
             except (ValueError, FileNotFoundError):
                 continue
-        return dict(sorted(out.items()))
+        return out
 
     def read_alias(self, name: str, alias: str) -> str:
         """The version alias ``name:alias`` names (``FileNotFoundError`` when none)."""
@@ -114,7 +139,7 @@ class Refs:
         """``"clips:best"`` -> ``("clips", "v3")``; unknown: :class:`ArtifactNotFoundError`."""
         name, label = parse_ref(ref)
         if VERSION_RE.match(label):
-            if not self.backend.exists(f"artifacts/{name}/versions/{label}.json"):
+            if label not in self.versions(name):  # (a deleted one is listed as such)
                 raise ArtifactNotFoundError(self.not_found(name, ref))
             return name, label
         if label == "latest":
@@ -166,13 +191,19 @@ class Refs:
 
     # -- writing ----------------------------------------------------------------------------
     def create_version(
-        self, obj: dict[str, Any], after: str | None, checked: bytes | None = None
+        self,
+        obj: dict[str, Any],
+        after: str | None,
+        checked: bytes | None = None,
+        number: int | None = None,
     ) -> Manifest:
         """Create ``obj`` (a manifest whose ``"version"`` is filled here) as the version
-        after ``after``, if absent; on a conflict the next free number is tried.
-        ``checked``: ``obj``'s bytes as already checked, for its first number."""
+        after ``after`` (or as number ``number``), if absent; on a conflict the next free
+        number is tried.  ``checked``: ``obj``'s bytes as already checked, for its first
+        number.  A deleted version's file stays (a tombstone), so its number is never
+        created again."""
         name = obj["name"]
-        n = int(after[1:]) + 1 if after else 0
+        n = number if number is not None else int(after[1:]) + 1 if after else 0
         first = obj["version"]
         while True:
             version = version_or_refuse(name, n)
@@ -183,8 +214,7 @@ class Refs:
                 self.backend.create(f"artifacts/{name}/versions/v{n}.json", data)
                 break
             except FileExistsError:
-                newest = self.latest(name)
-                n = max(n + 1, int(newest[1:]) + 1 if newest else 0)
+                n = max(n + 1, self._numbers(name)[1])
         manifest = Manifest(obj)  # what was written: every part of obj is its own
         self._manifests[(name, obj["version"])] = manifest
         return manifest
@@ -222,3 +252,93 @@ class Refs:
         if not self.backend.exists(path):
             raise ArtifactNotFoundError(f"no alias {name}:{alias} in {self.url}")
         self.backend.delete(path)
+
+    def live_objects(self) -> tuple[set[str], set[str]]:
+        """``(blob digests, pack ids)`` that some (not deleted) version refers to."""
+        blobs: set[str] = set()
+        packs: set[str] = set()
+        for name in self.names():
+            for version in self.versions(name):
+                for e in self.manifest(name, version).entries.values():
+                    kind = entry_kind(e)
+                    if kind == "packed":
+                        packs.add(e["pack"])
+                    elif kind == "blob":
+                        blobs.add(e["digest"])
+        return blobs, packs
+
+    # -- deleting ---------------------------------------------------------------------------
+    def delete(
+        self, ref: str, dry_run: bool = False, check: Callable[[], None] = lambda: None
+    ) -> list[str]:
+        """Delete ``"name:vN"`` (or the version an alias names), or with a bare ``"name"``
+        every version of the artifact, and the aliases that named them; returns the
+        qualified names deleted (``dry_run``: that would be).  A deleted number is never
+        reused; refused with :class:`ArtifactError` (naming the referrers) while another
+        version of the store refers to their entries; their runs' lineage records go, their
+        bytes at the next ``gc``.  ``check`` runs before anything is written."""
+        name, versions, aliases = self.plan_delete(ref)
+        if not dry_run:
+            check()
+            self.delete_versions(name, versions, aliases)
+            lineage.forget(self.backend, name, versions)
+        return [f"{name}:{v}" for v in versions]
+
+    def plan_delete(self, ref: str) -> tuple[str, list[str], list[str]]:
+        """``(name, versions, aliases)`` that deleting ``ref`` removes: ``"name:vN"`` or an
+        alias one version, a bare ``"name"`` every version.  Refused with
+        :class:`ArtifactError` while a version not deleted refers to their entries."""
+        if not isinstance(ref, str):
+            raise TypeError(
+                f"Invalid artifact reference {ref!r}: expected 'name' or 'name:version'"
+            )
+        name, label = parse_ref(ref)
+        if ":" in ref:
+            doomed = [self.resolve(ref)[1]]
+        else:
+            doomed = self.versions(name)
+            if not doomed:
+                raise ArtifactNotFoundError(self.not_found(name, ref))
+        aliases = sorted(a for a, v in self.aliases(name).items() if v in doomed and a != "latest")
+        referrers = self.referrers(name, set(doomed))
+        if referrers:
+            raise ArtifactError(
+                f"cannot delete {', '.join(f'{name}:{v}' for v in doomed)} from {self.url}: "
+                f"{', '.join(referrers)} refer to its entries; delete those first"
+            )
+        return name, doomed, aliases
+
+    def referrers(self, name: str, doomed: set[str]) -> list[str]:
+        """The versions (other than ``name``'s ``doomed`` ones) whose entries refer to an
+        entry of ``name:<one of doomed>`` of this store."""
+        out = []
+        for other in self.names():
+            for version in self.versions(other):
+                if other == name and version in doomed:
+                    continue
+                for e in self.manifest(other, version).entries.values():
+                    ref = e.get("ref")
+                    if ref is None or ref.get("store", self.url) != self.url:
+                        continue
+                    try:
+                        target = parse_ref(ref["artifact"])
+                    except (TypeError, ValueError):
+                        continue
+                    if target[0] == name and target[1] in doomed:
+                        out.append(f"{other}:{version}")
+                        break
+        return out
+
+    def delete_versions(self, name: str, versions: Sequence[str], aliases: Sequence[str]) -> None:
+        """Remove ``aliases``, then mark each version deleted (``vN.deleted``: listings skip
+        it from then on) and overwrite its manifest with the tombstone: the file stays, so
+        create-if-absent never makes ``vN`` again."""
+        for alias in aliases:
+            self.backend.delete(f"artifacts/{name}/aliases/{alias}.json")
+        for version in versions:
+            stone = canonical_json(
+                {"_type": "tombstone", "artifact": name, "version": version, "deleted_at": now()}
+            )
+            self.backend.write(f"artifacts/{name}/versions/{version}.deleted", stone)
+            self.backend.write(f"artifacts/{name}/versions/{version}.json", stone)
+            self._manifests.pop((name, version), None)

@@ -15,12 +15,13 @@ docs/store-format.md)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import platformdirs
@@ -28,11 +29,12 @@ import platformdirs
 import schemas
 
 from . import lineage as _lineage
+from . import transfer as _transfer
 from .backends import Backend, LocalBackend, open_backend
 from .commit import commit as _commit
 from .draft import Artifact
 from .errors import ArtifactNotFoundError, StoreNotFoundError, UnsafeBackendError
-from .manifest import canonical_json, entry_kind
+from .manifest import canonical_json
 from .names import check_alias
 from .odb.cache import BlobCache
 from .odb.gc import DEFAULT_GRACE, GC_MARKER_STALE, GcReport, sweep
@@ -41,6 +43,7 @@ from .odb.objects import Objects
 from .odb.packs import PACK_MEMBER_MAX, PACK_MIN, PACK_TARGET, Packs
 from .progress import Progress
 from .refs import Refs
+from .transfer import CopyReport
 from .version import Version
 
 __all__ = ["Store", "open_store", "default_store_path", "GcReport", "STORE_ENV"]
@@ -271,6 +274,11 @@ class Store:
         """Remove alias ``name:alias`` (``latest`` cannot be removed: it is derived)."""
         self.refs.remove_alias(name, alias)
 
+    def delete(self, ref: str, dry_run: bool = False) -> list[str]:
+        """Delete ``"name:vN"`` (or an alias's version), or every version of ``"name"``;
+        returns what went (would go: ``dry_run``).  See :meth:`artifacts.refs.Refs.delete`."""
+        return self.refs.delete(ref, dry_run, self.check_writable)
+
     def _foreign(self, ref: Mapping[str, Any]) -> tuple[Version, str]:
         """The version of another store that holds a foreign entry, and its path there."""
         url = ref["store"]
@@ -309,6 +317,21 @@ class Store:
             return _commit(self, draft, aliases, run_id)
         finally:
             self.backend.delete(lease)
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[None]:
+        """Hold a commit's lease for the block: ``gc`` deletes nothing meanwhile."""
+        lease = self._take_lease()
+        try:
+            yield
+        finally:
+            self.backend.delete(lease)
+
+    def copy_to(self, dst: Store, refs: Iterable[str] | str | None = None) -> CopyReport:
+        """Copy versions (``refs``: names or ``name:vN``; ``None``: all) with their
+        metadata, aliases and lineage to ``dst``, sending only bytes it lacks; see
+        :mod:`artifacts.transfer`."""
+        return _transfer.copy(self, dst, refs)
 
     def _take_lease(self) -> str:
         """Write this commit's lease, then wait while another process's gc is deleting."""
@@ -362,17 +385,7 @@ class Store:
 
     def _live(self) -> tuple[set[str], set[str]]:
         """``(blob digests, pack ids)`` that some manifest refers to, in one walk."""
-        blobs: set[str] = set()
-        packs: set[str] = set()
-        for name in self.refs.names():
-            for version in self.refs.versions(name):
-                for e in self.refs.manifest(name, version).entries.values():
-                    kind = entry_kind(e)
-                    if kind == "packed":
-                        packs.add(e["pack"])
-                    elif kind == "blob":
-                        blobs.add(e["digest"])
-        return blobs, packs
+        return self.refs.live_objects()
 
     def gc(self, dry_run: bool = False, grace: float = DEFAULT_GRACE) -> GcReport:
         """Delete blobs and packs no manifest refers to, and stale temporary files.

@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the selected figures and print the machine and the table."""
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
-    p.add_argument("--only", default="1,2,3,4,5,6,7", help="figures to run, e.g. 1,2")
+    p.add_argument("--only", default="1,2,3,4,5,6,7,8", help="figures to run, e.g. 1,2")
     p.add_argument("--repeats", type=int, default=None, help="best of N (default 5, quick 3)")
     args = p.parse_args(argv)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         ("5", "s3", lambda m: m.run(n, max(1, repeats - 2))),
         ("6", "scaleout", lambda m: m.run(n, max(1, repeats - 2))),
         ("7", "epoch", lambda m: m.run(500 if args.quick else 2000, max(1, repeats - 2))),
+        ("8", "copy", lambda m: m.run(n, max(1, repeats - 2))),
     ]
     for fig, module, call in steps:
         if fig not in only and not (fig == "1" and "2" in only):

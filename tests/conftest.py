@@ -49,6 +49,7 @@ AZURE_MODULES = {
     "test_plugins",
     "test_passthrough",
     "test_audio_roundtrip",
+    "test_transfer",
 }
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

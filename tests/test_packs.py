@@ -517,14 +517,15 @@ def test_gc_of_a_store_at_the_root_of_memory_keeps_live_files():
         fs.pseudo_dirs[:] = saved[1]
 
 
-def test_a_new_draft_committed_to_another_store_refers_to_its_parent(store, tmp_path):
+def test_a_new_draft_committed_to_another_store_copies_its_parents_bytes(store, tmp_path):
     v0 = commit_clips(store, "a", range(20))
     other = artifacts.open_store(str(tmp_path / "other"))
     draft = v0.new_draft()
     draft.add(clip(99), "clip99")
     v = other.commit(draft)
     e = v.entries[f"media/audio/{clip(5).sha256[:20]}.wav"]
-    assert e.ref["store"] == store.url
+    assert e.ref is None and e.digest == clip(5).sha256  # its own copy (issue 15)
+    assert v.manifest["entries"][e.path].get("pack") is not None  # packed with the others
     got = artifacts.open_store(other.url).artifact("a:v0")
     assert got.verify() == [] and got.get("clip5") == clip(5) and got.get("clip99") == clip(99)
 

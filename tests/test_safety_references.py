@@ -29,8 +29,8 @@ def test_reading_a_reference_creates_nothing_where_it_points(backend, tmp_path, 
     source.commit(draft)
     store = artifacts.open_store(url("b"))
     art = store.commit(source.artifact("clips:v0").new_draft())
-    assert art.manifest.entries["notes.txt"]["ref"]["store"] == source.url
-    # a forged manifest names another location (the digest does not cover it)
+    assert "ref" not in art.manifest.entries["notes.txt"]  # copied (issue 15)
+    # a forged manifest makes the entry another location's (the digest does not cover it)
     where = {
         "local": str(tmp_path / "nowhere" / "deep"),
         "memory": f"memory://nowhere-{uuid.uuid4().hex}",
@@ -38,7 +38,8 @@ def test_reading_a_reference_creates_nothing_where_it_points(backend, tmp_path, 
     }[backend]
     path = "artifacts/clips/versions/v0.json"
     obj = json.loads(store.backend.read(path))
-    obj["entries"]["notes.txt"]["ref"]["store"] = where
+    ref = {"artifact": "clips:v0", "path": "notes.txt", "store": where}
+    obj["entries"]["notes.txt"]["ref"] = ref
     store.backend.write(path, canonical_json(obj))
     fresh = artifacts.open_store(store.url)
     with pytest.raises(ArtifactNotFoundError, match="nothing was created there"):

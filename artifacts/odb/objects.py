@@ -13,6 +13,7 @@ from media.errors import IntegrityError
 from media.value import CHUNK, check_bytes
 
 from ..backends.base import Backend
+from ..config import unreachable
 from ..manifest import entry_kind
 from .layout import blob_path, pack_path
 from .readers import CheckedReader
@@ -61,20 +62,34 @@ class Objects:
             except FileNotFoundError:
                 raise IntegrityError(f"{name}: its blob {e['digest'][:16]}... is missing") from None
         if kind == "reference":
-            fs, p = fsspec.core.url_to_fs(e["uri"])
-            if "digest" not in e and mode != "random":  # (random: checked by streaming first)
-                info = fs.info(p)
-                tag = (
-                    info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("created")
-                )
-                if str(tag).strip('"') != e["etag"]:
-                    raise IntegrityError(f"{name}: {e['uri']} changed since it was referenced")
-            return fs.open(p, "rb")
+            try:
+                return self._open_uri(e, name, mode)
+            except Exception as exc:  # the cloud library's words: which location is needed
+                found = unreachable(exc, e["uri"])
+                if found is not None:
+                    raise found from exc
+                raise
         # foreign: another store's entry, read (and checked) by that store
-        version, path = self._foreign(e["ref"])
+        try:
+            version, path = self._foreign(e["ref"])
+        except Exception as exc:  # the cloud library's words: say which store is needed
+            found = unreachable(exc, e["ref"]["store"])
+            if found is not None:
+                raise found from exc
+            raise
         if mode == "random":
             return version.open_media(path)
         return version.open_entry(path)
+
+    def _open_uri(self, e: Mapping[str, Any], name: str, mode: str) -> IO[bytes]:
+        """A referenced file, opened with the storage options its entry records."""
+        fs, p = fsspec.core.url_to_fs(e["uri"], **dict(e.get("options") or {}))
+        if "digest" not in e and mode != "random":  # (random: checked by streaming first)
+            info = fs.info(p)
+            tag = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("created")
+            if str(tag).strip('"') != e["etag"]:
+                raise IntegrityError(f"{name}: {e['uri']} changed since it was referenced")
+        return fs.open(p, "rb")
 
     def read(self, e: Mapping[str, Any], name: str) -> bytes:
         """The entry's bytes, checked against its digest and size (``name`` in errors)."""

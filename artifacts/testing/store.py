@@ -125,3 +125,39 @@ class StoreTests:
         assert not direct.exists(blob_path(orphan))
         kept = hashlib.sha256(b"kept").hexdigest()
         assert direct.read(blob_path(kept)) == b"kept"
+
+    def test_delete_keeps_the_number_and_gc_takes_the_bytes(
+        self, store: Store, direct: Direct
+    ) -> None:
+        for text in (b"first", b"second"):
+            draft = Artifact("gone", "t")
+            with draft.new_file("f.bin", "wb") as f:
+                f.write(text * 1000)
+            store.commit(draft, ["best"])
+        assert store.delete("gone:best") == ["gone:v1"]
+        assert direct.exists("artifacts/gone/versions/v1.deleted")
+        assert open_store(store.url).versions("gone") == ["v0"]
+        assert "best" not in store.aliases("gone")
+        draft = Artifact("gone", "t")
+        with draft.new_file("f.bin", "wb") as f:
+            f.write(b"third" * 1000)
+        assert store.commit(draft).version == "v2"  # v1 is never made again
+        second = hashlib.sha256(b"second" * 1000).hexdigest()
+        store.gc(grace=0)
+        assert not direct.exists(blob_path(second))
+
+    def test_copy_to_another_root_stands_alone(
+        self, store: Store, url: str, storage_options: dict[str, Any]
+    ) -> None:
+        draft = Artifact("c", "t", description="copied")
+        for i in range(20):
+            with draft.new_file(f"f{i}.bin", "wb") as f:
+                f.write(b"%d" % i * 500)
+        store.commit(draft, ["best"])
+        other = open_store(url.rstrip("/") + "-copy", **storage_options)
+        report = store.copy_to(other)
+        assert report.versions == [("c:v0", "c:v0")] and report.blobs == 20
+        assert store.copy_to(other).blobs == 0  # nothing sent again
+        copied = open_store(other.url, **storage_options).artifact("c:best")
+        assert copied.description == "copied" and copied.verify() == []
+        assert all("ref" not in e for e in copied.manifest["entries"].values())
