@@ -36,6 +36,7 @@ from .draft import Artifact
 from .errors import ArtifactNotFoundError, StoreNotFoundError, UnsafeBackendError
 from .manifest import canonical_json
 from .names import check_alias
+from .odb.cache import BlobCache
 from .odb.gc import DEFAULT_GRACE, GC_MARKER_STALE, GcReport, sweep
 from .odb.layout import RECORD_MAX
 from .odb.objects import Objects
@@ -49,6 +50,7 @@ __all__ = ["Store", "open_store", "default_store_path", "GcReport", "STORE_ENV"]
 __all__ += ["DEFAULT_GRACE", "PACK_MIN", "PACK_MEMBER_MAX", "PACK_TARGET"]
 
 STORE_ENV = "MEDIA_ARTIFACTS_STORE"
+CACHE_SIZE = 10 << 30  # bytes a read cache keeps by default (open_store's cache_size)
 
 
 def default_store_path() -> str:
@@ -73,6 +75,8 @@ def open_store(
     single_writer: bool = False,
     progress: bool | None = None,
     pack_min: int | None = PACK_MIN,
+    cache: str | os.PathLike[str] | None = None,
+    cache_size: int = CACHE_SIZE,
     **storage_options: Any,
 ) -> Store:
     """Open the store at an fsspec URL or local path.
@@ -85,6 +89,10 @@ def open_store(
     (default: when stderr is a terminal).  A commit that writes at least ``pack_min`` new
     files of up to 4 MiB packs them end to end into objects of about 32 MiB (one file or
     request instead of one per file); ``None`` writes every file as a blob of its own.
+    ``cache`` names a local folder, outside the store, where reads keep checked copies
+    of the blobs and pack members they fetch (for repeated epochs over a remote store):
+    at most ``cache_size`` bytes (default 10 GiB), least recently used out, every hit
+    checked against its sha256 (``verify`` always reads the store itself).
     Other keyword arguments go to fsspec.
     """
     if url is None:
@@ -93,9 +101,22 @@ def open_store(
     backend, canonical = open_backend(url, **storage_options)
     if isinstance(backend, LocalBackend) and os.path.isfile(canonical):
         raise NotADirectoryError(f"{canonical!r} is a file; a store is a folder: give its path")
-    return Store(
+    blob_cache = None
+    if cache is not None:
+        folder = os.path.abspath(os.fspath(cache))
+        if isinstance(backend, LocalBackend):
+            root = os.path.abspath(canonical)
+            if os.path.commonpath([folder, root]) == root:
+                raise ValueError(
+                    f"Invalid cache {folder!r}: it is inside the store {root}, and reads never "
+                    "write into a store; give a folder outside it"
+                )
+        blob_cache = BlobCache(folder, cache_size)
+    store = Store(
         backend, canonical, single_writer=single_writer, progress=progress, pack_min=pack_min
     )
+    store.cache = blob_cache
+    return store
 
 
 class Store:
@@ -125,6 +146,7 @@ class Store:
         self.objects = Objects(backend, url, self._foreign)
         self.packs = Packs(backend, pack_min)
         self.progress = Progress(progress)
+        self.cache: BlobCache | None = None  # a local cache of read bytes (open_store)
         self._honours_create: bool | None = None
         self._others: dict[str, Store] = {}
         self._lock = threading.Lock()

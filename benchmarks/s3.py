@@ -100,6 +100,13 @@ def run(n: int, repeats: int) -> list[Row]:
         t_pipe = best_of(all_at_once, repeats, fresh)
         probe = fresh()
         commit(probe)
+
+        def read_back(prefix: str) -> None:
+            version = artifacts.open_store(f"s3://{bucket}/{prefix}").artifact("clips:latest")
+            for i in range(n):
+                version.get(f"clip{i}").numpy()
+
+        t_read = best_of(lambda: read_back(probe), repeats)
         written = [k.split(f"/{probe}/", 1)[1] for k in fs.find(f"{bucket}/{probe}")]
     packs = [w for w in written if w.startswith("packs/") and not w.endswith(".idx")]
     speedup = t_seq / t_ours
@@ -116,6 +123,17 @@ def run(n: int, repeats: int) -> list[Row]:
             note=f"{len(written)} objects: {len(packs)} packs of clips uploaded concurrently, "
             "their indexes, the manifest, the store marker; the clips' JSONs are inside the "
             "manifest",
+        ),
+        Row(
+            "5",
+            f"read the {n} clips back: fresh store object, get + numpy() in a loop",
+            t_read,
+            baseline="their commit",
+            base_value=t_ours,
+            ratio=t_read / t_ours,
+            target="<= 1.5x",
+            ok=t_read / t_ours <= 1.5,
+            note="pack members read ahead in coalesced ranged GETs, several at a time",
         ),
         Row(
             "5",

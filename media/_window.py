@@ -28,6 +28,7 @@ import numpy as np
 import soundfile as sf
 
 from . import _wav
+from .buffers import OwnedBuffer
 from .errors import IntegrityError
 from .value import _Bytes, _LocalFile, _SourceFile
 
@@ -228,7 +229,8 @@ def read_whole(
             data = file.data
         else:
             with file.open() as f:
-                data = f.read()
+                # (a source's own buffer: the samples are built on it, not on a copy)
+                data = f.take() if isinstance(f, OwnedBuffer) else f.read()
         decoded = _wav.decode(data)
         if decoded is not None:
             _check_native(name, decoded[0].dtype.name, stored)

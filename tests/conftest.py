@@ -36,10 +36,11 @@ BACKENDS = ["local", "memory", "s3"]
 #: the ``store`` fixture's backends for the modules named in AZURE_MODULES
 AZURE_BACKENDS = [*BACKENDS, "azure"]
 #: modules whose ``store`` tests also run on az:// (Azurite): the store conformance suites
-#: and the cheap modules that read and write through a store.  Not yet test_packs (a ranged
-#: read past the end of a cut pack raises Azure's InvalidRange, not an IntegrityError) nor
-#: test_spool (aiohttp warns about large raw-bytes bodies); both wait for the backend work.
+#: and the cheap modules that read and write through a store.
 AZURE_MODULES = {
+    "test_packs",
+    "test_spool",
+    "test_readpath",
     "test_store",
     "test_store_probe",
     "test_remotes",

@@ -52,6 +52,15 @@ class Counter:
                 return _real(path, *args, **kwargs)
 
             monkeypatch.setattr(art, method, counted)
+        real_many = art.read_many
+
+        def counted_many(files):
+            files = list(files)
+            with self.lock:
+                self.paths.extend(path for path, _, _ in files)
+            return real_many(files)
+
+        monkeypatch.setattr(art, "read_many", counted_many)
 
 
 def test_rows_by_index(store):

@@ -88,6 +88,20 @@ class Backend(abc.ABC):
     def read_range(self, path: str, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` (fewer when the file is shorter)."""
 
+    def read_into(self, path: str, offset: int, buffers: list[Any]) -> int:
+        """Fill ``buffers`` (writable, in order) with the bytes from ``offset``; return how
+        many were read (fewer when the file ends first).  Default: one :meth:`read_range`,
+        copied; a local disk reads straight into them."""
+        data = self.read_range(path, offset, sum(len(b) for b in buffers))
+        view, pos = memoryview(data), 0
+        for b in buffers:
+            n = min(len(b), len(data) - pos)
+            if n <= 0:
+                break
+            b[:n] = view[pos : pos + n]
+            pos += n
+        return len(data)
+
     @abc.abstractmethod
     def write(self, path: str, data: bytes) -> None:
         """Replace the file atomically (readers see old or new bytes, never a mix)."""
