@@ -259,7 +259,11 @@ class Refs:
         packs: set[str] = set()
         for name in self.names():
             for version in self.versions(name):
-                for e in self.manifest(name, version).entries.values():
+                try:
+                    manifest = self.manifest(name, version)
+                except ArtifactNotFoundError:  # removed since it was listed: refers to nothing
+                    continue
+                for e in manifest.entries.values():
                     kind = entry_kind(e)
                     if kind == "packed":
                         packs.add(e["pack"])
