@@ -15,7 +15,14 @@ from .draft import Artifact
 from .errors import ReadOnlyError
 from .manifest import Manifest, canonical_json, entries_digest, inline_text
 from .names import check_alias
-from .odb.chunks import chunk_digests, chunk_digests_of_stream, chunks_field, wants_chunks
+from .odb.chunks import (
+    BLAKE3_KEY,
+    chunk_digests,
+    chunks_field,
+    digests_of_stream,
+    file_digest,
+    wants_chunks,
+)
 from .odb.layout import MANIFEST_MAX, blob_path
 from .odb.packs import PACK_MEMBER_MAX
 from .odb.readers import CheckedOpener
@@ -55,8 +62,8 @@ def commit(
             return Version(store, m)
     obj: dict[str, Any] = {
         "_type": "manifest",
-        # format 2 only where it must be: an entry with a chunk table (old readers refuse it)
-        "format": 2 if any("chunks" in e for e in entries.values()) else 1,
+        # format 2 only where it must be: an entry with BLAKE3 digests (old readers refuse it)
+        "format": 2 if any(_format_2(e) for e in entries.values()) else 1,
         "name": staged.name,
         "version": "",
         "type": staged.type,
@@ -157,6 +164,8 @@ def _stage(
             source = (parent, path)
         e = dict(e)
         e.pop("chunks", None)  # a new file's table is made below; a source's is copied
+        if content is not None:
+            e.pop(BLAKE3_KEY, None)  # (new bytes: their digests are made below)
         ref = e.get("ref")
         text = inline_text(path, content) if isinstance(content, (bytes, bytearray)) else None
         if text is not None:
@@ -167,8 +176,7 @@ def _stage(
             e.pop("offset", None)
             if not isinstance(content, (bytes, bytearray)):
                 content = CheckedOpener(content, e["digest"], e["size"], f"{staged.name}/{path}")
-            if wants_chunks(e["size"]):
-                _add_table(e, content, uploads)
+            _add_digests(e, content, uploads)
             if e["size"] <= PACK_MEMBER_MAX:
                 small.setdefault(e["digest"], content)
                 e["_small"] = True
@@ -187,8 +195,8 @@ def _stage(
             # another store's entry: its bytes are copied here, so that the version reads
             # and verifies without that store (only add_reference points outside a store)
             e, content = _copied(store, staged.name, path, e, source)
-            if wants_chunks(e["size"]):
-                _add_table(e, content, uploads)
+            if wants_chunks(e["size"]) or BLAKE3_KEY not in e:
+                _add_digests(e, content, uploads)
             if e["size"] <= PACK_MEMBER_MAX:
                 small.setdefault(e["digest"], content)
                 e["_small"] = True
@@ -207,17 +215,28 @@ def _stage(
     return entries, list(uploads.items()), indexes
 
 
-def _add_table(e: dict[str, Any], content: Any, uploads: dict[str, Any]) -> None:
-    """Record the chunk table of a new large file in ``e`` and add the table to the
-    uploads (a blob named by its sha256, written before the manifest)."""
+def _add_digests(e: dict[str, Any], content: Any, uploads: dict[str, Any]) -> None:
+    """Record the BLAKE3 digest of a new file in ``e`` (and, for a large file, its chunk
+    table, added to the uploads as a blob named by its sha256, written before the
+    manifest).  A file read from a stream is read once for both, and checked against its
+    sha256 as it is read, so the digests are surely those of the committed bytes."""
+    table: bytes | None = None
     if isinstance(content, (bytes, bytearray)):
-        table = chunk_digests(content)
+        e[BLAKE3_KEY] = file_digest(content)
+        if wants_chunks(e["size"]):
+            table = chunk_digests(content)
     else:
-        with content() as f:  # a CheckedOpener: it also checks the file did not change
-            table = chunk_digests_of_stream(f)
-    digest = hashlib.sha256(table).hexdigest()
-    uploads.setdefault(blob_path(digest), table)
-    e["chunks"] = chunks_field(digest)
+        with content() as f:  # a CheckedOpener: it raises if the file changed
+            e[BLAKE3_KEY], table = digests_of_stream(f, wants_chunks(e["size"]))
+    if table is not None:
+        digest = hashlib.sha256(table).hexdigest()
+        uploads.setdefault(blob_path(digest), table)
+        e["chunks"] = chunks_field(digest)
+
+
+def _format_2(e: Mapping[str, Any]) -> bool:
+    """Whether entry ``e`` needs manifest format 2 (BLAKE3 digests; old readers refuse)."""
+    return "chunks" in e or BLAKE3_KEY in e
 
 
 def _same_store(e: Mapping[str, Any]) -> bool:

@@ -204,6 +204,8 @@ class ManifestEntry:
     #: format 2: ``{"algorithm", "size", "table"}``, the file's chunk table (see
     #: :mod:`artifacts.odb.chunks`)
     chunks: Mapping[str, Any] | None = None
+    #: format 2: the BLAKE3 digest (hex) of the file's bytes, what reads are checked against
+    blake3: str | None = None
 
     @classmethod
     def from_json(cls, path: str, obj: Mapping[str, Any]) -> ManifestEntry:
@@ -219,6 +221,7 @@ class ManifestEntry:
             obj.get("pack"),
             obj.get("offset"),
             obj.get("chunks"),
+            obj.get("blake3"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -239,6 +242,8 @@ class ManifestEntry:
             obj["offset"] = self.offset
         if self.chunks is not None:
             obj["chunks"] = dict(self.chunks)
+        if self.blake3 is not None:
+            obj["blake3"] = self.blake3
         return obj
 
     @property
@@ -322,6 +327,7 @@ class Manifest:
 _json_str = json.encoder.encode_basestring  # how json.dumps(ensure_ascii=False) writes a str
 _ENTRY_KEYS = frozenset(
     {"digest", "size", "ref", "uri", "options", "etag", "inline", "pack", "offset", "chunks"}
+    | {"blake3"}
 )
 _SAFE_PATH = SURELY_SAFE  # entry names that check_relpath surely accepts
 
@@ -395,6 +401,22 @@ def check_manifest(obj: Any) -> None:
             raise schemas.SchemaError(
                 "manifest", _where(path) + ".chunks", "chunk tables need manifest format 2"
             )
+        if "blake3" in e:
+            b3 = e["blake3"]
+            if obj.get("format") != 2:
+                raise schemas.SchemaError(
+                    "manifest", _where(path) + ".blake3", "BLAKE3 digests need manifest format 2"
+                )
+            if not (isinstance(b3, str) and HEX64.match(b3) and digest is not None):
+                raise schemas.SchemaError(
+                    "manifest",
+                    _where(path) + ".blake3",
+                    f"invalid BLAKE3 digest {b3!r} (64 lowercase hex, beside a digest)",
+                )
+            if "uri" in e or "inline" in e:
+                raise schemas.SchemaError(
+                    "manifest", _where(path) + ".blake3", "not with uri or inline"
+                )
         if "ref" in e or "uri" in e or "chunks" in e:
             schemas.validate({**header, "entries": {path: e}}, "manifest")
     if entries_digest(obj["entries"]) != obj["digest"]:

@@ -16,14 +16,17 @@ from .spool import Spool
 __all__ = ["DraftState", "Staged"]
 
 _ABSENT = object()
-_LOCATION = ("pack", "offset")  # where a store keeps an entry's bytes, not what they are
+#: where a store keeps an entry's bytes and the digests it derived from them at commit
+#: (BLAKE3, chunk table), not what the bytes are
+_DERIVED = ("pack", "offset", "blake3", "chunks")
 
 
 def _content(entry: dict[str, Any]) -> dict[str, Any]:
-    """An entry without its location: equal for the same file wherever a store keeps it."""
-    if "pack" not in entry:
+    """An entry without its location and derived digests: equal for the same file wherever
+    and whenever a store keeps it."""
+    if not any(k in entry for k in _DERIVED):
         return entry
-    return {k: v for k, v in entry.items() if k not in _LOCATION}
+    return {k: v for k, v in entry.items() if k not in _DERIVED}
 
 
 class Staged(NamedTuple):

@@ -94,12 +94,15 @@ def test_a_large_file_gets_a_chunk_table_and_format_2(store):
     assert hashlib.sha256(table).hexdigest() == ch["table"]
     assert table == chunk_digests(clip.open().read())
     assert v.manifest.entry(path).chunks == ch
-    # a small file gets none, and its manifest stays format 1
+    assert e["blake3"] == blake3.blake3(clip.open().read()).hexdigest()
+    # a small file gets no table, only its BLAKE3 digest (format 2 too)
     small = Artifact("small", "dataset")
     small.add(Audio(recording(1), RATE), "r")
     v1 = store.commit(small)
-    assert v1.manifest["format"] == 1
+    assert v1.manifest["format"] == 2
     assert not any("chunks" in e for e in v1.manifest.entries.values())
+    (wav,) = [e for p, e in v1.manifest.entries.items() if p.endswith(".wav")]
+    assert "blake3" in wav
 
 
 def test_random_windows_equal_the_whole_clip(store):

@@ -49,7 +49,10 @@ def flip(data: bytes) -> bytes:
 
 # id -> (change the blob's bytes, the problem verify reports)
 DAMAGE = {
-    "flipped byte": (flip, r"stored bytes do not match sha256 [0-9a-f]{64}"),
+    "flipped byte": (
+        flip,
+        r"stored bytes do not match (sha256|BLAKE3) [0-9a-f]{64}",
+    ),
     "truncated": (lambda d: d[: len(d) // 3], r"\d+ bytes stored, its manifest says \d+"),
     "extra bytes": (lambda d: d + b"\x00", r"longer than its recorded \d+ bytes"),
     "emptied": (lambda d: b"", r"0 bytes stored, its manifest says \d+"),

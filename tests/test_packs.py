@@ -257,7 +257,7 @@ def test_a_flipped_byte_in_a_pack_fails_only_the_entry_it_is_in(store, raw):
     raw.write(pack_path(pid), bytes(data))
 
     fresh = artifacts.open_store(store.url).artifact("clips:v0")
-    with pytest.raises(IntegrityError, match="does not match"):
+    with pytest.raises(IntegrityError, match="do(es)? not match"):
         fresh.get("clip4").numpy()
     assert fresh.get("clip5") == clip(5)
     problems = fresh.verify(raise_on_error=False)

@@ -22,6 +22,7 @@ from media.errors import IntegrityError
 
 from ..backends.base import Backend
 from .cache import BlobCache
+from .chunks import BLAKE3_KEY, file_digest, mismatch
 from .layout import pack_path
 
 __all__ = ["Member", "Span", "coalesce", "fetch_span", "read_members", "ReadAhead"]
@@ -29,7 +30,8 @@ __all__ = ["Member", "Span", "coalesce", "fetch_span", "read_members", "ReadAhea
 GAP = 256 << 10  # members at most this far apart share a ranged read (the gap is read too)
 SPAN = 8 << 20  # bytes of one ranged read at most (a lone larger member is one read)
 WINDOW = 32 << 20  # bytes of spans in flight or read ahead and not yet handed out
-LOCAL_WINDOW = 4 << 20  # the same on a local disk, read in the caller's thread
+LOCAL_WINDOW = 4 << 20  # the same on a local disk
+LOCAL_SPAN = 1 << 20  # bytes of one read on a local disk (each checked on a thread of its own)
 WORKERS = 8  # ranged reads at a time on an object store
 
 
@@ -41,11 +43,12 @@ class Member(NamedTuple):
     size: int
     digest: str
     name: str  # for errors: the entry's qualified name
+    b3: str | None = None  # its BLAKE3 digest when recorded (format 2): checked instead
 
 
 def member_of(e: Mapping[str, Any], name: str) -> Member:
     """The pack member of a packed manifest entry."""
-    return Member(e["pack"], e["offset"], e["size"], e["digest"], name)
+    return Member(e["pack"], e["offset"], e["size"], e["digest"], name, e.get(BLAKE3_KEY))
 
 
 class Span(NamedTuple):
@@ -80,11 +83,20 @@ def coalesce(members: Iterable[Member], gap: int = GAP, span: int = SPAN) -> lis
     return out
 
 
-Key = tuple[str, int, int, str]  # (pack, offset, size, digest): a member, whoever asks
+#: (pack, offset, size, digest, BLAKE3 digest or None): a member, whoever asks
+Key = tuple[str, int, int, str, "str | None"]
 
 
 def key_of(m: Member) -> Key:
-    return (m.pack, m.offset, m.size, m.digest)
+    return (m.pack, m.offset, m.size, m.digest, m.b3)
+
+
+def _matches(m: Member, b: Any) -> bool:
+    """Whether ``b`` (of the right size) is member ``m``'s bytes: by BLAKE3 when its digest
+    was recorded, else by sha256."""
+    if m.b3 is not None:
+        return file_digest(b) == m.b3
+    return hashlib.sha256(b).hexdigest() == m.digest
 
 
 def fetch_span(
@@ -137,8 +149,8 @@ def fetch_span(
                 f"{m.offset}..{m.offset + m.size} of its pack {m.pack[:16]}...: the pack is "
                 "shorter or damaged)"
             )
-        elif hashlib.sha256(b).hexdigest() != m.digest:
-            out[key_of(m)] = f"sha256 of the stored bytes does not match {m.digest}"
+        elif not _matches(m, b):
+            out[key_of(m)] = mismatch(m.digest, m.b3)
         else:
             out[key_of(m)] = b
             if cache is not None:
@@ -251,7 +263,7 @@ class ReadAhead:
             found: dict[str, set[Key]] = {}
             for e in self._entries.values():
                 if "pack" in e and "offset" in e and "digest" in e:
-                    k = (e["pack"], e["offset"], e["size"], e["digest"])
+                    k = (e["pack"], e["offset"], e["size"], e["digest"], e.get(BLAKE3_KEY))
                     found.setdefault(e["pack"], set()).add(k)
             self._order = {p: sorted(ks) for p, ks in found.items()}
             self._pos = {k: i for ks in self._order.values() for i, k in enumerate(ks)}
@@ -282,18 +294,22 @@ class ReadAhead:
         (called with the lock held)."""
         ms = self._order[pack] if self._order else []
         j = i if ms[i] not in self._waiting else max(self._ahead.get(pack, 0), i + 1)
+        asked = j == i  # (the first span then holds the member asked for now)
         todo = []
         room = self._window - self._bytes
         while j < len(ms) and (room > 0 or not todo):
-            todo.append(Member(*ms[j], ""))
+            pack_, offset, size, digest, b3 = ms[j]
+            todo.append(Member(pack_, offset, size, digest, "", b3))
             room -= ms[j][2]
             j += 1
         self._ahead[pack] = j
         if not todo:
             return
         local = self.backend.is_local
-        for span in coalesce(todo, span=self._window if local else SPAN):
-            if local:  # a read from the disk (or its cache) is quick: no thread hand-off
+        for k, span in enumerate(coalesce(todo, span=LOCAL_SPAN if local else SPAN)):
+            if local and not k and asked:
+                # the member asked for now: read here (a read from the disk is quick); the
+                # next spans are read and checked on other threads while the caller works
                 fut: Future[Any] = Future()
                 fut.set_result(fetch_span(self.backend, span, self.cache))
             else:

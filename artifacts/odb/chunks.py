@@ -1,5 +1,11 @@
-"""Chunk digests: BLAKE3 digests of the fixed-size chunks of a large file, recorded at commit
-so that a range of the file (a window of a recording) is checked without the whole file.
+"""BLAKE3 digests recorded at commit: of each whole file, so that a read is checked several
+times faster than by its sha256, and of the fixed-size chunks of a large file, so that a range
+of the file (a window of a recording) is checked without the whole file.
+
+Every file a commit writes gets ``"blake3": "<64 hex>"`` in its manifest entry: the BLAKE3
+digest of its bytes (:func:`file_digest`).  sha256 stays the file's content address; a
+reader checks the bytes against ``blake3`` when the entry has it (about 7 GB/s on one core
+here, against 2 GB/s for sha256) and against ``digest`` otherwise (format-1 manifests).
 
 A file of more than :data:`CHUNKED_MIN` bytes gets a *chunk table*: the 32-byte BLAKE3
 digests of its :data:`CHUNK_SIZE`-byte chunks (the last one shorter), end to end.  The table
@@ -12,6 +18,7 @@ docs/store-format.md ("Chunk digests") for why these choices.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -21,6 +28,11 @@ from media.errors import IntegrityError
 
 __all__ = [
     "ALGORITHM",
+    "BLAKE3_KEY",
+    "file_digest",
+    "digests_of_stream",
+    "check_file",
+    "mismatch",
     "CHUNK_SIZE",
     "CHUNKED_MIN",
     "DIGEST_SIZE",
@@ -34,6 +46,10 @@ __all__ = [
 ]
 
 ALGORITHM = "blake3"
+#: the manifest entry's field holding the BLAKE3 digest (hex) of the whole file
+BLAKE3_KEY = "blake3"
+#: files from this size are hashed on every core (blake3's own threads)
+_THREADED = 8 << 20
 #: 32 KiB: a 5 s window of 16 kHz mono int16 (160,000 bytes) covers at most 6 chunks,
 #: so it costs at most 36,608 bytes more than the window
 CHUNK_SIZE = 32 << 10
@@ -70,6 +86,20 @@ def chunk_digests(buffer: Any) -> bytes:
 
 def chunk_digests_of_stream(f: IO[bytes]) -> bytes:
     """The chunk table of what ``f`` holds from its position to its end."""
+    return digests_of_stream(f, True)[1] or b""
+
+
+def file_digest(buffer: Any) -> str:
+    """The BLAKE3 digest (hex) of a whole file's bytes; releases the GIL while it hashes."""
+    n = memoryview(buffer).nbytes
+    threads = blake3.blake3.AUTO if n >= _THREADED else 1
+    return blake3.blake3(buffer, max_threads=threads).hexdigest()
+
+
+def digests_of_stream(f: IO[bytes], table: bool) -> tuple[str, bytes | None]:
+    """The BLAKE3 digest (hex) of what ``f`` holds from its position to its end, and its
+    chunk table when ``table`` (one pass over the stream for both)."""
+    whole = blake3.blake3()
     parts = []
     while True:
         data = f.read(_READ)
@@ -80,8 +110,34 @@ def chunk_digests_of_stream(f: IO[bytes]) -> bytes:
             data += more
         if not data:
             break
-        parts.append(chunk_digests(data))
-    return b"".join(parts)
+        whole.update(data)
+        if table:
+            parts.append(chunk_digests(data))
+    return whole.hexdigest(), b"".join(parts) if table else None
+
+
+def check_file(data: Any, e: Mapping[str, Any], name: str) -> None:
+    """Raise :class:`IntegrityError` naming ``name`` unless ``data`` (bytes-like) has entry
+    ``e``'s size and digest: its BLAKE3 digest when recorded, else its sha256."""
+    n = memoryview(data).nbytes
+    if n != e["size"]:
+        raise IntegrityError(f"{name}: size is {n} bytes, expected {e['size']}")
+    b3 = e.get(BLAKE3_KEY)
+    if b3 is not None:
+        if file_digest(data) != b3:
+            raise IntegrityError(f"{name}: {mismatch(e.get('digest'), b3)}")
+    elif e.get("digest") is not None and hashlib.sha256(data).hexdigest() != e["digest"]:
+        raise IntegrityError(f"{name}: {mismatch(e['digest'], None)}")
+
+
+def mismatch(sha256: str | None, b3: str | None) -> str:
+    """Why bytes checked against ``b3`` (when given) or ``sha256`` were refused."""
+    if b3 is None:
+        return f"sha256 of the stored bytes does not match {sha256}"
+    return (
+        f"stored bytes do not match BLAKE3 {b3} (recorded at commit for the file of sha256 "
+        f"{sha256}); the stored file is damaged"
+    )
 
 
 def chunks_field(table_digest: str) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from typing import IO, Any
 import fsspec
 
 from media.errors import IntegrityError
-from media.value import CHUNK, check_bytes
+from media.value import CHUNK
 
 from ..backends.base import Backend
 from ..config import unreachable
 from ..manifest import entry_kind
-from .chunks import check_span, table_entry
+from .chunks import BLAKE3_KEY, check_file, check_span, table_entry
 from .layout import blob_path, pack_path
 from .readers import CheckedReader
 
@@ -105,16 +105,16 @@ class Objects:
         """The entry's bytes, checked against its digest and size (``name`` in errors)."""
         got = self._fetch(e, name, "bytes")
         if isinstance(got, bytes):
-            check_bytes(got, e["digest"], e["size"], name)
+            check_file(got, e, name)
             return got
-        with CheckedReader(got, e.get("digest"), e["size"], name) as f:
+        with CheckedReader(got, e.get("digest"), e["size"], name, e.get(BLAKE3_KEY)) as f:
             return f.read()
 
     def open(self, e: Mapping[str, Any], name: str) -> IO[bytes]:
         """The entry as a stream that raises IntegrityError at EOF on a mismatch."""
         got = self._fetch(e, name, "stream")
         raw = io.BytesIO(got) if isinstance(got, bytes) else got
-        return CheckedReader(raw, e.get("digest"), e["size"], name)
+        return CheckedReader(raw, e.get("digest"), e["size"], name, e.get(BLAKE3_KEY))
 
     def open_verified(self, e: Mapping[str, Any], name: str) -> IO[bytes]:
         """A (large) entry for random access, after checking its bytes once by streaming."""

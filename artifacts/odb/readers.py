@@ -6,8 +6,12 @@ import hashlib
 import io
 from typing import IO, Any
 
+import blake3
+
 from media.errors import IntegrityError
 from media.value import CHUNK
+
+from .chunks import mismatch
 
 __all__ = ["CheckedReader", "CheckedOpener", "open_checked"]
 
@@ -15,12 +19,16 @@ __all__ = ["CheckedReader", "CheckedOpener", "open_checked"]
 class CheckedReader(io.RawIOBase):
     """A read-only stream that hashes what passes and raises IntegrityError at EOF."""
 
-    def __init__(self, raw: IO[bytes], digest: str | None, size: int, name: str):
+    def __init__(
+        self, raw: IO[bytes], digest: str | None, size: int, name: str, b3: str | None = None
+    ):
         self._raw = raw
+        # a BLAKE3 digest recorded at commit is checked instead of the sha256 (faster)
         self._digest = digest
+        self._b3 = b3
         self._size = size
         self._name = name
-        self._h = hashlib.sha256()
+        self._h: Any = blake3.blake3() if b3 is not None else hashlib.sha256()
         self._n = 0
 
     def readable(self) -> bool:
@@ -54,7 +62,10 @@ class CheckedReader(io.RawIOBase):
             raise IntegrityError(
                 f"{self._name}: {self._n} bytes stored, its manifest says {self._size}"
             )
-        if self._digest is not None and self._h.hexdigest() != self._digest:
+        if self._b3 is not None:
+            if self._h.hexdigest() != self._b3:
+                raise IntegrityError(f"{self._name}: {mismatch(self._digest, self._b3)}")
+        elif self._digest is not None and self._h.hexdigest() != self._digest:
             raise IntegrityError(f"{self._name}: stored bytes do not match sha256 {self._digest}")
 
     def close(self) -> None:
