@@ -24,6 +24,7 @@ from typing import IO, Any
 import numpy as np
 
 from media import Table, load_cell
+from media.buffers import OwnedBuffer
 
 __all__ = ["Dataset", "Batches"]
 
@@ -432,8 +433,8 @@ class Batches:
 
 
 class _Read:
-    """A media source holding files already read and checked; anything else goes to the
-    artifact (reading is all it does)."""
+    """A media source holding files already read and checked, each handed out once; anything
+    else goes to the artifact (reading is all it does)."""
 
     def __init__(self, artifact: Any, files: dict[tuple[str, str | None, int | None], bytes]):
         self.artifact = artifact
@@ -443,10 +444,11 @@ class _Read:
     def open_media(
         self, path: str, sha256: str | None = None, size: int | None = None
     ) -> IO[bytes]:
-        data = self.files.get((path, sha256, size))
-        if data is None:
+        data = self.files.pop((path, sha256, size), None)
+        if data is None:  # (asked again: read again, checked again)
             return self.artifact.open_media(path, sha256, size)
-        return io.BytesIO(data)
+        # handed out once: the samples are built on this buffer, not on a copy of it
+        return OwnedBuffer(data) if isinstance(data, bytearray) else io.BytesIO(data)
 
 
 def _files_of(cell: Any) -> Iterator[tuple[str, str | None, int | None]]:

@@ -232,9 +232,10 @@ def read_whole(
                 # (a source's own buffer: the samples are built on it, not on a copy)
                 data = f.take() if isinstance(f, OwnedBuffer) else f.read()
         decoded = _wav.decode(data)
-        if decoded is not None:
-            _check_native(name, decoded[0].dtype.name, stored)
-        if decoded is not None and decoded[0].dtype.name == dtype:
+        native = _wav.dtype_name(decoded[0].dtype) if decoded is not None else None
+        if native is not None:
+            _check_native(name, native, stored)
+        if decoded is not None and native == dtype:
             samples, rate = decoded
         elif decoded is not None:
             samples, rate = convert(decoded[0], dtype, decoded[1]), decoded[1]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -33,9 +35,23 @@ class LocalBackend(Backend):
     lists_cheaply = False  # a stat is cheaper than listing a fan-out folder of blobs
     honours_create_if_absent = True  # os.link refuses a taken name
 
+    #: files kept open for ranged reads (packs read member by member, in any order)
+    OPEN_KEPT = 16
+
     def __init__(self, root: str):
         self.root = os.path.abspath(root)
         self._dirs: set[str] = set()
+        self._kept: OrderedDict[str, _Kept] = OrderedDict()
+        self._kept_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_kept"], state["_kept_lock"] = OrderedDict(), None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._kept_lock = threading.Lock()
 
     def _full(self, path: str) -> str:
         """The full path of ``path``, refusing a symbolic link at any of its components
@@ -97,32 +113,44 @@ class LocalBackend(Backend):
 
     def read_range(self, path: str, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` (fewer when the file is shorter)."""
-        with self._open_regular(path) as f:
-            end = min(offset + size, os.fstat(f.fileno()).st_size)
-            if offset >= end:
-                return b""
-            f.seek(offset)
-            return f.read(end - offset)
+        f = self._open_kept(path)
+        n = max(0, min(offset + size, os.fstat(f.fd).st_size) - offset)
+        buf = bytearray(n)
+        got = _preadv(f.fd, [buf], offset)
+        del buf[got:]
+        return bytes(buf)
 
     def read_into(self, path: str, offset: int, buffers: list[Any]) -> int:
         """Fill ``buffers`` from ``offset`` with vectored reads (``preadv``): the bytes go
         from the page cache straight into them."""
-        views = [memoryview(b).cast("B") for b in buffers if len(b)]
-        got = i = 0
-        with self._open_regular(path) as f:
-            while i < len(views):
-                n = os.preadv(f.fileno(), views[i : i + _IOV_MAX], offset + got)
-                if n == 0:
-                    break
-                got += n
-                while n and i < len(views):  # past the buffers this call filled
-                    if n >= len(views[i]):
-                        n -= len(views[i])
-                        i += 1
-                    else:
-                        views[i] = views[i][n:]
-                        n = 0
-        return got
+        f = self._open_kept(path)  # (held while reading: it closes when nobody holds it)
+        return _preadv(f.fd, buffers, offset)
+
+    def _open_kept(self, path: str) -> _Kept:
+        """``path`` opened for ranged reads (with every check of :meth:`open`).
+
+        The file stays open for the next ranged reads (the last :data:`OPEN_KEPT` files):
+        a pack read member by member in a shuffled order costs one ``lstat`` per member,
+        not an open.  The kept file is used only while the name still leads to it (same
+        device and inode): a file replaced since (a torn or damaged pack mended by a rename,
+        a link planted) is opened again, with the checks."""
+        with self._kept_lock:
+            f = self._kept.get(path)
+        if f is not None:
+            try:
+                st = os.lstat(os.path.join(self.root, path))
+                if (st.st_dev, st.st_ino) == f.ident:
+                    return f
+            except OSError:
+                pass
+        with self._open_regular(path) as opened:
+            f = _Kept(os.dup(opened.fileno()))
+        with self._kept_lock:
+            self._kept[path] = f
+            self._kept.move_to_end(path)
+            while len(self._kept) > self.OPEN_KEPT:
+                self._kept.popitem(last=False)  # (closed when no reader holds it)
+        return f
 
     def read_many(self, paths: list[str], limit: int | None = None) -> dict[str, bytes]:
         """The bytes of each of ``paths`` that exists (at most ``limit`` each)."""
@@ -301,3 +329,38 @@ class LocalBackend(Backend):
                 put_content(self, path, content)
             if progress is not None:
                 progress(1)
+
+
+def _preadv(fd: int, buffers: list[Any], offset: int) -> int:
+    """Fill ``buffers`` from ``offset`` of ``fd``; the number of bytes read (fewer at the
+    end of the file)."""
+    views = [memoryview(b).cast("B") for b in buffers if len(b)]
+    got = i = 0
+    while i < len(views):
+        n = os.preadv(fd, views[i : i + _IOV_MAX], offset + got)
+        if n == 0:
+            break
+        got += n
+        while n and i < len(views):  # past the buffers this call filled
+            if n >= len(views[i]):
+                n -= len(views[i])
+                i += 1
+            else:
+                views[i] = views[i][n:]
+                n = 0
+    return got
+
+
+class _Kept:
+    """A file descriptor kept open for ranged reads, closed when the last holder lets go
+    (a reader in another thread may still be using one that was dropped from the list)."""
+
+    __slots__ = ("fd", "ident")
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        st = os.fstat(fd)
+        self.ident = (st.st_dev, st.st_ino)
+
+    def __del__(self) -> None:
+        os.close(self.fd)

@@ -1,0 +1,66 @@
+"""Reads from a local store: pack files kept open between ranged reads (and opened again when
+the name leads to another file), and dataset rows that hand their buffers out once."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from test_blake3 import clip, commit_clips, files_of
+
+import artifacts
+from artifacts import Artifact
+from media import IntegrityError, Table
+
+
+def test_a_dataset_row_hands_its_buffer_out_once(store):
+    table = Table(columns=["audio", "label"])
+    for i in range(6):
+        table.add_data(clip(i), i)
+    draft = Artifact("ds", "dataset")
+    draft.add(table, "train")
+    v = store.commit(draft)
+    ds = v.dataset("train")
+    plan = ds.batches(3, seed=0)
+    for rows in ds.iter_batches(plan, prefetch=1, workers=2):
+        for r in rows:
+            first = r["audio"].numpy()
+            first[:] = 0  # the caller's own array
+            again = r["audio"].numpy()  # read again (checked again), not the changed buffer
+            assert np.array_equal(again, clip(r["label"]).numpy())
+
+
+def test_local_reads_keep_few_files_open_and_follow_a_replaced_pack(tmp_path):
+    store = artifacts.open_store(str(tmp_path / "s"), pack_min=2)
+    versions = [commit_clips(store, n=3, name=f"a{k}", first=3 * k) for k in range(40)]
+    before = len(os.listdir("/proc/self/fd"))
+    fresh = artifacts.open_store(store.url)
+    for v in versions:
+        for path in files_of(v):
+            fresh.artifact(v.qualified_name).read_bytes(path)
+    assert len(os.listdir("/proc/self/fd")) - before <= fresh.backend.OPEN_KEPT
+    # a pack mended by a rename (a new file) after it was opened is read anew
+    v = versions[0]
+    path, e = next((p, e) for p, e in files_of(v).items() if "pack" in e)
+    art = fresh.artifact(v.qualified_name)
+    good = art.read_bytes(path)
+    full = fresh.backend.local_path(f"packs/{e['pack']}")
+    with open(full, "rb") as f:
+        pack = f.read()
+    damaged = bytearray(pack)
+    damaged[e["offset"] + 10] ^= 0xFF
+    os.chmod(full, 0o644)
+    with open(full, "r+b") as f:  # damaged in place: the kept file sees it
+        f.write(damaged)
+    with pytest.raises(IntegrityError, match="BLAKE3"):
+        art.read_bytes(path)
+    with open(full + ".new", "wb") as f:
+        f.write(pack)
+    os.replace(full + ".new", full)  # mended by a rename, as a commit mends it
+    assert art.read_bytes(path) == good
+    # a link planted where the pack was is refused, not followed
+    os.replace(full, full + ".moved")
+    os.symlink(full + ".moved", full)
+    with pytest.raises(IntegrityError, match="link"):
+        art.read_bytes(path)
