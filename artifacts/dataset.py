@@ -448,7 +448,7 @@ class _Read:
         if data is None:  # (asked again: read again, checked again)
             return self.artifact.open_media(path, sha256, size)
         # handed out once: the samples are built on this buffer, not on a copy of it
-        return OwnedBuffer(data) if isinstance(data, bytearray) else io.BytesIO(data)
+        return OwnedBuffer(data) if isinstance(data, (bytearray, memoryview)) else io.BytesIO(data)
 
 
 def _files_of(cell: Any) -> Iterator[tuple[str, str | None, int | None]]:

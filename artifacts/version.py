@@ -177,7 +177,7 @@ class Version(EntrySet):
             return self._store.objects.open_verified(e, name)
         data = self._read(e, name)
         # a pack member's buffer is this stream's alone: samples are built on it
-        return OwnedBuffer(data) if isinstance(data, bytearray) else io.BytesIO(data)
+        return OwnedBuffer(data) if isinstance(data, (bytearray, memoryview)) else io.BytesIO(data)
 
     def _said(self, path: str, sha256: str | None, size: int | None) -> dict[str, Any]:
         """Entry ``path``, after checking it against what a value's JSON says of it."""

@@ -10,19 +10,20 @@ __all__ = ["OwnedBuffer"]
 
 
 class OwnedBuffer(io.RawIOBase):
-    """A read-only, seekable stream over ``buf`` (a ``bytearray`` no one else holds).
+    """A read-only, seekable stream over ``buf``, a writable buffer no one else holds (a
+    ``bytearray``, or a view of a private mapping of a file made for this read).
 
     :meth:`take` gives the buffer itself to the caller, who may then change it (an array
     made on it is writable and the caller's own); the stream is closed then, so nothing
     can read the changed bytes through it.  Other reads copy, as ``io.BytesIO`` does.
     """
 
-    def __init__(self, buf: bytearray):
+    def __init__(self, buf: bytearray | memoryview):
         super().__init__()
-        self._buf: bytearray | None = buf
+        self._buf: bytearray | memoryview | None = buf
         self._pos = 0
 
-    def _data(self) -> bytearray:
+    def _data(self) -> bytearray | memoryview:
         if self._buf is None:
             raise ValueError("I/O operation on a closed or taken buffer")
         return self._buf
@@ -65,7 +66,7 @@ class OwnedBuffer(io.RawIOBase):
         """A copy of every byte (as ``io.BytesIO.getvalue``)."""
         return bytes(self._data())
 
-    def take(self) -> bytearray:
+    def take(self) -> bytearray | memoryview:
         """The whole buffer, now the caller's; the stream is closed."""
         data = self._data()
         self._buf = None

@@ -19,7 +19,8 @@ from media import Table
 
 
 class Ranges:
-    """Counts the ranged reads of a store object's backend (and their sizes)."""
+    """Counts the ranged reads (and local mappings) of a store object's backend (and their
+    sizes)."""
 
     def __init__(self, monkeypatch, store):
         self.calls: list[tuple[str, int, int]] = []
@@ -43,8 +44,18 @@ class Ranges:
             finally:
                 self.local.inner = False
 
+        real_map = store.backend.map_range
+
+        def counted_map(path, offset, size):  # (a local disk maps instead of reading)
+            got = real_map(path, offset, size)
+            if got is not None:
+                with self.lock:
+                    self.calls.append((path, offset, size))
+            return got
+
         monkeypatch.setattr(store.backend, "read_range", counted)
         monkeypatch.setattr(store.backend, "read_into", counted_into)
+        monkeypatch.setattr(store.backend, "map_range", counted_map)
 
 
 def fresh(store, ref="clips:v0"):

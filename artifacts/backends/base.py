@@ -88,6 +88,13 @@ class Backend(abc.ABC):
     def read_range(self, path: str, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` (fewer when the file is shorter)."""
 
+    def map_range(self, path: str, offset: int, size: int) -> memoryview | None:
+        """Bytes ``offset`` to ``offset + size`` of ``path`` (fewer when the file is
+        shorter) as a writable view of a private mapping of the file, made for this call
+        alone (writes to it stay in this process and in this view), or ``None`` when the
+        backend cannot map files (the default: the caller reads a copy instead)."""
+        return None
+
     def read_into(self, path: str, offset: int, buffers: list[Any]) -> int:
         """Fill ``buffers`` (writable, in order) with the bytes from ``offset``; return how
         many were read (fewer when the file ends first).  Default: one :meth:`read_range`,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import stat
@@ -26,6 +27,8 @@ from ._common import (
 from .base import Backend, Pack, members_match, put_content
 
 __all__ = ["LocalBackend"]
+
+_MAP_MIN = 16 << 10  # ranges of fewer bytes are copied, not mapped
 
 
 class LocalBackend(Backend):
@@ -125,6 +128,24 @@ class LocalBackend(Backend):
         from the page cache straight into them."""
         f = self._open_kept(path)  # (held while reading: it closes when nobody holds it)
         return _preadv(f.fd, buffers, offset)
+
+    def map_range(self, path: str, offset: int, size: int) -> memoryview | None:
+        """Bytes ``offset`` to ``offset + size`` of ``path`` as a view of a private
+        (copy-on-write) mapping of them, made for this call: no copy, and no new memory
+        until the caller writes to it (writes stay in the caller's pages, never reach the
+        file or another view).  A file is never changed in place by this library (it writes
+        a temporary file and renames it), so the view holds what was read; a program that
+        truncates a mapped file in place could make a later access fault (SIGBUS), as with
+        any memory-mapped format."""
+        f = self._open_kept(path)
+        n = max(0, min(offset + size, os.fstat(f.fd).st_size) - offset)
+        if n < _MAP_MIN:  # (small or empty: a copy costs less than a mapping)
+            buf = bytearray(n)
+            got = _preadv(f.fd, [buf], offset)
+            return memoryview(buf)[:got]
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        mapped = mmap.mmap(f.fd, offset + n - start, offset=start, access=mmap.ACCESS_COPY)
+        return memoryview(mapped)[offset - start :]
 
     def _open_kept(self, path: str) -> _Kept:
         """``path`` opened for ranged reads (with every check of :meth:`open`).

@@ -27,11 +27,14 @@ from .layout import pack_path
 
 __all__ = ["Member", "Span", "coalesce", "fetch_span", "read_members", "ReadAhead"]
 
+#: a member's checked bytes, the caller's own: a ``bytearray``, or a writable view of a
+#: private (copy-on-write) mapping of a local pack made for this read
+Buffer = bytearray | memoryview
+
 GAP = 256 << 10  # members at most this far apart share a ranged read (the gap is read too)
 SPAN = 8 << 20  # bytes of one ranged read at most (a lone larger member is one read)
 WINDOW = 32 << 20  # bytes of spans in flight or read ahead and not yet handed out
-LOCAL_WINDOW = 4 << 20  # the same on a local disk
-LOCAL_SPAN = 1 << 20  # bytes of one read on a local disk (each checked on a thread of its own)
+LOCAL_WINDOW = 4 << 20  # the same on a local disk, read in the caller's thread
 WORKERS = 8  # ranged reads at a time on an object store
 
 
@@ -101,37 +104,45 @@ def _matches(m: Member, b: Any) -> bool:
 
 def fetch_span(
     backend: Backend, span: Span, cache: BlobCache | None = None
-) -> dict[Key, bytearray | str]:
-    """Read ``span`` with one ranged read and check each member: its bytes (a
-    ``bytearray`` of its own, read straight into where the backend allows), or why they
-    are bad (raised as :class:`IntegrityError` when the member is asked for: a bad member
-    does not spoil its neighbours).  With a ``cache``, a span whose members are all there
+) -> dict[Key, Buffer | str]:
+    """Read ``span`` with one ranged read and check each member: its bytes (a writable
+    buffer of its own: a ``bytearray`` read straight into where the backend allows, or a
+    view of a private mapping of the pack on a local disk, no copy), or why they are bad
+    (raised as :class:`IntegrityError` when the member is asked for: a bad member does not
+    spoil its neighbours).  With a ``cache``, a span whose members are all there
     (and check) is not read; the members read are kept there."""
     ms = span.members
     if cache is not None:
         hits = {key_of(m): cache.get(m.digest, m.size) for m in ms}
         if all(v is not None for v in hits.values()):
             return hits  # type: ignore[return-value]
-    own = [bytearray(m.size) for m in ms]
-    buffers: list[Any] = []
-    pos = span.start
     gaps = [b.offset - a.offset - a.size for a, b in zip(ms, ms[1:])]
-    gap = memoryview(bytearray(max([0, *gaps])))  # scratch for the bytes between members
     overlap = any(g < 0 for g in gaps)
+    own: list[Any]
     try:
-        if overlap:  # (only a forged manifest has members that overlap)
-            data = backend.read_range(pack_path(span.pack), span.start, span.end - span.start)
+        path, n = pack_path(span.pack), span.end - span.start
+        mapped = None if overlap else backend.map_range(path, span.start, n)
+        if mapped is not None:  # a local disk: each member a view of a private mapping
+            got = len(mapped)
+            own = [mapped[m.offset - span.start : m.offset - span.start + m.size] for m in ms]
+        elif overlap:  # (only a forged manifest has members that overlap)
+            data = backend.read_range(path, span.start, n)
             got = len(data)
+            own = [bytearray(m.size) for m in ms]
             for m, b in zip(ms, own):
                 part = data[m.offset - span.start : m.offset - span.start + m.size]
                 b[: len(part)] = part
         else:
+            own = [bytearray(m.size) for m in ms]
+            buffers: list[Any] = []
+            pos = span.start
+            gap = memoryview(bytearray(max([0, *gaps])))  # scratch for the bytes between members
             for m, b in zip(ms, own):
                 if m.offset > pos:
                     buffers.append(gap[: m.offset - pos])  # the gap's bytes are not kept
                 buffers.append(b)
                 pos = m.offset + m.size
-            got = backend.read_into(pack_path(span.pack), span.start, buffers)
+            got = backend.read_into(path, span.start, buffers)
     except FileNotFoundError:
         return {key_of(m): f"its pack {span.pack[:16]}... is missing" for m in ms}
     except OSError as exc:  # e.g. S3's 416: the range is past the pack's end
@@ -140,7 +151,7 @@ def fetch_span(
             f"cannot be read ({exc}); the pack is shorter or damaged"
             for m in ms
         }
-    out: dict[Key, bytearray | str] = {}
+    out: dict[Key, Buffer | str] = {}
     for m, b in zip(ms, own):
         have = min(m.size, max(0, span.start + got - m.offset))
         if have != m.size:
@@ -158,7 +169,7 @@ def fetch_span(
     return out
 
 
-def checked(m: Member, got: bytearray | str) -> bytearray:
+def checked(m: Member, got: Buffer | str) -> Buffer:
     """The bytes of a fetched member, or its IntegrityError raised."""
     if isinstance(got, str):
         raise IntegrityError(f"{m.name}: {got}")
@@ -172,7 +183,7 @@ def read_members(
     workers: int = WORKERS,
     window: int = WINDOW,
     cache: BlobCache | None = None,
-) -> Iterator[tuple[Member, bytearray | str]]:
+) -> Iterator[tuple[Member, Buffer | str]]:
     """Each of ``members`` with its checked bytes (or why they are bad: see
     :func:`checked`), in the order given, read in coalesced spans on ``workers`` threads
     with at most about ``window`` bytes read ahead of the caller.  Local stores read in
@@ -189,7 +200,7 @@ def read_members(
             order.append(i)
         uses[i] += 1
     if backend.is_local or workers <= 1:
-        done: dict[int, dict[Key, bytearray | str]] = {}
+        done: dict[int, dict[Key, Buffer | str]] = {}
         for m in members:
             i = where[key_of(m)]
             if i not in done:
@@ -222,9 +233,9 @@ def read_members(
                 f.cancel()
 
 
-def _once(got: bytearray | str, key: Key, given: set[Key]) -> bytearray | str:
+def _once(got: Buffer | str, key: Key, given: set[Key]) -> Buffer | str:
     """``got``, or a copy of it when it was handed out before."""
-    if key in given and isinstance(got, bytearray):
+    if key in given and not isinstance(got, str):
         return bytearray(got)
     given.add(key)
     return got
@@ -269,7 +280,7 @@ class ReadAhead:
             self._pos = {k: i for ks in self._order.values() for i, k in enumerate(ks)}
         return self._order
 
-    def read(self, m: Member) -> bytearray:
+    def read(self, m: Member) -> Buffer:
         """The checked bytes of member ``m``, the caller's own (else
         :class:`IntegrityError`)."""
         k = key_of(m)
@@ -294,7 +305,6 @@ class ReadAhead:
         (called with the lock held)."""
         ms = self._order[pack] if self._order else []
         j = i if ms[i] not in self._waiting else max(self._ahead.get(pack, 0), i + 1)
-        asked = j == i  # (the first span then holds the member asked for now)
         todo = []
         room = self._window - self._bytes
         while j < len(ms) and (room > 0 or not todo):
@@ -306,10 +316,8 @@ class ReadAhead:
         if not todo:
             return
         local = self.backend.is_local
-        for k, span in enumerate(coalesce(todo, span=LOCAL_SPAN if local else SPAN)):
-            if local and not k and asked:
-                # the member asked for now: read here (a read from the disk is quick); the
-                # next spans are read and checked on other threads while the caller works
+        for span in coalesce(todo, span=self._window if local else SPAN):
+            if local:  # a read from the disk (a mapping, checked) is quick: no thread hand-off
                 fut: Future[Any] = Future()
                 fut.set_result(fetch_span(self.backend, span, self.cache))
             else:
