@@ -64,3 +64,50 @@ def test_local_reads_keep_few_files_open_and_follow_a_replaced_pack(tmp_path):
     os.symlink(full + ".moved", full)
     with pytest.raises(IntegrityError, match="link"):
         art.read_bytes(path)
+
+
+def test_mapped_members_are_the_callers_own(tmp_path):
+    store = artifacts.open_store(str(tmp_path / "s"))
+    v = commit_clips(store, n=20, first=700)
+    path = next(p for p, e in files_of(v).items() if "pack" in e and p.endswith(".wav"))
+    name = next(
+        n for n in v.value_names() if n.startswith("c") and v.get(n).source_file()[1] == path
+    )
+    first = v.get(name).numpy()
+    again = v.get(name).numpy()
+    assert first.flags.writeable and np.array_equal(first, again)
+    first[:] = 1  # changes this array only: not the other, not the pack, not a later read
+    assert not np.array_equal(first, again)
+    assert np.array_equal(v.get(name).numpy(), again)
+    assert np.array_equal(
+        artifacts.open_store(store.url).artifact(v.qualified_name).get(name).numpy(), again
+    )
+    v.verify()
+    # rows of a batch read of many members (one mapping for a pack's members) too
+    table = Table(columns=["audio", "label"])
+    for i in range(20):
+        table.add_data(clip(700 + i), i)
+    draft = Artifact("ds", "dataset")
+    draft.add(table, "train")
+    ds = store.commit(draft).dataset("train")
+    arrays = [r["audio"].numpy() for rows in ds.iter_batches(ds.batches(20)) for r in rows]
+    for a in arrays:
+        a[:] = 0
+    for rows in ds.iter_batches(ds.batches(20)):
+        for r in rows:
+            assert np.array_equal(r["audio"].numpy(), clip(700 + r["label"]).numpy())
+
+
+def test_a_file_system_that_cannot_map_files_is_read_by_copies(tmp_path, monkeypatch):
+    import mmap
+
+    store = artifacts.open_store(str(tmp_path / "s"))
+    v = commit_clips(store, n=20, first=800)
+
+    def refuse(*args, **kwargs):
+        raise OSError(19, "No such device")  # what mmap says where a file cannot be mapped
+
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    fresh = artifacts.open_store(store.url).artifact(v.qualified_name)
+    for i in range(800, 820):
+        assert np.array_equal(fresh.get(f"c{i}").numpy(), clip(i).numpy())

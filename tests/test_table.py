@@ -140,7 +140,7 @@ def test_large_table_opens_without_reading_audio(tmp_path, monkeypatch):
     assert table_at[0].startswith("packs/")  # 51 files: one pack
 
     reads: list[tuple[str, int | None]] = []
-    for name in ("read", "open", "read_range", "read_into"):
+    for name in ("read", "open", "read_range", "read_into", "map_range"):
         original = getattr(store.backend, name)
 
         def spy(path, *args, _original=original, **kwargs):

@@ -65,6 +65,9 @@ class Backend(abc.ABC):
 
     #: the root is a folder on the local disk (``local_path`` gives real paths)
     is_local: ClassVar[bool] = False
+    #: :meth:`map_range` maps files (no copy): a read of a range costs only the pages used,
+    #: so readers may join far-apart ranges into one
+    maps_files: ClassVar[bool] = False
     #: one listing of a folder of many files is cheaper than asking for each file
     #: (object stores: a request per 1000 names); ``False``: ask file by file
     lists_cheaply: ClassVar[bool] = True

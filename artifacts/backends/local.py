@@ -35,6 +35,7 @@ class LocalBackend(Backend):
     """A store root on the local disk, driven with ``os`` calls."""
 
     is_local = True
+    maps_files = True
     lists_cheaply = False  # a stat is cheaper than listing a fan-out folder of blobs
     honours_create_if_absent = True  # os.link refuses a taken name
 
@@ -139,13 +140,17 @@ class LocalBackend(Backend):
         any memory-mapped format."""
         f = self._open_kept(path)
         n = max(0, min(offset + size, os.fstat(f.fd).st_size) - offset)
-        if n < _MAP_MIN:  # (small or empty: a copy costs less than a mapping)
-            buf = bytearray(n)
-            got = _preadv(f.fd, [buf], offset)
-            return memoryview(buf)[:got]
-        start = offset - offset % mmap.ALLOCATIONGRANULARITY
-        mapped = mmap.mmap(f.fd, offset + n - start, offset=start, access=mmap.ACCESS_COPY)
-        return memoryview(mapped)[offset - start :]
+        if n >= _MAP_MIN:  # (small or empty: a copy costs less than a mapping)
+            start = offset - offset % mmap.ALLOCATIONGRANULARITY
+            try:
+                mapped = mmap.mmap(f.fd, offset + n - start, offset=start, access=mmap.ACCESS_COPY)
+            except OSError:  # a file system that cannot map files: read a copy
+                pass
+            else:
+                return memoryview(mapped)[offset - start :]
+        buf = bytearray(n)
+        got = _preadv(f.fd, [buf], offset)
+        return memoryview(buf)[:got]
 
     def _open_kept(self, path: str) -> _Kept:
         """``path`` opened for ranged reads (with every check of :meth:`open`).

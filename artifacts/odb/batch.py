@@ -36,6 +36,7 @@ SPAN = 8 << 20  # bytes of one ranged read at most (a lone larger member is one 
 WINDOW = 32 << 20  # bytes of spans in flight or read ahead and not yet handed out
 LOCAL_WINDOW = 4 << 20  # the same on a local disk, read in the caller's thread
 WORKERS = 8  # ranged reads at a time on an object store
+MAPPED = 1 << 40  # gap and span of a read that maps the file (no bytes read between members)
 
 
 class Member(NamedTuple):
@@ -190,7 +191,8 @@ def read_members(
     the caller's thread.  A member wanted twice comes the second time as a copy (each
     buffer has one owner)."""
     given: set[Key] = set()
-    spans = coalesce(members)
+    # a mapped range costs only the pages used: join all the members of a pack into one
+    spans = coalesce(members, MAPPED, MAPPED) if backend.maps_files else coalesce(members)
     where = {key_of(m): i for i, s in enumerate(spans) for m in s.members}
     uses = {i: 0 for i in range(len(spans))}
     order: list[int] = []  # spans in the order their first member is wanted
