@@ -6,29 +6,26 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import IO, Any, NoReturn
 
 from media import ArtifactSource, OpaqueValue, Value
 from media.buffers import OwnedBuffer
 from media.errors import IntegrityError, UnknownTypeError
-from media.paths import join_inside
-from media.value import CHUNK, check_range_args
+from media.value import check_range_args
 
+from . import bulk
+from .bulk import DOWNLOADS
 from .draft import Artifact
 from .entryset import EntrySet
 from .errors import EntryNotFoundError
 from .manifest import Manifest
 from .names import VALUE_JSON_RE
-from .odb.batch import Member, ReadAhead, checked, member_of, read_members
+from .odb.batch import ReadAhead, checked, member_of, read_members
 
 __all__ = ["Version", "BIG", "DOWNLOADS"]
 
 BIG = 64 << 20  # blobs above this are verified by streaming, not read into memory
-#: where ``download()`` writes by default, under the current directory
-DOWNLOADS = "artifact-downloads"
 
 #: the verbs of a draft: on a version they raise ReadOnlyError
 DRAFT_VERBS = (
@@ -269,62 +266,7 @@ class Version(EntrySet):
         Each file is checked against its digest before any file appears; on any error
         nothing of this download is left behind (not even ``root``, when it was made here).
         """
-        if paths is None:
-            chosen = sorted(self._entries)
-        else:
-            chosen = sorted(set(paths))
-            for path in chosen:
-                if path not in self._entries:
-                    raise EntryNotFoundError(f"no entry named {path!r} in {self.qualified_name}")
-        root = os.path.abspath(
-            os.fspath(root)
-            if root is not None
-            else os.path.join(DOWNLOADS, f"{self.name}-{self.version}")
-        )
-        made_root = not os.path.exists(root)
-        os.makedirs(root, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=".download-", dir=root)
-        moved: list[tuple[str, str | None]] = []  # (destination, the user's file it replaced)
-        try:
-            for path, m, data in self._progress(self._batched(chosen), len(chosen), "download"):
-                dest = join_inside(staging, path, "entry name")
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                if m is not None:
-                    data = checked(m, data)
-                    with open(dest, "wb") as out:
-                        out.write(data)
-                    continue
-                with self.open_entry(path) as src, open(dest, "wb") as out:
-                    shutil.copyfileobj(src, out, CHUNK)
-            dests = [join_inside(root, path, "entry name") for path in chosen]
-            for dest in dests:  # before any file moves: a folder where a file would go
-                if os.path.isdir(dest):
-                    raise IsADirectoryError(
-                        f"cannot download into {root}: {dest} is a folder, where "
-                        f"{self.qualified_name} has a file; download into another folder"
-                    )
-            for i, (path, dest) in enumerate(zip(chosen, dests)):
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                backup = None
-                if os.path.lexists(dest):  # the user's file is kept until the end
-                    backup = os.path.join(staging, ".replaced", str(i))
-                    os.makedirs(os.path.dirname(backup), exist_ok=True)
-                    os.replace(dest, backup)
-                moved.append((dest, backup))
-                os.replace(join_inside(staging, path, "entry name"), dest)
-        except BaseException:
-            for dest, backup in reversed(moved):  # put the user's files back as they were
-                try:
-                    if backup is None:
-                        os.unlink(dest)
-                    else:
-                        os.replace(backup, dest)
-                except OSError:
-                    pass
-            shutil.rmtree(root if made_root else staging, ignore_errors=True)
-            raise
-        shutil.rmtree(staging, ignore_errors=True)
-        return root
+        return bulk.download(self, root, paths)
 
     def verify(self, raise_on_error: bool = True) -> list[str]:
         """Re-hash every entry (following references); return the problems found.
@@ -332,63 +274,7 @@ class Version(EntrySet):
         With ``raise_on_error`` (the default) any problem raises :class:`IntegrityError`
         naming every bad entry.
         """
-        problems = []
-        paths = sorted(self._entries)
-        for path, m, data in self._progress(
-            self._batched(paths, cached=False), len(paths), "verify"
-        ):
-            try:
-                if m is not None:
-                    checked(m, data)
-                    continue
-                with self.open_entry(path) as f:
-                    while f.read(CHUNK):
-                        pass
-            except (IntegrityError, OSError, LookupError, ValueError) as exc:
-                # (a reference to a missing store or version, a forged entry: a problem to
-                # report like a bad byte, not a reason to stop the check)
-                problems.append(f"{path}: {exc}")
-        problems.sort()
-        if problems and raise_on_error:
-            raise IntegrityError(
-                f"{self.qualified_name}: {len(problems)} bad entr"
-                f"{'y' if len(problems) == 1 else 'ies'}:\n  " + "\n  ".join(problems)
-            )
-        return problems
-
-    def _batched(
-        self, paths: list[str], cached: bool = True
-    ) -> Iterator[tuple[str, Member | None, bytes | str]]:
-        """``(path, member, bytes or why they are bad)`` of the pack members among
-        ``paths``, read in coalesced, concurrent ranged reads in pack order, then
-        ``(path, None, b"")`` for each other entry (read by the caller)."""
-        objects = self._store.objects
-        packed, rest = [], []
-        for p in paths:
-            e = self._entries[p]
-            if objects.kind(e) == "packed":
-                packed.append((p, member_of(e, f"{self.qualified_name}/{p}")))
-            else:
-                rest.append(p)
-        packed.sort(key=lambda pm: (pm[1].pack, pm[1].offset, pm[0]))
-        cache = getattr(self._store, "cache", None) if cached else None
-        got = read_members(self._store.backend, [m for _, m in packed], cache=cache)
-        for (p, m), (_, data) in zip(packed, got):
-            yield p, m, data
-        for p in rest:
-            yield p, None, b""
-
-    def _progress(self, items: Iterator[Any], total: int, desc: str) -> Iterator[Any]:
-        """``items`` with a progress bar of ``total`` files, when bars are shown."""
-        bar = self._store.progress.counter(total, desc)
-        try:
-            for item in items:
-                yield item
-                if bar is not None:
-                    bar.update(1)
-        finally:
-            if bar is not None:
-                bar.close()
+        return bulk.verify(self, raise_on_error)
 
     def new_draft(self) -> Artifact:
         """A draft of the next version, with this version's entries and metadata."""
