@@ -1,7 +1,7 @@
-"""Running the examples of the docs as a reader would: ```console sessions command by
-command, comparing what each prints with what the doc shows.
+"""Running the examples of the docs as a reader would: ```python blocks as one script, and
+```console sessions command by command, comparing what each prints with what the doc shows.
 
-Shared by the tests of docs/*.md, so that every doc is run the same way.
+Shared by the tests of README.md and docs/*.md, so that every doc is run the same way.
 """
 
 from __future__ import annotations
@@ -15,6 +15,35 @@ from pathlib import Path
 
 #: the ``artifacts`` command of this interpreter's environment (put first on PATH below)
 SCRIPT = str(Path(sys.executable).with_name("artifacts"))
+
+
+def python_blocks(text: str) -> list[str]:
+    """The code of every ```python block of a Markdown text, in order."""
+    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+
+
+def run_blocks(blocks: list[str], folder: Path, name: str, marker: str, timeout: float) -> Path:
+    """Write ``blocks`` as one script ``folder/name`` that ends by printing ``marker``, run it
+    once in a fresh interpreter (warnings are errors) in ``folder`` and check it got to the
+    end; the script, for running again."""
+    script = folder / name
+    script.write_text("\n".join(blocks) + f"\nprint({marker!r})\n", encoding="utf-8")
+    run_script(script, marker, timeout)
+    return script
+
+
+def run_script(script: Path, marker: str, timeout: float) -> None:
+    """Run ``script`` in a fresh interpreter (warnings are errors) in its folder: it must
+    exit 0 and end by printing ``marker``."""
+    done = subprocess.run(
+        [sys.executable, "-W", "error", str(script)],
+        cwd=script.parent,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(marker)
 
 
 def console_session(doc: Path, heading: str) -> list[tuple[str, list[str]]]:
