@@ -225,6 +225,21 @@ def az_options(az_server) -> dict:
     return {"connection_string": az_server}
 
 
+@pytest.fixture
+def wandb(tmp_path_factory, monkeypatch):
+    """The real wandb client (the version the test extra pins), offline, with its folders
+    kept in a temporary folder."""
+    home = tmp_path_factory.mktemp("wandb-home")
+    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
+        monkeypatch.setenv(var, str(home))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    import wandb as client
+
+    assert client.__version__ == "0.31.0"
+    return client
+
+
 def store_url(backend: str, tmp_path, request) -> str:
     """A fresh store URL on ``backend``."""
     if backend == "local":
