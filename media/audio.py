@@ -291,16 +291,20 @@ class Audio(Media):
         dtype, ndim and caption (``null`` when none)."""
         obj = super().to_json(run_or_artifact)
         self._ensure_meta()
-        obj.update(
-            sample_rate=self._sample_rate,
-            duration=self._frames / self._sample_rate,
-            channels=self._channels,
-            frames=self._frames,
-            dtype=self._dtype,
-            ndim=self._ndim,
-            caption=self._caption,
-        )
+        obj.update(self._meta_json())
         return obj
+
+    def _meta_json(self) -> dict[str, Any]:
+        """The clip's fields of its JSON (audio-file and audio-segment write the same ones)."""
+        return {
+            "sample_rate": self._sample_rate,
+            "duration": self._frames / self._sample_rate,
+            "channels": self._channels,
+            "frames": self._frames,
+            "dtype": self._dtype,
+            "ndim": self._ndim,
+            "caption": self._caption,
+        }
 
     @classmethod
     def seq_to_json(

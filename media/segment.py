@@ -122,17 +122,7 @@ class AudioSegment(Audio):
         stop) and the segment's sample_rate, duration, channels, frames, dtype, ndim and
         caption."""
         obj = Media.to_json(self, run_or_artifact)
-        obj.update(
-            start=self._start,
-            stop=self._stop,
-            sample_rate=self._sample_rate,
-            duration=self._frames / self._sample_rate,
-            channels=self._channels,
-            frames=self._frames,
-            dtype=self._dtype,
-            ndim=self._ndim,
-            caption=self._caption,
-        )
+        obj.update(start=self._start, stop=self._stop, **self._meta_json())
         return obj
 
     @classmethod

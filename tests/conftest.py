@@ -61,6 +61,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Stop a server a fixture started: ask it to end, kill it if it is still there after
+    10 s (so that a stuck server cannot hang the session), and reap it."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_default_store(tmp_path, monkeypatch):
     """Every test gets its own embedded default store (never the user's)."""
@@ -191,12 +202,7 @@ def az_server(tmp_path_factory):
             else:
                 os.environ[_AZ_ENV] = saved
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 _AZ_ENV = "AZURE_STORAGE_CONNECTION_STRING"
@@ -217,6 +223,21 @@ def az_container(az_server):
 def az_options(az_server) -> dict:
     """The storage options that reach Azurite without the environment variable."""
     return {"connection_string": az_server}
+
+
+@pytest.fixture
+def wandb(tmp_path_factory, monkeypatch):
+    """The real wandb client (the version the test extra pins), offline, with its folders
+    kept in a temporary folder."""
+    home = tmp_path_factory.mktemp("wandb-home")
+    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
+        monkeypatch.setenv(var, str(home))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    import wandb as client
+
+    assert client.__version__ == "0.31.0"
+    return client
 
 
 def store_url(backend: str, tmp_path, request) -> str:

@@ -16,20 +16,13 @@ import random
 import sys
 import time
 
+from integrity_helpers import draft_with
+
 import artifacts
-from artifacts import Artifact
 
 
 def files(tag: str, j: int) -> dict[str, bytes]:
     return {f"f{i}.bin": hashlib.sha256(f"{tag}/{j}/{i}".encode()).digest() * 50 for i in range(3)}
-
-
-def draft(name: str, content: dict[str, bytes]) -> Artifact:
-    d = Artifact(name, "dataset")
-    for path, data in content.items():
-        with d.new_file(path, mode="wb") as f:
-            f.write(data)
-    return d
 
 
 def main() -> int:
@@ -57,12 +50,12 @@ def main() -> int:
         j = commits = reused = 0
         while time.monotonic() < end:
             content = files(a.tag, j)
-            debris = store.commit(draft(f"debris-{a.tag}", content))
+            debris = store.commit(draft_with(f"debris-{a.tag}", content))
             store.backend.delete(f"artifacts/debris-{a.tag}/versions/{debris.version}.json")
             pid = next(iter(debris.manifest.entries.values()))["pack"]
             time.sleep(a.grace + 0.3)
             present = store.backend.exists(f"packs/{pid}")
-            art = store.commit(draft(f"work-{a.tag}", content))
+            art = store.commit(draft_with(f"work-{a.tag}", content))
             reused += present and next(iter(art.manifest.entries.values()))["pack"] == pid
             commits += 1
             j += 1

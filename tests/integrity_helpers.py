@@ -15,10 +15,12 @@ import uuid
 from typing import Any
 
 import artifacts
+from artifacts import Artifact
 from artifacts.backends import LocalBackend
 from artifacts.manifest import canonical_json, entries_digest
 
 __all__ = [
+    "draft_with",
     "snapshot",
     "snapshot_dir",
     "open_backend_store",
@@ -27,6 +29,15 @@ __all__ = [
     "write_manifest",
     "blob_file",
 ]
+
+
+def draft_with(name: str, files: dict[str, bytes]) -> Artifact:
+    """A draft dataset ``name`` whose entries are ``files`` (path -> bytes)."""
+    draft = Artifact(name, "dataset")
+    for path, data in files.items():
+        with draft.new_file(path, mode="wb") as f:
+            f.write(data)
+    return draft
 
 
 def snapshot_dir(root: str | os.PathLike[str]) -> dict[str, str]:

@@ -70,12 +70,18 @@ def _media_path(store, name: str = "clip") -> str:
     return store.artifact("clips:v0").get(name).source_file()[1]
 
 
-@pytest.mark.parametrize("how", list(DAMAGE))
-def test_verify_names_each_damaged_blob(store, how):
+def _damage_wav_and_notes(store, how: str):
+    """Damage (``how``) the clip's WAV and notes.txt; the WAV's path and clips:v0 read again
+    through a fresh store (so that nothing read before the damage is reused)."""
     wav = _media_path(store)
     _damage(store, wav, how)
     _damage(store, "notes.txt", how)
-    art = artifacts.open_store(store.url).artifact("clips:v0")
+    return wav, artifacts.open_store(store.url).artifact("clips:v0")
+
+
+@pytest.mark.parametrize("how", list(DAMAGE))
+def test_verify_names_each_damaged_blob(store, how):
+    wav, art = _damage_wav_and_notes(store, how)
     problems = art.verify(raise_on_error=False)
     assert [p.split(":", 1)[0] for p in problems] == [wav, "notes.txt"]
     for p in problems:
@@ -102,10 +108,7 @@ def test_verify_names_a_missing_blob(store):
 
 @pytest.mark.parametrize("how", list(DAMAGE))
 def test_reading_a_damaged_blob_raises_integrity_error(store, how):
-    wav = _media_path(store)
-    _damage(store, wav, how)
-    _damage(store, "notes.txt", how)
-    art = artifacts.open_store(store.url).artifact("clips:v0")
+    wav, art = _damage_wav_and_notes(store, how)
     clip = art.get("clip")  # metadata comes from the JSON, which is intact
     assert clip.sample_rate == 16000 and clip.frames == len(CLIP)
     with pytest.raises(IntegrityError, match=f"clips:v0/{re.escape(wav)}: "):

@@ -5,11 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from doc_examples import python_blocks, run_blocks, run_script
+
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def python_blocks(text: str) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
 def test_readme_starts_with_the_two_setup_commands():
@@ -26,19 +24,8 @@ def test_readme_examples_run(tmp_path):
     in a row in the same folder and store, as a reader trying them again would."""
     blocks = python_blocks(README.read_text(encoding="utf-8"))
     assert len(blocks) >= 3
-    program = "\n".join(blocks) + "\nprint('README OK')\n"
-    script = tmp_path / "readme_examples.py"
-    script.write_text(program, encoding="utf-8")
-    for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-W", "error", str(script)],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip().endswith("README OK")
+    script = run_blocks(blocks, tmp_path, "readme_examples.py", "README OK", timeout=120)
+    run_script(script, "README OK", timeout=120)
 
 
 def test_architecture_backend_example_runs(tmp_path):

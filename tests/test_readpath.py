@@ -97,9 +97,7 @@ def test_a_damaged_member_fails_alone_in_a_loop(store, monkeypatch):
     (pid,) = packs_of(raw)
     v = store.artifact("clips:v0")
     e = v.entries[f"media/audio/{clip(5).sha256[:20]}.wav"]
-    data = bytearray(raw.read(pack_path(pid)))
-    data[e.offset + 60] ^= 0xFF
-    raw.write(pack_path(pid), bytes(data))
+    raw.flip_byte(pack_path(pid), e.offset + 60)
     _, v = fresh(store)
     for i in range(20):
         if i == 5:
@@ -290,9 +288,7 @@ def test_verify_reads_the_store_not_the_cache(store, tmp_path):
     raw = Raw(store.url)
     (pid,) = packs_of(raw)
     e = v.entries[f"media/audio/{clip(5).sha256[:20]}.wav"]
-    data = bytearray(raw.read(pack_path(pid)))
-    data[e.offset + 60] ^= 0xFF
-    raw.write(pack_path(pid), bytes(data))
+    raw.flip_byte(pack_path(pid), e.offset + 60)
     problems = artifacts.open_store(store.url, cache=folder).artifact("clips:v0").verify(False)
     assert len(problems) == 1 and e.path in problems[0]
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from doc_examples import console_session, run_console_session
 
 from artifacts import Artifact, config, open_store
 from artifacts.config import ConfigError, Remote
@@ -433,20 +433,6 @@ def test_a_missing_azure_container_is_named(az_server):
 
 
 # -- the documented session ---------------------------------------------------------------
-def _session() -> list[tuple[str, list[str]]]:
-    """The commands of docs/cli.md's "Stores elsewhere" console block and their output."""
-    text = DOCS.read_text()
-    section = text.split("## Stores elsewhere", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```console\n(.*?)```", section, re.S).group(1)
-    steps: list[tuple[str, list[str]]] = []
-    for line in block.splitlines():
-        if line.startswith("$ "):
-            steps.append((line[2:], []))
-        else:
-            steps[-1][1].append(line)
-    return [(cmd, "\n".join(out).rstrip("\n").splitlines()) for cmd, out in steps]
-
-
 @pytest.mark.s3
 @pytest.mark.azure
 def test_the_documented_session_runs_as_shown(s3_server, az_server, tmp_path):
@@ -458,28 +444,6 @@ def test_the_documented_session_runs_as_shown(s3_server, az_server, tmp_path):
     blob_endpoint = re.search(r"BlobEndpoint=http://([^/;]+)/", az_server).group(1)
     subst = {"http://127.0.0.1:9000": s3_server, "127.0.0.1:10000": blob_endpoint}
     env = env_without("AWS_ENDPOINT_URL", "AZURE_STORAGE_CONNECTION_STRING")
-    env["PATH"] = os.path.dirname(SCRIPT) + os.pathsep + env["PATH"]
-    steps = _session()
+    steps = console_session(DOCS, "Stores elsewhere")
     assert len(steps) >= 10
-    for command, expected in steps:
-        for doc, real in subst.items():
-            command = command.replace(doc, real)
-            expected = [line.replace(doc, real) for line in expected]
-        if command.startswith("export "):
-            name, _, value = command[len("export ") :].partition("=")
-            env[name] = shlex.split(value)[0]
-            assert expected == [], command
-            continue
-        done = subprocess.run(
-            ["bash", "-c", command],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=180,
-        )
-        got = done.stdout.rstrip("\n").splitlines()
-        if done.returncode:
-            got.append(f"[exit {done.returncode}]")
-        assert got == expected, command
+    run_console_session(steps, tmp_path, env, subst)

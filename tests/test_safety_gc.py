@@ -19,9 +19,9 @@ import threading
 import time
 
 import pytest
+from integrity_helpers import draft_with
 
 import artifacts
-from artifacts import Artifact
 
 OLD = 2.0  # seconds: the grace used here; debris is made older than that
 
@@ -40,19 +40,11 @@ def _files(seed: int) -> dict[str, bytes]:
     return {f"f{i}.bin": hashlib.sha256(f"{seed}/{i}".encode()).digest() * 40 for i in range(3)}
 
 
-def _draft(name: str, files: dict[str, bytes]) -> Artifact:
-    draft = Artifact(name, "dataset")
-    for path, data in files.items():
-        with draft.new_file(path, mode="wb") as f:
-            f.write(data)
-    return draft
-
-
 def _plant_old_debris(url: str, files: dict[str, bytes]) -> None:
     """A pack and its index that no manifest names (a commit killed before its manifest),
     older than the grace."""
     store = _open(url)
-    store.commit(_draft("debris", files))
+    store.commit(draft_with("debris", files))
     store.backend.delete("artifacts/debris/versions/v0.json")
     if store.is_local():
         for sub in ("packs", "blobs"):
@@ -75,7 +67,7 @@ def test_gc_paused_before_deleting_while_a_commit_reuses_the_files(backend, tmp_
 
     def delete(path: str) -> None:
         if not threads:  # gc has listed and decided; a commit runs now
-            t = threading.Thread(target=committer.commit, args=(_draft("clips", files),))
+            t = threading.Thread(target=committer.commit, args=(draft_with("clips", files),))
             t.start()
             threads.append(t)
             t.join(timeout=3)  # (it waits for the gc to finish, or lands meanwhile)
@@ -104,7 +96,7 @@ def test_gc_while_a_commit_is_between_its_reuse_decision_and_its_manifest(
         return real_write_many(items, progress)
 
     committer.backend.write_many = write_many
-    art = committer.commit(_draft("clips", files))
+    art = committer.commit(draft_with("clips", files))
     assert reports and reports[0].deleted == [] and reports[0].kept_young > 0
     assert art.verify(raise_on_error=False) == []
     # the lease is gone with the commit: the next gc is not held back by it

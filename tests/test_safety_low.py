@@ -118,7 +118,9 @@ def test_a_table_cell_nested_thousands_deep_is_a_type_error():
         Table(columns=["a"], data=[[_deep(3000)]])
 
 
-def test_a_download_that_fails_half_way_leaves_the_users_files(tmp_path):
+def _three_files_and_a_users_folder(tmp_path):
+    """A version of a.txt, m.txt and z.txt, and a folder of the user's that holds its own
+    a.txt: where a failed download must leave things as they were."""
     store = artifacts.open_store(tmp_path / "s")
     d = Artifact("a", "dataset")
     for name in ("a.txt", "m.txt", "z.txt"):
@@ -128,6 +130,11 @@ def test_a_download_that_fails_half_way_leaves_the_users_files(tmp_path):
     dest = tmp_path / "mine"
     dest.mkdir()
     (dest / "a.txt").write_text("the user's own a.txt")
+    return art, dest
+
+
+def test_a_download_that_fails_half_way_leaves_the_users_files(tmp_path):
+    art, dest = _three_files_and_a_users_folder(tmp_path)
     (dest / "z.txt").mkdir()  # a folder where the artifact has a file
     (dest / "z.txt" / "keep").write_text("keep")
     with pytest.raises(IsADirectoryError, match="is a folder"):
@@ -138,15 +145,7 @@ def test_a_download_that_fails_half_way_leaves_the_users_files(tmp_path):
 
 
 def test_a_download_interrupted_while_moving_puts_the_users_files_back(tmp_path, monkeypatch):
-    store = artifacts.open_store(tmp_path / "s")
-    d = Artifact("a", "dataset")
-    for name in ("a.txt", "m.txt", "z.txt"):
-        with d.new_file(name) as f:
-            f.write(f"stored {name}")
-    art = store.commit(d)
-    dest = tmp_path / "mine"
-    dest.mkdir()
-    (dest / "a.txt").write_text("the user's own a.txt")
+    art, dest = _three_files_and_a_users_folder(tmp_path)
     real_replace = os.replace
 
     def replace(src, dst):

@@ -16,6 +16,7 @@ import os
 
 import pytest
 from conftest import store_url
+from integrity_helpers import draft_with
 
 import artifacts
 from artifacts import Artifact
@@ -36,14 +37,6 @@ def _blob(seed: int, size: int = BIG) -> bytes:
         block = hashlib.sha256(block).digest()
         out += block
     return bytes(out[:size])
-
-
-def _draft(name: str, files: dict[str, bytes]) -> Artifact:
-    draft = Artifact(name, "dataset")
-    for path, data in files.items():
-        with draft.new_file(path, mode="wb") as f:
-            f.write(data)
-    return draft
 
 
 def test_a_failed_write_leaves_another_writers_whole_file(tmp_path):
@@ -87,7 +80,7 @@ def test_a_failed_commit_removes_nothing_another_commit_published(tmp_path, monk
             self.f = f
 
         def read(self, n=-1):
-            other.commit(_draft("b", files))
+            other.commit(draft_with("b", files))
             raise Boom
 
         def close(self):
@@ -116,7 +109,7 @@ def test_s3_never_skips_an_upload_on_a_cached_listing(s3_bucket):
     mine.gc(dry_run=True)  # this process lists blobs/: s3fs caches the listing
     theirs = artifacts.open_store(url, pack_min=None, skip_instance_cache=True)
     assert blob_path(digest) in theirs.gc(grace=0).deleted  # another process's gc
-    art = mine.commit(_draft("clips", {"big.bin": data}))
+    art = mine.commit(draft_with("clips", {"big.bin": data}))
     assert art.verify(raise_on_error=False) == []
     assert (
         artifacts.open_store(url, skip_instance_cache=True)
@@ -130,13 +123,13 @@ def test_s3_never_skips_an_upload_on_a_cached_listing(s3_bucket):
 def test_committing_the_good_bytes_repairs_a_damaged_blob(backend, tmp_path, request):
     store = artifacts.open_store(store_url(backend, tmp_path, request), pack_min=None)
     data = _blob(4)
-    v0 = store.commit(_draft("clips", {"big.bin": data}))
+    v0 = store.commit(draft_with("clips", {"big.bin": data}))
     path = blob_path(hashlib.sha256(data).hexdigest())
     damaged = bytearray(data)
     damaged[BIG // 2] ^= 1
     store.backend.write(path, bytes(damaged))  # same size, one bit flipped
     assert v0.verify(raise_on_error=False)
-    store.commit(_draft("again", {"big.bin": data}))
+    store.commit(draft_with("again", {"big.bin": data}))
     assert store.backend.read(path) == data
     assert store.artifact("clips:v0").verify(raise_on_error=False) == []
 
@@ -145,14 +138,14 @@ def test_committing_the_good_bytes_repairs_a_damaged_blob(backend, tmp_path, req
 def test_committing_the_good_bytes_repairs_a_damaged_pack(backend, tmp_path, request):
     store = artifacts.open_store(store_url(backend, tmp_path, request), pack_min=2)
     files = {f"f{i}.bin": _blob(10 + i, 1000) for i in range(3)}
-    v0 = store.commit(_draft("clips", files))
+    v0 = store.commit(draft_with("clips", files))
     pid = next(iter(v0.manifest.entries.values()))["pack"]
     good = store.backend.read(pack_path(pid))
     damaged = bytearray(good)
     damaged[10] ^= 1
     store.backend.write(pack_path(pid), bytes(damaged))
     fresh = artifacts.open_store(store.url, pack_min=2)
-    again = fresh.commit(_draft("again", files))
+    again = fresh.commit(draft_with("again", files))
     assert again.verify(raise_on_error=False) == []
     assert fresh.backend.read(pack_path(pid)) == good  # the same members: the same pack, mended
     assert fresh.artifact("clips:v0").verify(raise_on_error=False) == []
@@ -168,6 +161,6 @@ def test_a_planted_pack_cannot_pre_empt_a_file(backend, tmp_path, request):
     store.backend.write(pack_path(pid), b"\x00" * len(secret))  # planted: wrong bytes
     index = {"_type": "pack-index", "format": 1, "members": members}
     store.backend.write(pack_path(pid) + ".idx", canonical_json(index))
-    art = store.commit(_draft("clips", {"secret.bin": secret, "other.bin": _blob(21, 999)}))
+    art = store.commit(draft_with("clips", {"secret.bin": secret, "other.bin": _blob(21, 999)}))
     assert art.verify(raise_on_error=False) == []
     assert artifacts.open_store(store.url).artifact("clips:v0").read_bytes("secret.bin") == secret

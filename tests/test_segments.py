@@ -190,19 +190,6 @@ def test_a_list_of_segments_is_not_logged_as_whole_clips(tmp_path):
 
 
 # -- the wandb client --------------------------------------------------------------------------
-@pytest.fixture
-def wandb(tmp_path_factory, monkeypatch):
-    """The real wandb client, offline, with its folders kept in a temporary folder."""
-    home = tmp_path_factory.mktemp("wandb-home")
-    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
-        monkeypatch.setenv(var, str(home))
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    import wandb as client
-
-    return client
-
-
 class CountingEntries:
     """What the client asks of a source artifact: ``get_entry(path).download()``, counted."""
 

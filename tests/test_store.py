@@ -81,9 +81,12 @@ class Raw:
 
     def flip(self, digest: str) -> None:
         """Flip the first byte of a blob (same size, different bytes)."""
-        rel = blob_path(digest)
+        self.flip_byte(blob_path(digest), 0)
+
+    def flip_byte(self, rel: str, at: int) -> None:
+        """Flip the byte at offset ``at`` of the file ``rel`` (same size, different bytes)."""
         data = bytearray(self.read(rel))
-        data[0] ^= 0xFF
+        data[at] ^= 0xFF
         self.write(rel, bytes(data))
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 
 import numpy as np
 import pytest
+from frozen_stores import read_only_copy
 
 import artifacts
 from media import Audio, Table
@@ -80,25 +80,10 @@ DIGESTS = {
 RAMP = (np.arange(100, dtype=np.float32) - 50) / 64
 
 
-def _tree(root: str) -> dict[str, str]:
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            with open(full, "rb") as f:
-                rel = os.path.relpath(full, root).replace(os.sep, "/")
-                out[rel] = hashlib.sha256(f.read()).hexdigest()
-    return out
-
-
 @pytest.fixture
 def frozen(tmp_path):
     """A copy of the frozen store; the test fails if reading it changed any file."""
-    assert _tree(FIXTURE) == FILES, "tests/fixtures/store-format-1 was altered"
-    root = str(tmp_path / "store")
-    shutil.copytree(FIXTURE, root)
-    yield root
-    assert _tree(root) == FILES, "reading the store wrote to it"
+    yield from read_only_copy(FIXTURE, FILES, tmp_path)
 
 
 def test_names_versions_and_aliases(frozen):

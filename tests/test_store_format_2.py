@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 
 import blake3
 import numpy as np
 import pytest
+from frozen_stores import copy_frozen, read_only_copy, tree
 
 import artifacts
 from media import Audio, IntegrityError, Table
@@ -163,30 +163,10 @@ DIGESTS = {
 }
 
 
-def _tree(root: str) -> dict[str, str]:
-    out = {}
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            full = os.path.join(dirpath, name)
-            with open(full, "rb") as f:
-                rel = os.path.relpath(full, root).replace(os.sep, "/")
-                out[rel] = hashlib.sha256(f.read()).hexdigest()
-    return out
-
-
-def _copy(tmp_path) -> str:
-    assert _tree(FIXTURE) == FILES, "tests/fixtures/store-format-2 was altered"
-    root = str(tmp_path / "store")
-    shutil.copytree(FIXTURE, root)
-    return root
-
-
 @pytest.fixture
 def frozen(tmp_path):
     """A copy of the frozen store; the test fails if reading it changed any file."""
-    root = _copy(tmp_path)
-    yield root
-    assert _tree(root) == FILES, "reading the store wrote to it"
+    yield from read_only_copy(FIXTURE, FILES, tmp_path)
 
 
 def _damage(root: str, rel: str, offset: int) -> dict[str, str]:
@@ -198,7 +178,7 @@ def _damage(root: str, rel: str, offset: int) -> dict[str, str]:
         byte = f.read(1)
         f.seek(offset)
         f.write(bytes([byte[0] ^ 0x01]))
-    return _tree(root)
+    return tree(root)
 
 
 def _stored_files(version) -> dict[str, dict]:
@@ -390,7 +370,7 @@ def test_a_damaged_pack_byte_is_refused_naming_blake3(tmp_path):
     """One flipped byte of the ramp's WAV inside the pack: every read of it (the entry, the
     value, a reference to it in another artifact, verify) fails naming BLAKE3; the other
     members still read; and reading wrote nothing (the damage was not mended)."""
-    root = _copy(tmp_path)
+    root = copy_frozen(FIXTURE, FILES, tmp_path)
     store = artifacts.open_store(root)
     offset = store.artifact("clips:v0").manifest["entries"][RAMP_WAV]["offset"]
     damaged = _damage(root, f"packs/{PACK}", offset + 200)  # in its samples
@@ -406,14 +386,14 @@ def test_a_damaged_pack_byte_is_refused_naming_blake3(tmp_path):
     assert len(problems) == 1 and problems[0].startswith(RAMP_WAV) and "BLAKE3" in problems[0]
     assert clips.dataset("train")[3]["audio"].numpy().tobytes() == clip_samples(3).tobytes()
     assert clips.read_bytes("readme.txt") == TEXT["readme.txt"]
-    assert _tree(root) == damaged
+    assert tree(root) == damaged
 
 
 def test_a_damaged_chunk_fails_only_the_windows_that_cover_it(tmp_path):
     """One flipped byte in chunk 20 of the recording: windows elsewhere read (only their
     chunks are checked), a window over it fails naming the chunk, the whole file fails
     naming BLAKE3."""
-    root = _copy(tmp_path)
+    root = copy_frozen(FIXTURE, FILES, tmp_path)
     damaged = _damage(root, f"blobs/sha256/{WAV_SHA[:2]}/{WAV_SHA[2:]}", 20 * CHUNK + 100)
     store = artifacts.open_store(root)
     meeting = store.artifact("recordings:v0").get("meeting")
@@ -424,4 +404,4 @@ def test_a_damaged_chunk_fails_only_the_windows_that_cover_it(tmp_path):
         meeting.numpy(327_700, 327_800)
     with pytest.raises(IntegrityError, match="BLAKE3"):
         store.artifact("recordings:v0").read_bytes(WAV)
-    assert _tree(root) == damaged
+    assert tree(root) == damaged

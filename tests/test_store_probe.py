@@ -20,18 +20,13 @@ import uuid
 import numpy as np
 import pytest
 import s3fs
+from conftest import free_port, stop_process
 from test_store import Raw
 
 from artifacts import Artifact, UnsafeBackendError, open_store
 from media import Audio
 
 KEY, SECRET = "probe-key", "probe-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rclone() -> str:
@@ -45,7 +40,7 @@ def _rclone() -> str:
 def rclone_s3(tmp_path_factory):
     """``rclone serve s3`` on 127.0.0.1 over a temporary folder; yields s3fs storage options."""
     data = tmp_path_factory.mktemp("rclone-data")
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path_factory.mktemp("rclone-log") / "rclone.log", "wb")
     proc = subprocess.Popen(
         [_rclone(), "serve", "s3", "--auth-key", f"{KEY},{SECRET}"]
@@ -69,12 +64,7 @@ def rclone_s3(tmp_path_factory):
             "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}"},
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

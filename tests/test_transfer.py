@@ -19,6 +19,7 @@ from pathlib import Path
 import fsspec
 import numpy as np
 import pytest
+from doc_examples import console_session, run_console_session
 
 import artifacts
 from artifacts import Artifact, ArtifactError, ArtifactNotFoundError, open_store
@@ -355,19 +356,6 @@ SCRIPT = str(Path(sys.executable).with_name("artifacts"))
 DOCS = Path(REPO) / "docs" / "cli.md"
 
 
-def _session() -> list[tuple[str, list[str]]]:
-    """The commands of docs/cli.md's team session and their output."""
-    section = DOCS.read_text().split("## A team's session", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```console\n(.*?)```", section, re.S).group(1)
-    steps: list[tuple[str, list[str]]] = []
-    for line in block.splitlines():
-        if line.startswith("$ "):
-            steps.append((line[2:], []))
-        else:
-            steps[-1][1].append(line)
-    return [(cmd, "\n".join(out).rstrip("\n").splitlines()) for cmd, out in steps]
-
-
 @pytest.mark.s3
 def test_the_documented_team_session_runs_as_shown(s3_server, tmp_path):
     import s3fs
@@ -375,27 +363,10 @@ def test_the_documented_team_session_runs_as_shown(s3_server, tmp_path):
     bucket = f"team-{uuid.uuid4().hex[:8]}"  # (test_remotes' session has "team-bucket")
     s3fs.S3FileSystem(endpoint_url=s3_server, skip_instance_cache=True).mkdir(bucket)
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    env["PATH"] = os.path.dirname(SCRIPT) + os.pathsep + env["PATH"]
-    steps = _session()
+    steps = console_session(DOCS, "A team's session")
     assert len(steps) >= 8
-    for command, expected in steps:
-        subst = {"http://127.0.0.1:9000": s3_server, "team-bucket": bucket}
-        for doc, real in subst.items():
-            command = command.replace(doc, real)
-            expected = [line.replace(doc, real) for line in expected]
-        done = subprocess.run(
-            ["bash", "-c", command],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=180,
-        )
-        got = done.stdout.rstrip("\n").splitlines()
-        if done.returncode:
-            got.append(f"[exit {done.returncode}]")
-        assert got == expected, command
+    subst = {"http://127.0.0.1:9000": s3_server, "team-bucket": bucket}
+    run_console_session(steps, tmp_path, env, subst)
 
 
 def test_cli_delete_and_copy_errors_are_one_line(tmp_path):

@@ -25,20 +25,6 @@ GENERATED = Path(__file__).parent / "fixtures" / "wandb_generated"
 BASIC = GENERATED / "basic"
 
 
-@pytest.fixture
-def wandb(tmp_path_factory, monkeypatch):
-    """The real wandb client, offline, with its folders kept in a temporary folder."""
-    home = tmp_path_factory.mktemp("wandb-home")
-    for var in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
-        monkeypatch.setenv(var, str(home))
-    monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_SILENT", "true")
-    import wandb as client
-
-    assert client.__version__ == "0.31.0"
-    return client
-
-
 def load_folder(store, folder: Path, name: str = "from-wandb"):
     draft = Artifact(name, "dataset")
     draft.add_dir(folder)
