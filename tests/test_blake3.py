@@ -187,3 +187,20 @@ def test_a_damaged_pack_member_is_refused_by_its_blake3(store):
     fresh = artifacts.open_store(store.url).artifact("clips:v0")
     with pytest.raises(IntegrityError, match=rf"{path}: stored bytes do not match BLAKE3"):
         fresh.read_bytes(path)
+
+
+def test_the_manifest_schema_describes_the_blake3_field(store):
+    import jsonschema
+
+    import schemas
+
+    v = commit_clips(store, n=20, big=True)
+    validator = jsonschema.Draft202012Validator(schemas.load("manifest"))
+    validator.validate(v.manifest.obj)  # the whole manifest, every entry, by the schema
+    path = next(p for p, e in v.manifest.entries.items() if "inline" in e)
+    bad = json.loads(canonical_json(v.manifest.obj))
+    bad["entries"][path]["blake3"] = "0" * 64  # never beside inline text
+    assert not validator.is_valid(bad)
+    bad = json.loads(canonical_json(v.manifest.obj))
+    bad["entries"][next(iter(files_of(v)))]["blake3"] = "0" * 63
+    assert not validator.is_valid(bad)
