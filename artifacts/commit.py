@@ -195,7 +195,7 @@ def _stage(
             # another store's entry: its bytes are copied here, so that the version reads
             # and verifies without that store (only add_reference points outside a store)
             e, content = _copied(store, staged.name, path, e, source)
-            if wants_chunks(e["size"]) or BLAKE3_KEY not in e:
+            if wants_chunks(e["size"]):  # (a BLAKE3 digest of the source comes along)
                 _add_digests(e, content, uploads)
             if e["size"] <= PACK_MEMBER_MAX:
                 small.setdefault(e["digest"], content)
