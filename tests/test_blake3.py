@@ -204,3 +204,23 @@ def test_the_manifest_schema_describes_the_blake3_field(store):
     bad = json.loads(canonical_json(v.manifest.obj))
     bad["entries"][next(iter(files_of(v)))]["blake3"] = "0" * 63
     assert not validator.is_valid(bad)
+
+
+def test_entries_copied_from_a_format_1_store_read_by_sha256(tmp_path):
+    from frozen_stores import copy_frozen
+    from test_store_format_1 import FILES, FIXTURE
+
+    src = artifacts.open_store(copy_frozen(FIXTURE, FILES, tmp_path))
+    old = src.artifact("packed:v0")
+    assert not any("blake3" in e for e in old.manifest.entries.values())
+    dst = artifacts.open_store(str(tmp_path / "dst"))
+    v = dst.commit(old.new_draft())  # another store's entries: their bytes are copied
+    copied = files_of(v)
+    assert copied and all(
+        e["digest"] == old.manifest.entries[p]["digest"] for p, e in copied.items()
+    )
+    # small files of a format-1 source keep no BLAKE3 (no second read of the source for it)
+    assert not any("blake3" in e for e in copied.values())
+    for path in copied:
+        assert v.read_bytes(path) == old.read_bytes(path)
+    v.verify()
