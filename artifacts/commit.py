@@ -101,8 +101,10 @@ def commit(
                     for e in same:
                         e[BLAKE3_KEY] = b3
                 checked = canonical_json(obj)  # (as checked: only the digests changed)
-            finally:
-                writer.finish()
+            except BaseException:
+                writer.join()  # nothing of the commit runs on after it raised
+                raise
+            writer.finish()
         else:
             _write(store, uploads, indexes, counter)
     finally:

@@ -34,6 +34,8 @@ _NAMES = {np.dtype(k): k for k in _FORMATS}  # dtype.name is slow; this lookup i
 def dtype_name(dtype: np.dtype) -> str:
     """``dtype.name``, quickly for the dtypes WAV files hold."""
     return _NAMES.get(dtype) or dtype.name
+
+
 MAX_DATA = 0xFFFFFFFF - 64  # RIFF sizes are 32-bit
 
 

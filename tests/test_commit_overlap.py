@@ -115,3 +115,18 @@ def test_the_committed_bytes_are_the_hashed_bytes(tmp_path):
         data = v.read_bytes(path)
         assert hashlib.sha256(data).hexdigest() == e["digest"]
         assert blake3.blake3(data).hexdigest() == e["blake3"]
+
+
+def test_an_error_while_hashing_waits_for_the_writer_and_makes_no_version(tmp_path, monkeypatch):
+    store = artifacts.open_store(str(tmp_path / "s"))
+    store.commit(clips(20))
+
+    def broken(buffer):
+        raise RuntimeError("hashing interrupted")
+
+    monkeypatch.setattr(commit_module, "file_digest", broken)
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="hashing interrupted"):
+        store.commit(clips(30))
+    assert threading.active_count() == before  # the writer was waited for
+    assert store.versions("clips") == ["v0"]
