@@ -102,7 +102,7 @@ def commit(
                         e[BLAKE3_KEY] = b3
                 checked = canonical_json(obj)  # (as checked: only the digests changed)
             except BaseException:
-                writer.join()  # nothing of the commit runs on after it raised
+                writer.cancel()  # nothing of the commit runs on after it raised
                 raise
             writer.finish()
         else:
@@ -115,14 +115,22 @@ def commit(
     return Version(store, manifest)
 
 
-def _write(store: Any, uploads: list[tuple[str, Any]], indexes: list[Any], counter: Any) -> None:
+def _write(
+    store: Any,
+    uploads: list[tuple[str, Any]],
+    indexes: list[Any],
+    counter: Any,
+    cancelled: threading.Event | None = None,
+) -> None:
     """Write the commit's files, then the indexes of its packs, then the store's marker
     if it has none yet (the first commit creates the store, just before its first
-    version; its fsync overlaps the hashing when this runs on a :class:`_Writer`)."""
+    version; its fsync overlaps the hashing when this runs on a :class:`_Writer`), unless
+    the commit was ``cancelled`` meanwhile."""
     store.backend.write_many(uploads, counter.update if counter else None)
     for rel, data in indexes:  # after their packs: an index means a whole pack
         store.backend.write(rel, data)
-    store.ensure_marker()
+    if cancelled is None or not cancelled.is_set():
+        store.ensure_marker()
 
 
 class _Writer(threading.Thread):
@@ -132,18 +140,34 @@ class _Writer(threading.Thread):
         super().__init__(name="artifacts-commit-writer", daemon=True)
         self._args = args
         self._error: BaseException | None = None
+        self._cancelled = threading.Event()
 
     def run(self) -> None:
         try:
-            _write(*self._args)
+            _write(*self._args, self._cancelled)
         except BaseException as exc:  # raised again by finish(), on the committing thread
             self._error = exc
 
     def finish(self) -> None:
-        self.join()
+        """Wait for the writes; raise the writer's error, if any."""
+        self._wait()
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+    def cancel(self) -> None:
+        """The commit failed: no marker for a new store; wait for the writes in flight
+        (their files are debris for ``gc``, as after a crash), raise nothing of them."""
+        self._cancelled.set()
+        self._wait()
+
+    def _wait(self) -> None:
+        try:
+            self.join()
+        except BaseException:  # an interrupt while waiting: the writes end first all the same
+            self._cancelled.set()
+            self.join()
+            raise
 
 
 def _copied(

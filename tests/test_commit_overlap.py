@@ -130,3 +130,30 @@ def test_an_error_while_hashing_waits_for_the_writer_and_makes_no_version(tmp_pa
         store.commit(clips(30))
     assert threading.active_count() == before  # the writer was waited for
     assert store.versions("clips") == ["v0"]
+
+
+def test_a_first_commit_that_fails_while_hashing_creates_no_store(tmp_path, monkeypatch):
+    store = artifacts.open_store(str(tmp_path / "s"))
+    cancelled = threading.Event()
+    real_cancel = commit_module._Writer.cancel
+    real_write_many = store.backend.write_many
+
+    def cancel(self):
+        cancelled.set()
+        return real_cancel(self)
+
+    def write_many(items, progress=None):
+        cancelled.wait(timeout=5)  # the writes end after the commit gave up on them
+        return real_write_many(items, progress)
+
+    def broken(buffer):
+        raise RuntimeError("hashing interrupted")
+
+    monkeypatch.setattr(commit_module._Writer, "cancel", cancel)
+    monkeypatch.setattr(store.backend, "write_many", write_many)
+    monkeypatch.setattr(commit_module, "file_digest", broken)
+    with pytest.raises(RuntimeError, match="hashing interrupted"):
+        store.commit(clips(20))
+    assert cancelled.is_set()
+    assert not (tmp_path / "s" / "store.json").exists()
+    assert not store.exists()
