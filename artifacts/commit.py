@@ -7,13 +7,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .backends.base import Pack
 from .draft import Artifact
 from .errors import ReadOnlyError
-from .manifest import Manifest, canonical_json, entries_digest, inline_text
+from .manifest import canonical_json, check_named, entries_digest, inline_text
 from .names import check_alias
 from .odb.chunks import (
     BLAKE3_KEY,
@@ -33,6 +34,10 @@ from .version import Version
 
 __all__ = ["commit"]
 
+#: stands in the checked manifest for a BLAKE3 digest computed while the files are written:
+#: a valid digest of the same length, so the check holds for the bytes with the real one
+_PENDING = "0" * 64
+
 
 def commit(
     store: Any, draft: Artifact, aliases: Iterable[str] = (), run_id: str | None = None
@@ -47,7 +52,8 @@ def commit(
     alias_list = [check_alias(a) for a in aliases if a != "latest"]
     store.check_writable()
     staged = draft.staged()
-    entries, uploads, indexes = _stage(store, staged)
+    pending: dict[str, tuple[Any, list[dict[str, Any]]]] = {}  # digest -> (bytes, entries)
+    entries, uploads, indexes = _stage(store, staged, pending)
     digest = entries_digest(entries)
     latest, n = store.refs.head(staged.name)  # (n: past deleted versions too)
     if latest is not None:
@@ -75,23 +81,93 @@ def commit(
         "entries": entries,
     }
     obj["version"] = version_or_refuse(staged.name, n)
-    checked = _check_readable(obj, staged.name)  # before anything is written
+    # checked before anything is written (with _PENDING for the digests still to compute)
+    checked = _check_readable(obj, staged.name)
     # the bar counts files: write_many reports a pack as one, its other files tick as read
     files = sum(len(c.parts) if isinstance(c, Pack) else 1 for _, c in uploads)
     counter = store.progress.counter(files, f"commit {staged.name}")
     if counter is not None:
         uploads = [(p, _counted(c, counter.update)) for p, c in uploads]
     try:
-        store.backend.write_many(uploads, counter.update if counter else None)
+        if pending:
+            # the files are written on a thread while this one hashes them with BLAKE3:
+            # both release the GIL (writev, blake3), so the hashing costs no extra time
+            # on a second core; the manifest is made only when both are done
+            writer = _Writer(store, uploads, indexes, counter)
+            writer.start()
+            try:
+                for content, same in pending.values():
+                    b3 = file_digest(content)
+                    for e in same:
+                        e[BLAKE3_KEY] = b3
+                checked = canonical_json(obj)  # (as checked: only the digests changed)
+            except BaseException:
+                writer.cancel()  # nothing of the commit runs on after it raised
+                raise
+            writer.finish()
+        else:
+            _write(store, uploads, indexes, counter)
     finally:
         if counter is not None:
             counter.close()
-    for rel, data in indexes:  # after their packs: an index means a whole pack
-        store.backend.write(rel, data)
-    store.ensure_marker()  # the first commit creates the store, with its first version
     manifest = store.refs.create_version(obj, latest, checked, n)
     _move_aliases(store, staged.name, obj["version"], alias_list)
     return Version(store, manifest)
+
+
+def _write(
+    store: Any,
+    uploads: list[tuple[str, Any]],
+    indexes: list[Any],
+    counter: Any,
+    cancelled: threading.Event | None = None,
+) -> None:
+    """Write the commit's files, then the indexes of its packs, then the store's marker
+    if it has none yet (the first commit creates the store, just before its first
+    version; its fsync overlaps the hashing when this runs on a :class:`_Writer`), unless
+    the commit was ``cancelled`` meanwhile."""
+    store.backend.write_many(uploads, counter.update if counter else None)
+    for rel, data in indexes:  # after their packs: an index means a whole pack
+        store.backend.write(rel, data)
+    if cancelled is None or not cancelled.is_set():
+        store.ensure_marker()
+
+
+class _Writer(threading.Thread):
+    """:func:`_write` on a thread; :meth:`finish` waits for it and raises what it raised."""
+
+    def __init__(self, *args: Any):
+        super().__init__(name="artifacts-commit-writer", daemon=True)
+        self._args = args
+        self._error: BaseException | None = None
+        self._cancelled = threading.Event()
+
+    def run(self) -> None:
+        try:
+            _write(*self._args, self._cancelled)
+        except BaseException as exc:  # raised again by finish(), on the committing thread
+            self._error = exc
+
+    def finish(self) -> None:
+        """Wait for the writes; raise the writer's error, if any."""
+        self._wait()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def cancel(self) -> None:
+        """The commit failed: no marker for a new store; wait for the writes in flight
+        (their files are debris for ``gc``, as after a crash), raise nothing of them."""
+        self._cancelled.set()
+        self._wait()
+
+    def _wait(self) -> None:
+        try:
+            self.join()
+        except BaseException:  # an interrupt while waiting: the writes end first all the same
+            self._cancelled.set()
+            self.join()
+            raise
 
 
 def _copied(
@@ -135,7 +211,10 @@ def _check_readable(obj: dict[str, Any], name: str) -> bytes:
             f"cannot commit {name}: its manifest would be {len(data)} bytes, more than the "
             f"{MANIFEST_MAX} a store reads; commit its files in several artifacts"
         )
-    Manifest.parse(data, f"{name} (not committed: nothing was written)")
+    # checked as a reader checks what it parses: the entries were built here, from parts
+    # already checked, so the object itself is checked (no JSON parsed back), and its
+    # digest was just computed from them
+    check_named(obj, f"{name} (not committed: nothing was written)", digest_known=True)
     return data
 
 
@@ -145,9 +224,10 @@ def _move_aliases(store: Any, name: str, version: str, aliases: list[str]) -> No
 
 
 def _stage(
-    store: Any, staged: Staged
+    store: Any, staged: Staged, pending: dict[str, Any]
 ) -> tuple[dict[str, Any], list[tuple[str, Any]], list[tuple[str, bytes]]]:
-    """The new manifest's entries, what to write and the new packs' indexes."""
+    """The new manifest's entries, what to write and the new packs' indexes.  New files
+    held in memory get their BLAKE3 digest later: they are added to ``pending``."""
     url = store.url
     entries: dict[str, Any] = {}
     uploads: dict[str, Any] = {}
@@ -176,7 +256,7 @@ def _stage(
             e.pop("offset", None)
             if not isinstance(content, (bytes, bytearray)):
                 content = CheckedOpener(content, e["digest"], e["size"], f"{staged.name}/{path}")
-            _add_digests(e, content, uploads)
+            _add_digests(e, content, uploads, pending)
             if e["size"] <= PACK_MEMBER_MAX:
                 small.setdefault(e["digest"], content)
                 e["_small"] = True
@@ -215,13 +295,22 @@ def _stage(
     return entries, list(uploads.items()), indexes
 
 
-def _add_digests(e: dict[str, Any], content: Any, uploads: dict[str, Any]) -> None:
+def _add_digests(
+    e: dict[str, Any], content: Any, uploads: dict[str, Any], pending: Any = None
+) -> None:
     """Record the BLAKE3 digest of a new file in ``e`` (and, for a large file, its chunk
     table, added to the uploads as a blob named by its sha256, written before the
     manifest).  A file read from a stream is read once for both, and checked against its
-    sha256 as it is read, so the digests are surely those of the committed bytes."""
+    sha256 as it is read, so the digests are surely those of the committed bytes.
+
+    With ``pending`` (digest -> (bytes, entries)), a file in memory without a table gets
+    :data:`_PENDING` for now: the commit hashes it while the files are written."""
     table: bytes | None = None
     if isinstance(content, (bytes, bytearray)):
+        if pending is not None and not wants_chunks(e["size"]):
+            e[BLAKE3_KEY] = _PENDING
+            pending.setdefault(e["digest"], (content, []))[1].append(e)
+            return
         e[BLAKE3_KEY] = file_digest(content)
         if wants_chunks(e["size"]):
             table = chunk_digests(content)

@@ -1,0 +1,159 @@
+"""The commit hashes its new files with BLAKE3 while a writer thread writes them.
+
+The manifest is checked before anything is written (with a stand-in of the same shape for
+the digests still to compute), and made only once both the hashing and the writes are done:
+every digest in it is the real one, a failed write makes no version, and no thread outlives
+the commit.  On a local store (the thread is the same on every backend).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+import blake3
+import numpy as np
+import pytest
+
+import artifacts
+import artifacts.commit as commit_module
+from artifacts import Artifact
+from media import Audio
+
+RATE = 16000
+
+
+def clips(n: int = 40) -> Artifact:
+    draft = Artifact("clips", "dataset")
+    for i in range(n):
+        x = (np.sin(np.arange(4000) * (i + 1) / 40) * 9000).astype(np.int16)
+        draft.add(Audio(x, RATE), f"c{i}")
+    return draft
+
+
+def test_blake3_is_computed_while_the_files_are_written(tmp_path, monkeypatch):
+    store = artifacts.open_store(str(tmp_path / "s"))
+    writing = threading.Event()
+    seen: list[bool] = []
+    real_write_many = store.backend.write_many
+    real_digest = commit_module.file_digest
+
+    def write_many(items, progress=None):
+        writing.set()
+        return real_write_many(items, progress)
+
+    def file_digest(buffer):
+        if not seen:  # the first hash waits (a while) for the writes to have started
+            seen.append(writing.wait(timeout=5))
+        return real_digest(buffer)
+
+    monkeypatch.setattr(store.backend, "write_many", write_many)
+    monkeypatch.setattr(commit_module, "file_digest", file_digest)
+    v = store.commit(clips())
+    assert seen == [True], "the BLAKE3 hashing did not overlap the writes"
+    for path, e in v.manifest.entries.items():
+        if "inline" not in e:
+            assert e["blake3"] == blake3.blake3(v.read_bytes(path)).hexdigest(), path
+
+
+def test_files_with_the_same_bytes_at_two_paths_both_get_the_real_digest(tmp_path):
+    store = artifacts.open_store(str(tmp_path / "s"))
+    draft = clips(20)
+    data = bytes(range(256)) * 100
+    for name in ("a.bin", "b.bin"):
+        with draft.new_file(name, "wb") as f:
+            f.write(data)
+    v = store.commit(draft)
+    want = blake3.blake3(data).hexdigest()
+    assert v.manifest.entries["a.bin"]["blake3"] == want
+    assert v.manifest.entries["b.bin"]["blake3"] == want
+    stored = store.backend.read("artifacts/clips/versions/v0.json").decode()
+    assert '"blake3":"' + "0" * 64 not in stored  # no stand-in reached the manifest
+    assert "pack" in v.manifest.entries["a.bin"]
+
+
+def test_a_failed_write_raises_makes_no_version_and_leaves_no_thread(tmp_path, monkeypatch):
+    store = artifacts.open_store(str(tmp_path / "s"))
+    store.commit(clips(20))  # the store exists
+    real_write_many = store.backend.write_many
+
+    def failing(items, progress=None):
+        real_write_many(items[:1], progress)  # part of the files, then the disk fills
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.backend, "write_many", failing)
+    before = threading.active_count()
+    draft = clips(30)
+    with pytest.raises(OSError, match="No space left"):
+        store.commit(draft)
+    assert threading.active_count() == before
+    assert store.versions("clips") == ["v0"]
+    monkeypatch.undo()
+    v1 = store.commit(draft)  # the same draft commits once the disk has room
+    assert store.versions("clips") == ["v0", "v1"]
+    v1.verify()
+
+
+def test_a_first_commit_whose_write_fails_creates_no_store(tmp_path, monkeypatch):
+    store = artifacts.open_store(str(tmp_path / "s"))
+
+    def failing(items, progress=None):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(store.backend, "write_many", failing)
+    with pytest.raises(OSError, match="Input/output"):
+        store.commit(clips(20))
+    assert not (tmp_path / "s" / "store.json").exists()
+
+
+def test_the_committed_bytes_are_the_hashed_bytes(tmp_path):
+    store = artifacts.open_store(str(tmp_path / "s"))
+    v = store.commit(clips(50))
+    for path, e in v.manifest.entries.items():
+        if "inline" in e:
+            continue
+        data = v.read_bytes(path)
+        assert hashlib.sha256(data).hexdigest() == e["digest"]
+        assert blake3.blake3(data).hexdigest() == e["blake3"]
+
+
+def test_an_error_while_hashing_waits_for_the_writer_and_makes_no_version(tmp_path, monkeypatch):
+    store = artifacts.open_store(str(tmp_path / "s"))
+    store.commit(clips(20))
+
+    def broken(buffer):
+        raise RuntimeError("hashing interrupted")
+
+    monkeypatch.setattr(commit_module, "file_digest", broken)
+    before = threading.active_count()
+    with pytest.raises(RuntimeError, match="hashing interrupted"):
+        store.commit(clips(30))
+    assert threading.active_count() == before  # the writer was waited for
+    assert store.versions("clips") == ["v0"]
+
+
+def test_a_first_commit_that_fails_while_hashing_creates_no_store(tmp_path, monkeypatch):
+    store = artifacts.open_store(str(tmp_path / "s"))
+    cancelled = threading.Event()
+    real_cancel = commit_module._Writer.cancel
+    real_write_many = store.backend.write_many
+
+    def cancel(self):
+        cancelled.set()
+        return real_cancel(self)
+
+    def write_many(items, progress=None):
+        cancelled.wait(timeout=5)  # the writes end after the commit gave up on them
+        return real_write_many(items, progress)
+
+    def broken(buffer):
+        raise RuntimeError("hashing interrupted")
+
+    monkeypatch.setattr(commit_module._Writer, "cancel", cancel)
+    monkeypatch.setattr(store.backend, "write_many", write_many)
+    monkeypatch.setattr(commit_module, "file_digest", broken)
+    with pytest.raises(RuntimeError, match="hashing interrupted"):
+        store.commit(clips(20))
+    assert cancelled.is_set()
+    assert not (tmp_path / "s" / "store.json").exists()
+    assert not store.exists()
