@@ -86,7 +86,11 @@ class LocalBackend(Backend):
         with self._open_regular(path) as f:
             if limit is None:
                 return f.read()
-            data = f.read(limit + 1)
+            # (read(limit + 1) would allocate the whole limit, 256 MiB for a manifest, first)
+            want = min(os.fstat(f.fileno()).st_size, limit) + 1
+            data = f.read(want)
+            if len(data) == want and want <= limit:  # grown since the fstat: read on, bounded
+                data += f.read(limit + 1 - want)
         if len(data) > limit:
             raise too_large(self._full(path), limit)
         return data
