@@ -32,6 +32,8 @@ def _free_port() -> int:
 @contextmanager
 def moto_server():
     """moto's S3 server on a free port; sets the AWS_* variables while it runs."""
+    import s3fs
+
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
@@ -41,6 +43,9 @@ def moto_server():
     endpoint = f"http://127.0.0.1:{port}"
     saved = {k: os.environ.get(k) for k in [*_AWS, "AWS_ENDPOINT_URL"]}
     os.environ.update(_AWS, AWS_ENDPOINT_URL=endpoint)
+    # fsspec keeps one S3 filesystem per set of arguments, with the endpoint it was made
+    # with: a figure after another's server must not reach the stopped one
+    s3fs.S3FileSystem.clear_instance_cache()
     try:
         deadline = time.time() + 30
         while True:
@@ -55,6 +60,7 @@ def moto_server():
     finally:
         proc.terminate()
         proc.wait(10)
+        s3fs.S3FileSystem.clear_instance_cache()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
