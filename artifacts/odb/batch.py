@@ -154,7 +154,7 @@ def fetch_span(
             for m in ms
         }
     out: dict[Key, Buffer | str] = {}
-    good = _check_all(ms, own, span.start + got)
+    good = _check_all(ms, own, span.start + got, split=backend.maps_files)
     for m, b, ok in zip(ms, own, good):
         have = min(m.size, max(0, span.start + got - m.offset))
         if have != m.size:
@@ -172,18 +172,20 @@ def fetch_span(
     return out
 
 
-def _check_all(ms: tuple[Member, ...], own: list[Any], end: int) -> list[bool]:
+def _check_all(ms: tuple[Member, ...], own: list[Any], end: int, split: bool) -> list[bool]:
     """Whether each member's bytes match its digest (members cut short by ``end`` are not
-    hashed).  The members of a large read are hashed on two threads: the hash functions
-    release the GIL, so a second core halves the time of checking them."""
+    hashed).  With ``split`` (a local read, made in the caller's thread) the members of a
+    large read are hashed on two threads: the hash functions release the GIL, so a second
+    core halves the time of checking them."""
 
     def check(part: range) -> list[bool]:
         return [ms[i].offset + ms[i].size <= end and _matches(ms[i], own[i]) for i in part]
 
-    if len(ms) < PARALLEL_MIN:
+    if len(ms) < PARALLEL_MIN or not split:  # (object stores: spans already read in parallel)
         return check(range(len(ms)))
     half = len(ms) // 2
-    later = _pool().submit(check, range(half, len(ms)))
+    # (a pool of its own: a read-ahead thread waiting here on its own pool could deadlock)
+    later = _hasher().submit(check, range(half, len(ms)))
     return check(range(half)) + later.result()
 
 
@@ -358,7 +360,17 @@ class ReadAhead:
 
 
 _POOL: ThreadPoolExecutor | None = None
+_HASHER: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+
+
+def _hasher() -> ThreadPoolExecutor:
+    """The thread that checks half of a large read's members (its tasks wait on nothing)."""
+    global _HASHER
+    with _POOL_LOCK:
+        if _HASHER is None:
+            _HASHER = ThreadPoolExecutor(1, thread_name_prefix="read-check")
+        return _HASHER
 
 
 def _pool() -> ThreadPoolExecutor:
