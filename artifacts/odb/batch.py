@@ -12,6 +12,7 @@ few threads with at most :data:`WINDOW` bytes in flight.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
@@ -362,6 +363,18 @@ class ReadAhead:
 _POOL: ThreadPoolExecutor | None = None
 _HASHER: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+
+
+def _forget_pools() -> None:
+    """In a forked child (a DataLoader worker), the parent's pools have no threads: make new
+    ones when first needed (a task given to a pool without threads would wait forever)."""
+    global _POOL, _HASHER, _POOL_LOCK
+    _POOL = _HASHER = None
+    _POOL_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
 
 
 def _hasher() -> ThreadPoolExecutor:
