@@ -24,7 +24,7 @@ from typing import IO, Any
 import numpy as np
 
 from media import Table, load_cell
-from media.buffers import OwnedBuffer
+from media.buffers import stream_of
 
 __all__ = ["Dataset", "Batches"]
 
@@ -448,7 +448,7 @@ class _Read:
         if data is None:  # (asked again: read again, checked again)
             return self.artifact.open_media(path, sha256, size)
         # handed out once: the samples are built on this buffer, not on a copy of it
-        return OwnedBuffer(data) if isinstance(data, (bytearray, memoryview)) else io.BytesIO(data)
+        return stream_of(data)
 
 
 def _files_of(cell: Any) -> Iterator[tuple[str, str | None, int | None]]:

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import IO, Any, NoReturn
 
 from media import ArtifactSource, OpaqueValue, Value
-from media.buffers import OwnedBuffer
+from media.buffers import stream_of
 from media.errors import IntegrityError, UnknownTypeError
 from media.value import check_range_args
 
@@ -174,7 +174,7 @@ class Version(EntrySet):
             return self._store.objects.open_verified(e, name)
         data = self._read(e, name)
         # a pack member's buffer is this stream's alone: samples are built on it
-        return OwnedBuffer(data) if isinstance(data, (bytearray, memoryview)) else io.BytesIO(data)
+        return stream_of(data)
 
     def _said(self, path: str, sha256: str | None, size: int | None) -> dict[str, Any]:
         """Entry ``path``, after checking it against what a value's JSON says of it."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-__all__ = ["OwnedBuffer"]
+__all__ = ["OwnedBuffer", "stream_of"]
 
 
 class OwnedBuffer(io.RawIOBase):
@@ -76,3 +76,9 @@ class OwnedBuffer(io.RawIOBase):
     def close(self) -> None:
         self._buf = None
         super().close()
+
+
+def stream_of(data: bytes | bytearray | memoryview) -> io.RawIOBase | io.BytesIO:
+    """A stream over checked bytes: an :class:`OwnedBuffer` when they are a writable buffer
+    no one else holds (the samples are built on it, not on a copy), else a ``BytesIO``."""
+    return OwnedBuffer(data) if isinstance(data, (bytearray, memoryview)) else io.BytesIO(data)

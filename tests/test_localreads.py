@@ -111,3 +111,33 @@ def test_a_file_system_that_cannot_map_files_is_read_by_copies(tmp_path, monkeyp
     fresh = artifacts.open_store(store.url).artifact(v.qualified_name)
     for i in range(800, 820):
         assert np.array_equal(fresh.get(f"c{i}").numpy(), clip(i).numpy())
+
+
+@pytest.mark.parametrize("which", ["first", "last"])
+def test_a_damaged_member_is_caught_in_either_half_of_a_checked_read(tmp_path, which):
+    # a read of 8 or more members is checked on two threads, half each: damage in either
+    # half fails that member alone, in a loop of gets and in a batched read
+    from test_store import Raw
+
+    store = artifacts.open_store(str(tmp_path / "s"))
+    v = commit_clips(store, n=20, first=1000)
+    wavs = sorted(
+        ((e["offset"], p) for p, e in files_of(v).items() if p.endswith(".wav")),
+    )
+    offset, bad = wavs[0] if which == "first" else wavs[-1]
+    e = v.manifest.entries[bad]
+    Raw(store.url).flip_byte(f"packs/{e['pack']}", offset + 100)
+    fresh = artifacts.open_store(store.url).artifact(v.qualified_name)
+    names = [f"c{i}" for i in range(1000, 1020)]
+    failed = []
+    for name in names:
+        try:
+            fresh.get(name).numpy()
+        except IntegrityError as exc:
+            assert "BLAKE3" in str(exc) and bad in str(exc)
+            failed.append(name)
+    assert len(failed) == 1
+    got = fresh.read_many([(p, None, None) for _, p in wavs if p != bad])
+    assert len(got) == len(wavs) - 1
+    with pytest.raises(IntegrityError, match="BLAKE3"):
+        fresh.read_many([(p, None, None) for _, p in wavs])

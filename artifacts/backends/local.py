@@ -122,11 +122,7 @@ class LocalBackend(Backend):
     def read_range(self, path: str, offset: int, size: int) -> bytes:
         """``size`` bytes from ``offset`` (fewer when the file is shorter)."""
         f = self._open_kept(path)
-        n = max(0, min(offset + size, os.fstat(f.fd).st_size) - offset)
-        buf = bytearray(n)
-        got = _preadv(f.fd, [buf], offset)
-        del buf[got:]
-        return bytes(buf)
+        return bytes(_copy(f.fd, offset, _bounded(f.fd, offset, size)))
 
     def read_into(self, path: str, offset: int, buffers: list[Any]) -> int:
         """Fill ``buffers`` from ``offset`` with vectored reads (``preadv``): the bytes go
@@ -143,7 +139,7 @@ class LocalBackend(Backend):
         truncates a mapped file in place could make a later access fault (SIGBUS), as with
         any memory-mapped format."""
         f = self._open_kept(path)
-        n = max(0, min(offset + size, os.fstat(f.fd).st_size) - offset)
+        n = _bounded(f.fd, offset, size)
         if n >= _MAP_MIN:  # (small or empty: a copy costs less than a mapping)
             start = offset - offset % mmap.ALLOCATIONGRANULARITY
             try:
@@ -152,9 +148,7 @@ class LocalBackend(Backend):
                 pass
             else:
                 return memoryview(mapped)[offset - start :]
-        buf = bytearray(n)
-        got = _preadv(f.fd, [buf], offset)
-        return memoryview(buf)[:got]
+        return memoryview(_copy(f.fd, offset, n))
 
     def _open_kept(self, path: str) -> _Kept:
         """``path`` opened for ranged reads (with every check of :meth:`open`).
@@ -359,6 +353,18 @@ class LocalBackend(Backend):
                 put_content(self, path, content)
             if progress is not None:
                 progress(1)
+
+
+def _bounded(fd: int, offset: int, size: int) -> int:
+    """How many of ``size`` bytes from ``offset`` the file ``fd`` holds."""
+    return max(0, min(offset + size, os.fstat(fd).st_size) - offset)
+
+
+def _copy(fd: int, offset: int, n: int) -> bytearray:
+    """A copy of ``n`` bytes from ``offset`` of ``fd`` (fewer if it ends first)."""
+    buf = bytearray(n)
+    del buf[_preadv(fd, [buf], offset) :]
+    return buf
 
 
 def _preadv(fd: int, buffers: list[Any], offset: int) -> int:

@@ -11,7 +11,6 @@ few threads with at most :data:`WINDOW` bytes in flight.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from collections import OrderedDict
@@ -23,7 +22,7 @@ from media.errors import IntegrityError
 
 from ..backends.base import Backend
 from .cache import BlobCache
-from .chunks import BLAKE3_KEY, file_digest, mismatch
+from .chunks import BLAKE3_KEY, digest_matches, mismatch
 from .layout import pack_path
 
 __all__ = ["Member", "Span", "coalesce", "fetch_span", "read_members", "ReadAhead"]
@@ -95,14 +94,6 @@ Key = tuple[str, int, int, str, "str | None"]
 
 def key_of(m: Member) -> Key:
     return (m.pack, m.offset, m.size, m.digest, m.b3)
-
-
-def _matches(m: Member, b: Any) -> bool:
-    """Whether ``b`` (of the right size) is member ``m``'s bytes: by BLAKE3 when its digest
-    was recorded, else by sha256."""
-    if m.b3 is not None:
-        return file_digest(b) == m.b3
-    return hashlib.sha256(b).hexdigest() == m.digest
 
 
 def fetch_span(
@@ -180,7 +171,10 @@ def _check_all(ms: tuple[Member, ...], own: list[Any], end: int, split: bool) ->
     core halves the time of checking them."""
 
     def check(part: range) -> list[bool]:
-        return [ms[i].offset + ms[i].size <= end and _matches(ms[i], own[i]) for i in part]
+        return [
+            ms[i].offset + ms[i].size <= end and digest_matches(own[i], ms[i].digest, ms[i].b3)
+            for i in part
+        ]
 
     if len(ms) < PARALLEL_MIN or not split:  # (object stores: spans already read in parallel)
         return check(range(len(ms)))

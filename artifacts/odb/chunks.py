@@ -32,6 +32,7 @@ __all__ = [
     "file_digest",
     "digests_of_stream",
     "check_file",
+    "digest_matches",
     "mismatch",
     "CHUNK_SIZE",
     "CHUNKED_MIN",
@@ -122,12 +123,16 @@ def check_file(data: Any, e: Mapping[str, Any], name: str) -> None:
     n = memoryview(data).nbytes
     if n != e["size"]:
         raise IntegrityError(f"{name}: size is {n} bytes, expected {e['size']}")
-    b3 = e.get(BLAKE3_KEY)
+    if not digest_matches(data, e.get("digest"), e.get(BLAKE3_KEY)):
+        raise IntegrityError(f"{name}: {mismatch(e.get('digest'), e.get(BLAKE3_KEY))}")
+
+
+def digest_matches(data: Any, sha256: str | None, b3: str | None) -> bool:
+    """Whether ``data`` has the BLAKE3 digest ``b3`` when one was recorded, else the sha256
+    ``sha256`` (``None`` for both: nothing to check)."""
     if b3 is not None:
-        if file_digest(data) != b3:
-            raise IntegrityError(f"{name}: {mismatch(e.get('digest'), b3)}")
-    elif e.get("digest") is not None and hashlib.sha256(data).hexdigest() != e["digest"]:
-        raise IntegrityError(f"{name}: {mismatch(e['digest'], None)}")
+        return file_digest(data) == b3
+    return sha256 is None or hashlib.sha256(data).hexdigest() == sha256
 
 
 def mismatch(sha256: str | None, b3: str | None) -> str:
