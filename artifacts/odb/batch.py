@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -180,7 +180,7 @@ def _check_all(ms: tuple[Member, ...], own: list[Any], end: int, split: bool) ->
         return check(range(len(ms)))
     half = len(ms) // 2
     # (a pool of its own: a read-ahead thread waiting here on its own pool could deadlock)
-    later = _hasher().submit(check, range(half, len(ms)))
+    later = _soon(_hasher, check, range(half, len(ms)))
     return check(range(half)) + later.result()
 
 
@@ -236,7 +236,7 @@ def read_members(
                 # keep up to `window` bytes of spans on their way (the wanted one always)
                 while nxt < len(order) and (inflight < window or i not in futures):
                     j = order[nxt]
-                    futures[j] = pool.submit(fetch_span, backend, spans[j], cache)
+                    futures[j] = _soon(lambda: pool, fetch_span, backend, spans[j], cache)
                     inflight += spans[j].end - spans[j].start
                     nxt += 1
                 yield m, _once(futures[i].result()[key_of(m)], key_of(m), given)
@@ -337,7 +337,7 @@ class ReadAhead:
                 fut: Future[Any] = Future()
                 fut.set_result(fetch_span(self.backend, span, self.cache))
             else:
-                fut = _pool().submit(fetch_span, self.backend, span, self.cache)
+                fut = _soon(_pool, fetch_span, self.backend, span, self.cache)
             for mm in span.members:
                 self._waiting[key_of(mm)] = fut
                 self._bytes += mm.size
@@ -369,6 +369,22 @@ def _forget_pools() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools)
+
+
+def _soon(
+    pool: Callable[[], ThreadPoolExecutor], fn: Callable[..., Any], *args: Any
+) -> Future[Any]:
+    """``fn(*args)`` on ``pool()``, or at once in this thread when the interpreter is
+    exiting (pools take no new tasks then, and a read may run in an atexit handler)."""
+    try:
+        return pool().submit(fn, *args)
+    except RuntimeError:
+        done: Future[Any] = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # raised by result(), as from a pool
+            done.set_exception(exc)
+        return done
 
 
 def _hasher() -> ThreadPoolExecutor:
