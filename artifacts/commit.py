@@ -256,7 +256,10 @@ def _stage(
             e.pop("offset", None)
             if not isinstance(content, (bytes, bytearray)):
                 content = CheckedOpener(content, e["digest"], e["size"], f"{staged.name}/{path}")
-            _add_digests(e, content, uploads, pending)
+            if isinstance(content, (bytes, bytearray)) and e["digest"] in staged.blake3:
+                e[BLAKE3_KEY] = staged.blake3[e["digest"]]  # hashed while the draft was filled
+            else:
+                _add_digests(e, content, uploads, pending)
             if e["size"] <= PACK_MEMBER_MAX:
                 small.setdefault(e["digest"], content)
                 e["_small"] = True

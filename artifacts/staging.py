@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 from .entryset import EntrySet, check_metadata, parents
 from .manifest import ManifestEntry, may_inline
 from .names import check_artifact_name, check_entry_name
+from .odb.ahead import Ahead
+from .odb.chunks import wants_chunks
 from .spool import Spool
 
 __all__ = ["DraftState", "Staged"]
@@ -44,6 +46,9 @@ class Staged(NamedTuple):
     sources: Mapping[str, tuple[Any, str]]
     #: the version this draft was made from by ``new_draft()``, if any
     parent: Any
+    #: sha256 -> BLAKE3 digest of new files held in memory, computed as they were added
+    #: (files not found here are hashed by the commit)
+    blake3: Mapping[str, str] = {}
 
 
 class DraftState(EntrySet):
@@ -74,6 +79,7 @@ class DraftState(EntrySet):
         self._held = 0  # bytes of files held in memory that the spool could take
         self._unspilled: list[str] = []  # their paths, since the last spill
         self._spool: Spool | None = None
+        self._ahead = Ahead()  # BLAKE3 of new files in memory, hashed while adds go on
 
     #: Bytes of file contents a draft holds in memory before it moves them to a spool file
     #: on disk (see :mod:`artifacts.spool`); ``None`` keeps them all in memory.  Set it on
@@ -129,11 +135,8 @@ class DraftState(EntrySet):
                     )
             new_dirs = {"/".join(parents[:i]) for i in range(1, len(parents) + 1)} - self._dirs
         limit = self.spill_at
-        spillable = (
-            limit is not None
-            and isinstance(content, (bytes, bytearray))
-            and not may_inline(path, content)
-        )
+        in_memory = isinstance(content, (bytes, bytearray)) and not may_inline(path, content)
+        spillable = limit is not None and in_memory
         if spillable and self._held + len(content) > _spill_limit(limit):
             self._spill()  # before any change: when it fails, the draft is as it was
         self._record(path)
@@ -144,6 +147,8 @@ class DraftState(EntrySet):
         if spillable:
             self._held += len(content)
             self._unspilled.append(path)
+        if in_memory and not wants_chunks(len(content)):  # (a large file: hashed at commit)
+            self._ahead.add(entry["digest"], content)
         if source is not None:
             self._sources[path] = source
         else:
@@ -155,6 +160,7 @@ class DraftState(EntrySet):
         """Move the file bytes this draft holds in memory to its spool."""
         if self._spool is None:
             self._spool = Spool()
+        self._ahead.settle()  # its tasks hold the bytes until hashed
         for path in self._unspilled:
             content = self._pending.get(path)
             if isinstance(content, (bytes, bytearray)) and not may_inline(path, content):
@@ -168,10 +174,16 @@ class DraftState(EntrySet):
             self._unspilled.append(path)
             self._held += len(content)
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_ahead", None)  # (tasks of this process; hashed again where needed)
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         # a pickled draft carries its spooled bytes as bytes: they may spill again
         self.__dict__.update(state)
         self._held, self._unspilled, self._spool = 0, [], None
+        self._ahead = Ahead()
         for path, content in self._pending.items():
             if isinstance(content, (bytes, bytearray)):
                 self._hold(path, content)
@@ -240,6 +252,7 @@ class DraftState(EntrySet):
             self._pending,
             self._sources,
             self._parent,
+            self._ahead.settle(),
         )
 
     def _delete_entries(self, paths: Iterable[str]) -> None:

@@ -1,4 +1,6 @@
-"""The commit hashes its new files with BLAKE3 while a writer thread writes them.
+"""The commit hashes the new files a draft has no BLAKE3 digest for (one unpickled from
+another process; see tests/test_draft_digests.py for the digests computed while adding)
+with BLAKE3 while a writer thread writes them.
 
 The manifest is checked before anything is written (with a stand-in of the same shape for
 the digests still to compute), and made only once both the hashing and the writes are done:
@@ -9,6 +11,7 @@ the commit.  On a local store (the thread is the same on every backend).
 from __future__ import annotations
 
 import hashlib
+import pickle
 import threading
 
 import blake3
@@ -31,6 +34,11 @@ def clips(n: int = 40) -> Artifact:
     return draft
 
 
+def unhashed(draft: Artifact) -> Artifact:
+    """``draft`` as another process gets it: without the digests computed while adding."""
+    return pickle.loads(pickle.dumps(draft))
+
+
 def test_blake3_is_computed_while_the_files_are_written(tmp_path, monkeypatch):
     store = artifacts.open_store(str(tmp_path / "s"))
     writing = threading.Event()
@@ -49,7 +57,7 @@ def test_blake3_is_computed_while_the_files_are_written(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store.backend, "write_many", write_many)
     monkeypatch.setattr(commit_module, "file_digest", file_digest)
-    v = store.commit(clips())
+    v = store.commit(unhashed(clips()))
     assert seen == [True], "the BLAKE3 hashing did not overlap the writes"
     for path, e in v.manifest.entries.items():
         if "inline" not in e:
@@ -127,7 +135,7 @@ def test_an_error_while_hashing_waits_for_the_writer_and_makes_no_version(tmp_pa
     monkeypatch.setattr(commit_module, "file_digest", broken)
     before = threading.active_count()
     with pytest.raises(RuntimeError, match="hashing interrupted"):
-        store.commit(clips(30))
+        store.commit(unhashed(clips(30)))
     assert threading.active_count() == before  # the writer was waited for
     assert store.versions("clips") == ["v0"]
 
@@ -153,7 +161,7 @@ def test_a_first_commit_that_fails_while_hashing_creates_no_store(tmp_path, monk
     monkeypatch.setattr(store.backend, "write_many", write_many)
     monkeypatch.setattr(commit_module, "file_digest", broken)
     with pytest.raises(RuntimeError, match="hashing interrupted"):
-        store.commit(clips(20))
+        store.commit(unhashed(clips(20)))
     assert cancelled.is_set()
     assert not (tmp_path / "s" / "store.json").exists()
     assert not store.exists()
