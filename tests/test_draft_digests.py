@@ -64,12 +64,13 @@ def test_the_commit_takes_the_digests_computed_while_adding(tmp_path, monkeypatc
 
 
 def test_adds_go_on_while_the_thread_hashes(tmp_path, monkeypatch):
-    release = threading.Event()
+    release, started = threading.Event(), threading.Event()
     threads: set[str] = set()
     real = ahead.file_digest
 
     def slow(buffer):
         threads.add(threading.current_thread().name)
+        started.set()
         release.wait(timeout=10)
         return real(buffer)
 
@@ -78,8 +79,8 @@ def test_adds_go_on_while_the_thread_hashes(tmp_path, monkeypatch):
     draft = Artifact("clips", "dataset")
     for i in range(20):  # returns although no file is hashed yet
         draft.add(clip(i), f"c{i}")
-    assert not release.is_set()
-    assert threads and threading.current_thread().name not in threads
+    assert started.wait(timeout=10)  # the first file is being hashed, and waits
+    assert threading.current_thread().name not in threads
     release.set()
     v = artifacts.open_store(str(tmp_path / "s")).commit(draft)
     assert check_digests(v) == 20
