@@ -95,16 +95,25 @@ def commit(
             # on a second core; the manifest is made only when both are done
             writer = _Writer(store, uploads, indexes, counter)
             writer.start()
+            tables: list[tuple[str, bytes]] = []
             try:
                 for content, same in pending.values():
-                    b3 = file_digest(content)
+                    b3, table = _digests(content, same[0]["size"])
+                    field = None
+                    if table is not None:
+                        table_digest = hashlib.sha256(table).hexdigest()
+                        tables.append((blob_path(table_digest), table))
+                        field = chunks_field(table_digest)
                     for e in same:
                         e[BLAKE3_KEY] = b3
+                        if field is not None:
+                            e["chunks"] = dict(field)
                 checked = canonical_json(obj)  # (as checked: only the digests changed)
             except BaseException:
                 writer.cancel()  # nothing of the commit runs on after it raised
                 raise
             writer.finish()
+            store.backend.write_many(tables)  # (before the manifest that names them)
         else:
             _write(store, uploads, indexes, counter)
     finally:
@@ -306,24 +315,30 @@ def _add_digests(
     manifest).  A file read from a stream is read once for both, and checked against its
     sha256 as it is read, so the digests are surely those of the committed bytes.
 
-    With ``pending`` (digest -> (bytes, entries)), a file in memory without a table gets
-    :data:`_PENDING` for now: the commit hashes it while the files are written."""
-    table: bytes | None = None
-    if isinstance(content, (bytes, bytearray)):
-        if pending is not None and not wants_chunks(e["size"]):
-            e[BLAKE3_KEY] = _PENDING
-            pending.setdefault(e["digest"], (content, []))[1].append(e)
-            return
-        e[BLAKE3_KEY] = file_digest(content)
+    With ``pending`` (digest -> (content, entries)), the file gets :data:`_PENDING` for
+    both for now: the commit computes them (:func:`_digests`) while the files are
+    written, and writes the table after them."""
+    if pending is not None:
+        e[BLAKE3_KEY] = _PENDING
         if wants_chunks(e["size"]):
-            table = chunk_digests(content)
-    else:
-        with content() as f:  # a CheckedOpener: it raises if the file changed
-            e[BLAKE3_KEY], table = digests_of_stream(f, wants_chunks(e["size"]))
+            e["chunks"] = chunks_field(_PENDING)
+        pending.setdefault(e["digest"], (content, []))[1].append(e)
+        return
+    b3, table = _digests(content, e["size"])
+    e[BLAKE3_KEY] = b3
     if table is not None:
         digest = hashlib.sha256(table).hexdigest()
         uploads.setdefault(blob_path(digest), table)
         e["chunks"] = chunks_field(digest)
+
+
+def _digests(content: Any, size: int) -> tuple[str, bytes | None]:
+    """The BLAKE3 digest of a new file and its chunk table if it gets one; a file behind a
+    :class:`CheckedOpener` is read once for both, and raises if it changed since added."""
+    if isinstance(content, (bytes, bytearray)):
+        return file_digest(content), chunk_digests(content) if wants_chunks(size) else None
+    with content() as f:
+        return digests_of_stream(f, wants_chunks(size))
 
 
 def _format_2(e: Mapping[str, Any]) -> bool:

@@ -21,6 +21,7 @@ import pytest
 import artifacts
 import artifacts.commit as commit_module
 from artifacts import Artifact
+from artifacts.odb.layout import blob_path
 from media import Audio
 
 RATE = 16000
@@ -165,3 +166,68 @@ def test_a_first_commit_that_fails_while_hashing_creates_no_store(tmp_path, monk
     assert cancelled.is_set()
     assert not (tmp_path / "s" / "store.json").exists()
     assert not store.exists()
+
+
+def _long_wav(path, seconds: int = 40) -> None:
+    """A WAV file of more than 1 MiB: it gets a chunk table at commit."""
+    import soundfile as sf
+
+    x = (np.sin(np.arange(RATE * seconds) / 9) * 12000).astype(np.int16)
+    sf.write(str(path), x, RATE, subtype="PCM_16")
+
+
+def test_a_large_file_added_by_path_is_hashed_while_it_is_written(tmp_path, monkeypatch):
+    """A large file is read once for its BLAKE3 digest and chunk table while the writer
+    thread copies it (both check its sha256), not once before the copy starts."""
+    _long_wav(tmp_path / "long.wav")
+    store = artifacts.open_store(str(tmp_path / "s"))
+    writing = threading.Event()
+    seen: list[bool] = []
+    real_write_many = store.backend.write_many
+    real_digests = commit_module.digests_of_stream
+
+    def write_many(items, progress=None):
+        writing.set()
+        return real_write_many(items, progress)
+
+    def digests_of_stream(f, table):
+        seen.append(writing.wait(timeout=5))
+        return real_digests(f, table)
+
+    monkeypatch.setattr(store.backend, "write_many", write_many)
+    monkeypatch.setattr(commit_module, "digests_of_stream", digests_of_stream)
+    draft = Artifact("long", "dataset")
+    draft.add(Audio(str(tmp_path / "long.wav")), "long")
+    v = store.commit(draft)
+    assert seen == [True], "the file was hashed before its write started"
+    (path,) = [p for p, e in v.manifest.entries.items() if "inline" not in e]
+    e = v.manifest.entries[path]
+    data = (tmp_path / "long.wav").read_bytes()
+    assert e["blake3"] == blake3.blake3(data).hexdigest()
+    table = store.backend.read(blob_path(e["chunks"]["table"]))
+    assert hashlib.sha256(table).hexdigest() == e["chunks"]["table"]
+    assert len(table) == 32 * -(-len(data) // (32 << 10))
+    stored = store.backend.read("artifacts/long/versions/v0.json").decode()
+    assert "0" * 64 not in stored  # no stand-in reached the manifest
+    assert v.get("long").numpy(1000, 2000).shape == (1000,)  # windows check by the table
+    v.verify()
+
+
+def test_a_large_file_changed_after_add_makes_no_version_and_leaves_no_file(tmp_path):
+    _long_wav(tmp_path / "long.wav")
+    store = artifacts.open_store(str(tmp_path / "s"))
+    store.commit(clips(5))
+    draft = Artifact("long", "dataset")
+    draft.add(Audio(str(tmp_path / "long.wav")), "long")
+    with open(tmp_path / "long.wav", "r+b") as f:  # same size, other bytes
+        f.seek(5000)
+        f.write(b"\x7f" * 100)
+    before = {p for p, _ in store.backend.walk_files("blobs")}
+    before_packs = {p for p, _ in store.backend.walk_files("packs")}
+    threads = threading.active_count()
+    with pytest.raises(artifacts.IntegrityError, match="changed after it was added"):
+        store.commit(draft)
+    assert store.versions("long") == []
+    assert {p for p, _ in store.backend.walk_files("blobs")} == before
+    assert {p for p, _ in store.backend.walk_files("packs")} == before_packs
+    assert threading.active_count() == threads  # the writer was waited for
