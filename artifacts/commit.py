@@ -265,8 +265,10 @@ def _stage(
             e.pop("offset", None)
             if not isinstance(content, (bytes, bytearray)):
                 content = CheckedOpener(content, e["digest"], e["size"], f"{staged.name}/{path}")
-            if isinstance(content, (bytes, bytearray)) and e["digest"] in staged.blake3:
-                e[BLAKE3_KEY] = staged.blake3[e["digest"]]  # hashed while the draft was filled
+            if e["digest"] in staged.blake3 and not wants_chunks(e["size"]):
+                # hashed while the draft was filled (bytes since spooled are written through
+                # a check of their sha256: the same bytes)
+                e[BLAKE3_KEY] = staged.blake3[e["digest"]]
             else:
                 _add_digests(e, content, uploads, pending)
             if e["size"] <= PACK_MEMBER_MAX:

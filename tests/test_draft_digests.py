@@ -40,16 +40,22 @@ def check_digests(v) -> int:
     return n
 
 
-def counting(monkeypatch) -> list[int]:
-    """Count the BLAKE3 hashing the commit does itself."""
-    calls: list[int] = []
-    real = commit_module.file_digest
+def counting(monkeypatch) -> list[str]:
+    """Count the BLAKE3 hashing the commit does itself (of bytes, or of a stream: a
+    spooled file, a file added by path)."""
+    calls: list[str] = []
+    real_file, real_stream = commit_module.file_digest, commit_module.digests_of_stream
 
     def file_digest(buffer):
-        calls.append(len(buffer))
-        return real(buffer)
+        calls.append("bytes")
+        return real_file(buffer)
+
+    def digests_of_stream(f, table):
+        calls.append("stream")
+        return real_stream(f, table)
 
     monkeypatch.setattr(commit_module, "file_digest", file_digest)
+    monkeypatch.setattr(commit_module, "digests_of_stream", digests_of_stream)
     return calls
 
 
