@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -108,13 +109,16 @@ class Version(EntrySet):
                 f"no value named {name!r} in {self.qualified_name}; values: "
                 f"{', '.join(sorted(self.value_names())[:20]) or '(none)'}"
             )
-        raw = self.read_bytes(path)
+        raw = self._value_text(path)
         try:
             obj = json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ValueError(f"{self.qualified_name}/{path} is not JSON: {exc}") from None
-        m = VALUE_JSON_RE.match(path)
-        base = m["base"] if m else path
+        if path is not name:  # found by its value name: that is the base
+            base = name
+        else:
+            m = VALUE_JSON_RE.match(path)
+            base = m["base"] if m else path
         try:
             value = Value.init_from_json(obj, self, name=base)
         except UnknownTypeError:
@@ -125,6 +129,19 @@ class Version(EntrySet):
             exc.args = (f"{self.qualified_name}/{path}: {exc}",)
             raise exc.with_traceback(None) from None
         return value
+
+    def _value_text(self, path: str) -> str | bytes:
+        """The checked text of value JSON ``path``: an inline entry's text straight from the
+        manifest, once its UTF-8 bytes match the entry's size and sha256 (anything else, or
+        a mismatch, goes through :meth:`read_bytes`, which says what is wrong)."""
+        e = self._entries[path]
+        text = e.get("inline")
+        # (json.loads takes bytes that start otherwise for UTF-16 or -32: those go the slow way)
+        if type(text) is str and text[:1] == "{" and text[1:2] != "\x00":
+            data = text.encode("utf-8")
+            if len(data) == e["size"] and hashlib.sha256(data).hexdigest() == e["digest"]:
+                return text
+        return self.read_bytes(path)
 
     def _entry_json(self, path: str) -> dict[str, Any]:
         e = self._entries.get(path)
