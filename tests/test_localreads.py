@@ -141,3 +141,32 @@ def test_a_damaged_member_is_caught_in_either_half_of_a_checked_read(tmp_path, w
     assert len(got) == len(wavs) - 1
     with pytest.raises(IntegrityError, match="BLAKE3"):
         fresh.read_many([(p, None, None) for _, p in wavs])
+
+
+def test_a_busy_helper_does_not_hold_up_a_checked_read():
+    # the second thread of a local read only helps: when it cannot start (its thread is busy)
+    # the caller checks every member itself, each once, damage still caught
+    import concurrent.futures
+    import threading
+
+    from artifacts.odb import batch
+    from artifacts.odb.chunks import file_digest
+
+    rng = np.random.default_rng(0)
+    own = [bytearray(rng.bytes(4096)) for _ in range(20)]
+    ms = tuple(
+        batch.Member("p" * 64, 4096 * i, 4096, "0" * 64, f"m{i}", file_digest(b))
+        for i, b in enumerate(own)
+    )
+    own[13][7] ^= 1  # damaged after its digest was taken
+    gate = threading.Event()
+    blocker = batch._hasher().submit(gate.wait)
+    caller = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        checked = caller.submit(batch._check_all, ms, own, 4096 * 20, True)
+        good = checked.result(timeout=30)
+    finally:
+        gate.set()
+        blocker.result()
+        caller.shutdown()
+    assert good == [i != 13 for i in range(20)]
