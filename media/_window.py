@@ -29,7 +29,6 @@ import numpy as np
 import soundfile as sf
 
 from . import _wav
-from .buffers import OwnedBuffer
 from .errors import IntegrityError
 from .value import _Bytes, _LocalFile, _SourceFile
 
@@ -231,12 +230,8 @@ def read_whole(
         except (sf.LibsndfileError, RuntimeError) as exc:  # changed since it was opened
             raise IntegrityError(f"{file.path}: no longer readable audio ({exc})") from None
     else:
-        if isinstance(file, _Bytes):
-            data = file.data
-        else:
-            with file.open() as f:
-                # (a source's own buffer: the samples are built on it, not on a copy)
-                data = f.take() if isinstance(f, OwnedBuffer) else f.read()
+        # (a source's own buffer: the samples are built on it, not on a copy)
+        data = file.data if isinstance(file, _Bytes) else file.read_all()
         decoded = _wav.decode(data)
         native = _wav.dtype_name(decoded[0].dtype) if decoded is not None else None
         if native is not None and stored is not None and native != stored:

@@ -91,6 +91,23 @@ def test_a_returned_array_is_the_callers_own(store):
     assert v.verify() == []
 
 
+def test_read_media_hands_out_checked_bytes_of_the_callers_own(store):
+    commit_clips(store, "clips", range(20))
+    _, v = fresh(store)
+    media = v.get("clip4").source_file()[1]
+    e = v.manifest.entries[media]
+    data = v.read_media(media, e["digest"], e["size"])
+    assert bytes(data) == clip(4).in_memory_bytes() and not isinstance(data, bytes)
+    memoryview(data)[100] ^= 0xFF  # the caller's own: a second read is the stored bytes
+    assert bytes(v.read_media(media)) == clip(4).in_memory_bytes()
+    with pytest.raises(IntegrityError, match=r"the value's JSON says sha256 0{64}"):
+        v.read_media(media, "0" * 64, e["size"])
+    with pytest.raises(IntegrityError, match=r"the value's JSON says 5 bytes"):
+        v.read_media(media, None, 5)
+    with pytest.raises(ValueError, match="commit the draft first"):
+        artifacts.Artifact("x", "dataset").read_media(media)
+
+
 def test_a_damaged_member_fails_alone_in_a_loop(store, monkeypatch):
     commit_clips(store, "clips", range(20))
     raw = Raw(store.url)
