@@ -170,3 +170,39 @@ def test_a_busy_helper_does_not_hold_up_a_checked_read():
         blocker.result()
         caller.shutdown()
     assert good == [i != 13 for i in range(20)]
+
+
+def test_members_that_overlap_are_each_the_callers_own(tmp_path):
+    # a forged manifest whose two entries share bytes of a pack (each digest right for its
+    # range): a loop reads both in one go, and each array is still the caller's alone
+    import hashlib
+
+    from integrity_helpers import read_manifest, write_manifest
+
+    from artifacts.odb.chunks import file_digest
+
+    store = artifacts.open_store(str(tmp_path / "s"))
+    v = commit_clips(store, n=20)
+    wavs = sorted((e["offset"], p) for p, e in files_of(v).items() if p.endswith(".wav"))
+    m = read_manifest(store, "clips", "v0")
+    a = m["entries"][wavs[3][1]]
+    with open(os.path.join(store.url, "packs", a["pack"]), "rb") as f:
+        f.seek(a["offset"] + a["size"] // 2)
+        shared = f.read(a["size"])  # the second half of a and the first half of the next
+    b_path = "shared.bin"
+    m["entries"][b_path] = {
+        "size": len(shared),
+        "digest": hashlib.sha256(shared).hexdigest(),
+        "blake3": file_digest(shared),
+        "pack": a["pack"],
+        "offset": a["offset"] + a["size"] // 2,
+    }
+    write_manifest(store, "clips", "v0", m)
+    fresh = artifacts.open_store(store.url).artifact("clips:v0")
+    names = [p for _, p in wavs]
+    got = {}
+    for p in names[:6] + [b_path]:
+        got[p] = fresh.read_media(p)
+    memoryview(got[wavs[3][1]])[-1] ^= 0xFF  # a's last byte is also one of the shared bytes
+    assert bytes(got[b_path]) == shared
+    assert fresh.verify() == []

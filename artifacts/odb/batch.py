@@ -35,7 +35,7 @@ Buffer = bytearray | memoryview
 GAP = 256 << 10  # members at most this far apart share a ranged read (the gap is read too)
 SPAN = 8 << 20  # bytes of one ranged read at most (a lone larger member is one read)
 WINDOW = 32 << 20  # bytes of spans in flight or read ahead and not yet handed out
-LOCAL_WINDOW = 4 << 20  # the same on a local disk, read in the caller's thread
+LOCAL_WINDOW = 16 << 20  # the same on a local disk (mapped, checked in the caller's thread)
 WORKERS = 8  # ranged reads at a time on an object store
 PARALLEL_MIN = 8  # members of one read from which their hashing is split between two threads
 MAPPED = 1 << 40  # gap and span of a read that maps the file (no bytes read between members)
@@ -149,6 +149,11 @@ def fetch_span(
     out: dict[Key, Buffer | str] = {}
     good = _check_all(ms, own, span.start + got, split=backend.maps_files)
     for m, b, ok in zip(ms, own, good):
+        if ok:  # (whole and matching: _check_all hashes only members that are whole)
+            out[(m.pack, m.offset, m.size, m.digest, m.b3)] = b
+            if cache is not None:
+                cache.put(m.digest, b)
+            continue
         have = min(m.size, max(0, span.start + got - m.offset))
         if have != m.size:
             out[key_of(m)] = (
@@ -156,12 +161,8 @@ def fetch_span(
                 f"{m.offset}..{m.offset + m.size} of its pack {m.pack[:16]}...: the pack is "
                 "shorter or damaged)"
             )
-        elif not ok:
-            out[key_of(m)] = mismatch(m.digest, m.b3)
         else:
-            out[key_of(m)] = b
-            if cache is not None:
-                cache.put(m.digest, b)
+            out[key_of(m)] = mismatch(m.digest, m.b3)
     return out
 
 
@@ -348,7 +349,11 @@ class ReadAhead:
             return
         local = self.backend.is_local
         waiting = self._waiting
-        for span in coalesce(todo, span=self._window if local else SPAN):
+        if local:  # one mapping over them all: what lies between them costs nothing there
+            spans = [Span(pack, todo[0].offset, max(m.offset + m.size for m in todo), tuple(todo))]
+        else:
+            spans = coalesce(todo, span=SPAN)
+        for span in spans:
             if local:  # a read from the disk (a mapping, checked) is quick: no thread hand-off
                 waiting.update(fetch_span(self.backend, span, self.cache))
             else:
