@@ -142,7 +142,9 @@ def _samples_of(fmt: tuple[int, ...], payload: memoryview) -> tuple[np.ndarray, 
     if len(payload) % block:
         return None
     samples = np.frombuffer(payload, dtype=dtype).reshape(-1, channels)
-    return samples.astype(dtype.newbyteorder("="), copy=False), rate
+    if not dtype.isnative:  # (a big-endian machine: the samples in its own byte order)
+        samples = samples.astype(dtype.newbyteorder("="))
+    return samples, rate
 
 
 class Layout(NamedTuple):
