@@ -216,3 +216,19 @@ def test_the_quick_way_never_passes_what_the_loop_refuses(committed):
         assert verdict(obj) == loop_verdict(obj)
 
     run()
+
+
+def test_value_names_are_indexed_as_the_name_pattern_says(committed, tmp_path):
+    # the index of value names tries only the names that can match VALUE_JSON_RE, whose "$"
+    # also allows one final newline: such a name is still a value name
+    from artifacts.entryset import EntrySet
+
+    class Entries(EntrySet):
+        def __init__(self, entries):
+            self._entries, self._index = entries, None
+
+    entries = dict(committed[0]["entries"])
+    entries["odd.audio-file.json\n"] = entries["clip0.audio-file.json"]
+    names = Entries(entries).value_names()
+    assert "odd" in names and "clip0" in names and "long" in names
+    assert not any(n.startswith("media/") for n in names)
