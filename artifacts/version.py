@@ -53,7 +53,7 @@ def _loads(text: str | bytes) -> Any:
     if type(text) is str and text[:1] == "{":
         try:
             obj, end = _scan(text, 0)
-        except ValueError:
+        except (ValueError, StopIteration):  # (json.loads says what is wrong)
             pass
         else:
             if end == len(text):

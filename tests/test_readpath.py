@@ -315,3 +315,23 @@ def test_a_cache_inside_a_local_store_is_refused(tmp_path):
         artifacts.open_store(tmp_path / "store", cache=tmp_path / "store" / "cache")
     with pytest.raises(ValueError, match="Invalid cache_size"):
         artifacts.open_store(tmp_path / "store", cache=tmp_path / "c", cache_size=-1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a":1}', '{"a":1} ', '{"a":1}\n', '{"a":1}x', '{"a":', '{"a":NaN}', "{}{}"]
+    + ['{"a":"\\ud800"}'],
+)
+def test_a_value_json_is_parsed_as_json_loads_parses_it(text):
+    # (get() parses the usual one-object text with json's scanner, anything else as before)
+    import json
+
+    from artifacts.version import _loads
+
+    def outcome(parse):
+        try:
+            return "ok", repr(parse(text))
+        except ValueError as exc:
+            return type(exc).__name__, str(exc)
+
+    assert outcome(_loads) == outcome(json.loads)
