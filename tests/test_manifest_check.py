@@ -18,6 +18,7 @@ import schemas
 from artifacts import Artifact, Manifest
 from artifacts.manifest import (
     _check_fields,
+    _digest_of_checked,
     _surely_valid,
     canonical_json,
     check_manifest,
@@ -155,6 +156,17 @@ def test_names_the_quick_way_leaves_to_the_loop_are_still_accepted(committed, na
     Manifest.parse(json.dumps(obj).encode(), "m.json")
 
 
+def test_an_entry_by_uri_takes_the_quick_way_and_its_digest_the_general_one(committed):
+    def by_uri(entries, path):
+        entries["ref.bin"] = {"size": 5, "uri": 's3://b/k"\\', "etag": "e\n1"}
+
+    obj = with_entry(committed[0], by_uri)
+    assert _surely_valid(obj) and verdict(obj) is None
+    assert _digest_of_checked(obj["entries"]) == entries_digest(obj["entries"])
+    obj["entries"]["ref.bin"]["etag"] = "e\n2"  # (the digest not fixed)
+    assert verdict(obj) == loop_verdict(obj) is not None
+
+
 @pytest.mark.parametrize("fmt", [1, 2])
 def test_a_format_1_manifest_without_blake3_passes(committed, fmt):
     obj = with_entry(committed[0], drop_format_2, fmt)
@@ -213,6 +225,7 @@ def test_the_quick_way_never_passes_what_the_loop_refuses(committed):
     def run(obj):
         if _surely_valid(obj):
             _check_fields(obj)  # must not raise
+            assert _digest_of_checked(obj["entries"]) == entries_digest(obj["entries"])
         assert verdict(obj) == loop_verdict(obj)
 
     run()
