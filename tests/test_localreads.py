@@ -206,3 +206,41 @@ def test_members_that_overlap_are_each_the_callers_own(tmp_path):
     memoryview(got[wavs[3][1]])[-1] ^= 0xFF  # a's last byte is also one of the shared bytes
     assert bytes(got[b_path]) == shared
     assert fresh.verify() == []
+
+
+def test_a_checked_read_does_not_wait_for_a_helper_that_stalls(monkeypatch):
+    # the helper thread holds a member but gets no core (here: it blocks): the caller checks
+    # that member itself and returns, every member checked, the damaged one refused
+    import concurrent.futures
+    import threading
+
+    from artifacts.odb import batch
+    from artifacts.odb.chunks import file_digest
+
+    rng = np.random.default_rng(1)
+    own = [bytearray(rng.bytes(4096)) for _ in range(20)]
+    ms = tuple(
+        batch.Member("p" * 64, 4096 * i, 4096, "0" * 64, f"m{i}", file_digest(b))
+        for i, b in enumerate(own)
+    )
+    own[5][0] ^= 1
+    gate, holds = threading.Event(), threading.Event()
+    real = batch.digest_matches
+
+    def stalling(data, sha256, b3):
+        if threading.current_thread().name.startswith("read-check"):
+            holds.set()  # the helper has taken a member...
+            gate.wait(60)  # ...and gets no further
+        else:
+            holds.wait(10)  # (the caller goes on once the helper holds one)
+        return real(data, sha256, b3)
+
+    monkeypatch.setattr(batch, "digest_matches", stalling)
+    caller = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        checked = caller.submit(batch._check_all, ms, own, 4096 * 20, True)
+        good = checked.result(timeout=30)
+    finally:
+        gate.set()
+        caller.shutdown()
+    assert good == [i != 5 for i in range(20)]

@@ -171,28 +171,34 @@ def _check_all(ms: tuple[Member, ...], own: list[Any], end: int, split: bool) ->
     hashed).  With ``split`` (a local read, made in the caller's thread) the members of a
     large read are hashed on two threads: the hash functions release the GIL, so a second
     core nearly halves the time of checking them.  The threads take members one at a time
-    from a shared counter, so a helper that is slow to start (the other core is busy) costs
-    nothing: the caller then checks what is left itself."""
+    from a shared counter, and the caller never waits for the helper: a member the helper
+    holds but has not finished (its thread may be waiting for a core) the caller checks
+    again itself.  So a busy machine costs at most one member's hashing twice."""
     n = len(ms)
-    good = [False] * n
+    good: list[bool | None] = [None] * n  # None: not checked yet
     taken = itertools.count()  # (next() on it is atomic: each member is taken once)
+
+    def ok(i: int) -> bool:
+        m = ms[i]
+        return m.offset + m.size <= end and digest_matches(own[i], m.digest, m.b3)
 
     def check() -> None:
         for i in taken:
             if i >= n:
                 return
-            m = ms[i]
-            good[i] = m.offset + m.size <= end and digest_matches(own[i], m.digest, m.b3)
+            good[i] = ok(i)
 
     if n < PARALLEL_MIN or not split:  # (object stores: spans already read in parallel)
         check()
-        return good
+        return good  # type: ignore[return-value]
     # (a pool of its own: a read-ahead thread waiting here on its own pool could deadlock)
     helper = _hasher().submit(check)
     check()
-    if not helper.cancel():  # started: it ends after the member it holds
-        helper.result()
-    return good
+    if not helper.cancel():  # started: what it holds unfinished is checked here too
+        for i in range(n):
+            if good[i] is None:
+                good[i] = ok(i)
+    return good  # type: ignore[return-value]
 
 
 def checked(m: Member, got: Buffer | str) -> Buffer:
