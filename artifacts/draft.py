@@ -34,6 +34,7 @@ VERSION_VERBS = (
     "get",
     "read_bytes",
     "read_media_range",
+    "read_media",
     "open_entry",
     "open_media",
     "download",

@@ -70,10 +70,14 @@ class EntrySet:
             return name
         if self._index is None:
             index: dict[str, str] = {}
+            match = VALUE_JSON_RE.match
+            # (only names ending so can match: the media files are not tried; "$" allows
+            # a final newline)
             for p in self._entries:
-                m = VALUE_JSON_RE.match(p)
-                if m:
-                    index.setdefault(m["base"], p)
+                if p.endswith((".json", ".json\n")):
+                    m = match(p)
+                    if m:
+                        index.setdefault(m["base"], p)
             self._index = index
         return self._index.get(name)
 

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import json.scanner
 import os
 from collections.abc import Iterable
 from typing import IO, Any, NoReturn
@@ -40,6 +42,23 @@ DRAFT_VERBS = (
     "store_media",
     "all_or_nothing",
 )
+
+
+_scan = json.scanner.make_scanner(json.JSONDecoder())  # (what json.loads parses with)
+
+
+def _loads(text: str | bytes) -> Any:
+    """``json.loads(text)``, a little quicker for the usual value JSON: one object and
+    nothing after it (anything else, and every error, goes through json.loads itself)."""
+    if type(text) is str and text[:1] == "{":
+        try:
+            obj, end = _scan(text, 0)
+        except (ValueError, StopIteration):  # (json.loads says what is wrong)
+            pass
+        else:
+            if end == len(text):
+                return obj
+    return json.loads(text)
 
 
 class Version(EntrySet):
@@ -108,13 +127,16 @@ class Version(EntrySet):
                 f"no value named {name!r} in {self.qualified_name}; values: "
                 f"{', '.join(sorted(self.value_names())[:20]) or '(none)'}"
             )
-        raw = self.read_bytes(path)
+        raw = self._value_text(path)
         try:
-            obj = json.loads(raw)
+            obj = _loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ValueError(f"{self.qualified_name}/{path} is not JSON: {exc}") from None
-        m = VALUE_JSON_RE.match(path)
-        base = m["base"] if m else path
+        if path is not name:  # found by its value name: that is the base
+            base = name
+        else:
+            m = VALUE_JSON_RE.match(path)
+            base = m["base"] if m else path
         try:
             value = Value.init_from_json(obj, self, name=base)
         except UnknownTypeError:
@@ -125,6 +147,19 @@ class Version(EntrySet):
             exc.args = (f"{self.qualified_name}/{path}: {exc}",)
             raise exc.with_traceback(None) from None
         return value
+
+    def _value_text(self, path: str) -> str | bytes:
+        """The checked text of value JSON ``path``: an inline entry's text straight from the
+        manifest, once its UTF-8 bytes match the entry's size and sha256 (anything else, or
+        a mismatch, goes through :meth:`read_bytes`, which says what is wrong)."""
+        e = self._entries[path]
+        text = e.get("inline")
+        # (json.loads takes bytes that start otherwise for UTF-16 or -32: those go the slow way)
+        if type(text) is str and text[:1] == "{" and text[1:2] != "\x00":
+            data = text.encode("utf-8")
+            if len(data) == e["size"] and hashlib.sha256(data).hexdigest() == e["digest"]:
+                return text
+        return self.read_bytes(path)
 
     def _entry_json(self, path: str) -> dict[str, Any]:
         e = self._entries.get(path)
@@ -175,6 +210,17 @@ class Version(EntrySet):
         data = self._read(e, name)
         # a pack member's buffer is this stream's alone: samples are built on it
         return stream_of(data)
+
+    def read_media(
+        self, path: str, sha256: str | None = None, size: int | None = None
+    ) -> bytes | bytearray | memoryview:
+        """Source protocol (optional method): the bytes of entry ``path``, checked as
+        :meth:`open_media` checks them, as one buffer that is the caller's own."""
+        e = self._said(path, sha256, size)
+        if e["size"] > BIG:
+            with self.open_media(path, sha256, size) as f:
+                return f.read()
+        return self._read(e, f"{self.qualified_name}/{path}")
 
     def _said(self, path: str, sha256: str | None, size: int | None) -> dict[str, Any]:
         """Entry ``path``, after checking it against what a value's JSON says of it."""

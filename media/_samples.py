@@ -239,12 +239,13 @@ def check_json_meta(said: dict[str, Any], header: tuple[int, int, int, str]) -> 
 def info_from_json(json_obj: dict[str, Any], extension: str) -> Info | dict[str, Any]:
     """The clip's metadata from audio-file JSON when it has all of it, else the part it has
     (JSON written by the wandb client has none: the header is read on first use)."""
-    keys = ("sample_rate", "frames", "channels", "dtype")
-    if not all(k in json_obj for k in keys):
+    try:
+        rate, frames = json_obj["sample_rate"], json_obj["frames"]
+        channels, dtype = json_obj["channels"], json_obj["dtype"]
+    except KeyError:
+        keys = ("sample_rate", "frames", "channels", "dtype")
         return {k: json_obj[k] for k in keys if k in json_obj}
-    channels = json_obj["channels"]
     ndim = json_obj.get("ndim", 1 if channels == 1 else 2)
     if ndim == 1 and channels != 1:
         raise schemas.SchemaError("audio-file", "$.ndim", "ndim 1 needs channels 1")
-    rate, frames, dtype = json_obj["sample_rate"], json_obj["frames"], json_obj["dtype"]
     return Info(rate, frames, channels, ndim, dtype, extension)

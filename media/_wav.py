@@ -78,9 +78,38 @@ def data_overrun(data: bytes | memoryview) -> tuple[int, int] | None:
     return None
 
 
+# the headers :func:`encode` writes, read in one call: RIFF, WAVE, the fmt chunk (18 bytes
+# with a fact chunk after it for float data, 16 for PCM) and the data chunk's header
+_FLOAT_HEAD = struct.Struct("<4sI4s4sIHHIIHHH4sII4sI")
+_PCM_HEAD = struct.Struct("<4sI4s4sIHHIIHH4sI")
+
+
+def _known_head(mv: memoryview) -> tuple[tuple[int, ...], memoryview] | None:
+    """The fmt fields and the data chunk's payload of a file laid out as :func:`encode`
+    writes it (what the chunk walk of :func:`decode` finds there), else ``None``."""
+    n = len(mv)
+    if n >= 58:
+        h = _FLOAT_HEAD.unpack_from(mv)
+        if h[3] == b"fmt " and h[4] == 18 and h[12] == b"fact" and h[13] == 4:
+            if h[0] == b"RIFF" and h[2] == b"WAVE" and h[15] == b"data" and h[5] != _EXTENSIBLE:
+                size = h[16]
+                return (h[5:11], mv[58 : 58 + size]) if 58 + size <= n else None
+    if n >= 44:
+        h = _PCM_HEAD.unpack_from(mv)
+        if h[0] == b"RIFF" and h[2] == b"WAVE" and h[3] == b"fmt " and h[4] == 16:
+            if h[11] == b"data" and h[5] != _EXTENSIBLE:
+                size = h[12]
+                return (h[5:11], mv[44 : 44 + size]) if 44 + size <= n else None
+    return None
+
+
 def decode(data: bytes | memoryview) -> tuple[np.ndarray, int] | None:
     """``(frames x channels array, sample_rate)`` of a simple WAV file, else ``None``."""
     mv = memoryview(data)
+    known = _known_head(mv)
+    if known is not None:
+        fmt, payload = known
+        return _samples_of(fmt, payload)
     if len(mv) < 12 or mv[0:4] != b"RIFF" or mv[8:12] != b"WAVE":
         return None
     pos, fmt, payload = 12, None, None
@@ -101,6 +130,11 @@ def decode(data: bytes | memoryview) -> tuple[np.ndarray, int] | None:
         pos = start + size + (size & 1)
     if fmt is None or payload is None:
         return None
+    return _samples_of(fmt, payload)
+
+
+def _samples_of(fmt: tuple[int, ...], payload: memoryview) -> tuple[np.ndarray, int] | None:
+    """The samples of a data chunk's ``payload`` in the format of the ``fmt`` fields."""
     tag, channels, rate, _, block, bits = fmt
     dtype = _DTYPES.get((tag, bits))
     if dtype is None or channels < 1 or block != channels * bits // 8 or rate < 1:
@@ -108,7 +142,9 @@ def decode(data: bytes | memoryview) -> tuple[np.ndarray, int] | None:
     if len(payload) % block:
         return None
     samples = np.frombuffer(payload, dtype=dtype).reshape(-1, channels)
-    return samples.astype(dtype.newbyteorder("="), copy=False), rate
+    if not dtype.isnative:  # (a big-endian machine: the samples in its own byte order)
+        samples = samples.astype(dtype.newbyteorder("="))
+    return samples, rate
 
 
 class Layout(NamedTuple):

@@ -242,7 +242,11 @@ class Audio(Media):
         """
         want = _window.check_dtype(dtype)
         self._ensure_meta()
-        a, b = _window.check_range(start, stop, self._frames)
+        frames = self._frames
+        if start is None and stop is None and type(frames) is int and frames >= 0:
+            a, b = 0, frames  # (what check_range gives, without its checks' cost)
+        else:
+            a, b = _window.check_range(start, stop, frames)
         out = want or self._dtype
         if self._array is not None:
             samples = self._array[a:b]
@@ -253,16 +257,16 @@ class Audio(Media):
         else:
             said = (self._sample_rate, self._channels, self._frames if self._whole_file else None)
             if (a, b) == (0, self._frames) and self._whole_file:
-                samples = _window.read_whole(
-                    self._current(), out, said, self._describe(), self._dtype
-                )
+                file = self._current()
+                samples = _window.read_whole(file, out, said, self._describe, self._dtype)
             else:
                 fa, fb = self._file_range(a, b)
                 reader = _window.reader_for(self._current())
                 samples = _window.read(reader, fa, fb, out, said, self._describe(), self._dtype)
         if self._ndim == 1:
             samples = samples[:, 0]
-        if not samples.flags.writeable or not samples.flags.c_contiguous:
+        flags = samples.flags
+        if not (flags.writeable and flags.c_contiguous):
             samples = np.ascontiguousarray(samples).copy()
         return samples
 

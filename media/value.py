@@ -21,7 +21,10 @@ A source may also have the optional method
 the source guarantees are the stored file's bytes (checked against what it recorded of the
 file, or read from the file itself).  A window of a clip (``Audio.numpy(start, stop)``, a
 segment) uses it to read only the bytes it needs; from a source without it, the window is
-cut from the whole file, read and checked through ``open_media``.
+cut from the whole file, read and checked through ``open_media``.  And the optional method
+``source.read_media(path, sha256=None, size=None)``: the whole file's checked bytes as one
+buffer that is the caller's own (an array built on it may be changed), which a whole clip is
+read with (from a source without it: through ``open_media``).
 
 Neither protocol knows about the other side's implementation: a new store or run needs no
 change here, and a new value type needs no change in the store.
@@ -38,6 +41,7 @@ from typing import IO, Any, BinaryIO, ClassVar, NamedTuple, Protocol, runtime_ch
 import schemas
 
 from . import registry
+from .buffers import OwnedBuffer
 from .errors import IntegrityError, SchemaError
 from .paths import atomic_write, check_relpath, join_inside
 
@@ -302,6 +306,16 @@ class _SourceFile:
                 "(an artifact, or media.FolderSource(folder))"
             )
         return self.source.open_media(self.path, self.sha256, self.size)
+
+    def read_all(self) -> bytes | bytearray | memoryview:
+        """The file's checked bytes, the caller's own: through the source's ``read_media``
+        when it has one, else read whole from :meth:`open` (taking the buffer of a stream
+        that hands its own out, not a copy)."""
+        read_media = getattr(self.source, "read_media", None)
+        if read_media is not None:
+            return read_media(self.path, self.sha256, self.size)
+        with self.open() as f:
+            return f.take() if isinstance(f, OwnedBuffer) else f.read()
 
     def local_path(self) -> str | None:
         return None

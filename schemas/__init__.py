@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from importlib import resources
 from typing import Any, NamedTuple
 
@@ -19,7 +20,15 @@ import jsonschema_rs
 import referencing
 from jsonschema.validators import Draft202012Validator
 
-__all__ = ["SchemaError", "load", "validate", "is_valid", "register_schema", "tags"]
+__all__ = [
+    "SchemaError",
+    "load",
+    "validate",
+    "is_valid",
+    "quick_validator",
+    "register_schema",
+    "tags",
+]
 
 
 class SchemaError(ValueError):
@@ -172,6 +181,22 @@ def is_valid(obj: Any, tag: str) -> bool:
     if _fast_valid(validator, obj):
         return True
     return bool(validator.python.is_valid(obj))
+
+
+def quick_validator(document: dict[str, Any]) -> Callable[[Any], bool]:
+    """A quick check against ``document`` (a schema that may ``$ref`` the built-in ones):
+    a function of a JSON object that says ``True`` only when the compiled validator
+    (jsonschema-rs) finds it valid.  ``False`` means "not known to be valid" (no compiled
+    validator, or it said no): the caller then checks another way and says why.  Compile
+    once, call often."""
+    try:
+        fast = jsonschema_rs.Draft202012Validator(
+            document, registry=jsonschema_rs.Registry(_documents())
+        )
+    except (ValueError, jsonschema_rs.ReferencingError):
+        fast = None
+    compiled = _Compiled(None, fast)  # type: ignore[arg-type]
+    return lambda obj: _fast_valid(compiled, obj)
 
 
 def _fast_valid(validator: _Compiled, obj: Any) -> bool:

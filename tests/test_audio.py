@@ -16,7 +16,7 @@ import soundfile as sf
 import artifacts
 import schemas
 from artifacts import Artifact, Run
-from media import Audio, FolderSource, Value
+from media import Audio, FolderSource, Value, _wav
 
 AUDIO_FILE_KEYS = {"_type", "path", "sha256", "size", "sample_rate", "duration", "channels"}
 
@@ -478,3 +478,19 @@ def test_json_with_partial_metadata_takes_the_dtype_from_the_header(tmp_path):
     got = Value.init_from_json(obj, FolderSource(tmp_path))
     assert (got.dtype, got.ndim, got.sample_rate) == ("int16", 1, 8000)
     assert got.numpy().tobytes() == array.tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int16", "int32"])
+def test_wav_decode_of_the_written_layout_still_checks_the_data_chunk(dtype):
+    # (decode reads the headers Audio writes in one step; the checks of the chunk walk hold)
+    a = (np.arange(20) - 10).astype(dtype).reshape(10, 2)
+    w = _wav.encode(a, 8000)
+    samples, rate = _wav.decode(w)
+    assert rate == 8000 and samples.shape == (10, 2) and samples.tobytes() == a.tobytes()
+    block = a.itemsize * 2
+    short = w[:-block]  # whole frames missing: the data chunk claims more than follows
+    assert _wav.decode(short) is None
+    assert _wav.data_overrun(short) == (a.nbytes, a.nbytes - block)
+    odd = bytearray(w)
+    odd[32:34] = (3 * a.itemsize).to_bytes(2, "little")  # a block of 3 samples for 2 channels
+    assert _wav.decode(bytes(odd)) is None

@@ -43,7 +43,7 @@ class Counter:
     def __init__(self, monkeypatch, art):
         self.paths: list[str] = []
         self.lock = threading.Lock()
-        for method in ("open_media", "read_bytes"):
+        for method in ("open_media", "read_media", "read_bytes"):
             real = getattr(art, method)
 
             def counted(path, *args, _real=real, **kwargs):

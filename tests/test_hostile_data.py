@@ -647,6 +647,26 @@ def test_a_tampered_value_json_is_named_on_get(store):
     )
 
 
+@pytest.mark.parametrize(
+    "lie",
+    [('"channels":1', '"channels":2'), ('"frames":100', '"frames":200')],
+    ids=["channels", "frames"],
+)
+def test_inline_json_that_still_reads_but_changed_is_refused_on_get(store, lie):
+    # same length, still an object, still valid audio-file JSON: only its sha256 tells
+    m = read_manifest(store, "clips", "v0")
+    e = m["entries"]["clip.audio-file.json"]
+    assert lie[0] in e["inline"]
+    e["inline"] = e["inline"].replace(*lie)
+    write_manifest(store, "clips", "v0", m)
+    _refused(
+        store,
+        lambda: _fresh(store).artifact("clips:v0").get("clip"),
+        IntegrityError,
+        r"clips:v0/clip\.audio-file\.json: sha256 of the stored bytes does not match",
+    )
+
+
 def test_a_missing_blob_is_named_on_read(store):
     clip = store.artifact("clips:v0").get("clip")
     path = clip.source_file()[1]

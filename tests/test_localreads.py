@@ -141,3 +141,106 @@ def test_a_damaged_member_is_caught_in_either_half_of_a_checked_read(tmp_path, w
     assert len(got) == len(wavs) - 1
     with pytest.raises(IntegrityError, match="BLAKE3"):
         fresh.read_many([(p, None, None) for _, p in wavs])
+
+
+def test_a_busy_helper_does_not_hold_up_a_checked_read():
+    # the second thread of a local read only helps: when it cannot start (its thread is busy)
+    # the caller checks every member itself, each once, damage still caught
+    import concurrent.futures
+    import threading
+
+    from artifacts.odb import batch
+    from artifacts.odb.chunks import file_digest
+
+    rng = np.random.default_rng(0)
+    own = [bytearray(rng.bytes(4096)) for _ in range(20)]
+    ms = tuple(
+        batch.Member("p" * 64, 4096 * i, 4096, "0" * 64, f"m{i}", file_digest(b))
+        for i, b in enumerate(own)
+    )
+    own[13][7] ^= 1  # damaged after its digest was taken
+    gate = threading.Event()
+    blocker = batch._hasher().submit(gate.wait)
+    caller = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        checked = caller.submit(batch._check_all, ms, own, 4096 * 20, True)
+        good = checked.result(timeout=30)
+    finally:
+        gate.set()
+        blocker.result()
+        caller.shutdown()
+    assert good == [i != 13 for i in range(20)]
+
+
+def test_members_that_overlap_are_each_the_callers_own(tmp_path):
+    # a forged manifest whose two entries share bytes of a pack (each digest right for its
+    # range): a loop reads both in one go, and each array is still the caller's alone
+    import hashlib
+
+    from integrity_helpers import read_manifest, write_manifest
+
+    from artifacts.odb.chunks import file_digest
+
+    store = artifacts.open_store(str(tmp_path / "s"))
+    v = commit_clips(store, n=20)
+    wavs = sorted((e["offset"], p) for p, e in files_of(v).items() if p.endswith(".wav"))
+    m = read_manifest(store, "clips", "v0")
+    a = m["entries"][wavs[3][1]]
+    with open(os.path.join(store.url, "packs", a["pack"]), "rb") as f:
+        f.seek(a["offset"] + a["size"] // 2)
+        shared = f.read(a["size"])  # the second half of a and the first half of the next
+    b_path = "shared.bin"
+    m["entries"][b_path] = {
+        "size": len(shared),
+        "digest": hashlib.sha256(shared).hexdigest(),
+        "blake3": file_digest(shared),
+        "pack": a["pack"],
+        "offset": a["offset"] + a["size"] // 2,
+    }
+    write_manifest(store, "clips", "v0", m)
+    fresh = artifacts.open_store(store.url).artifact("clips:v0")
+    names = [p for _, p in wavs]
+    got = {}
+    for p in names[:6] + [b_path]:
+        got[p] = fresh.read_media(p)
+    memoryview(got[wavs[3][1]])[-1] ^= 0xFF  # a's last byte is also one of the shared bytes
+    assert bytes(got[b_path]) == shared
+    assert fresh.verify() == []
+
+
+def test_a_checked_read_does_not_wait_for_a_helper_that_stalls(monkeypatch):
+    # the helper thread holds a member but gets no core (here: it blocks): the caller checks
+    # that member itself and returns, every member checked, the damaged one refused
+    import concurrent.futures
+    import threading
+
+    from artifacts.odb import batch
+    from artifacts.odb.chunks import file_digest
+
+    rng = np.random.default_rng(1)
+    own = [bytearray(rng.bytes(4096)) for _ in range(20)]
+    ms = tuple(
+        batch.Member("p" * 64, 4096 * i, 4096, "0" * 64, f"m{i}", file_digest(b))
+        for i, b in enumerate(own)
+    )
+    own[5][0] ^= 1
+    gate, holds = threading.Event(), threading.Event()
+    real = batch.digest_matches
+
+    def stalling(data, sha256, b3):
+        if threading.current_thread().name.startswith("read-check"):
+            holds.set()  # the helper has taken a member...
+            gate.wait(60)  # ...and gets no further
+        else:
+            holds.wait(10)  # (the caller goes on once the helper holds one)
+        return real(data, sha256, b3)
+
+    monkeypatch.setattr(batch, "digest_matches", stalling)
+    caller = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        checked = caller.submit(batch._check_all, ms, own, 4096 * 20, True)
+        good = checked.result(timeout=30)
+    finally:
+        gate.set()
+        caller.shutdown()
+    assert good == [i != 5 for i in range(20)]

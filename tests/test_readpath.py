@@ -91,6 +91,23 @@ def test_a_returned_array_is_the_callers_own(store):
     assert v.verify() == []
 
 
+def test_read_media_hands_out_checked_bytes_of_the_callers_own(store):
+    commit_clips(store, "clips", range(20))
+    _, v = fresh(store)
+    media = v.get("clip4").source_file()[1]
+    e = v.manifest.entries[media]
+    data = v.read_media(media, e["digest"], e["size"])
+    assert bytes(data) == clip(4).in_memory_bytes() and not isinstance(data, bytes)
+    memoryview(data)[100] ^= 0xFF  # the caller's own: a second read is the stored bytes
+    assert bytes(v.read_media(media)) == clip(4).in_memory_bytes()
+    with pytest.raises(IntegrityError, match=r"the value's JSON says sha256 0{64}"):
+        v.read_media(media, "0" * 64, e["size"])
+    with pytest.raises(IntegrityError, match=r"the value's JSON says 5 bytes"):
+        v.read_media(media, None, 5)
+    with pytest.raises(ValueError, match="commit the draft first"):
+        artifacts.Artifact("x", "dataset").read_media(media)
+
+
 def test_a_damaged_member_fails_alone_in_a_loop(store, monkeypatch):
     commit_clips(store, "clips", range(20))
     raw = Raw(store.url)
@@ -298,3 +315,23 @@ def test_a_cache_inside_a_local_store_is_refused(tmp_path):
         artifacts.open_store(tmp_path / "store", cache=tmp_path / "store" / "cache")
     with pytest.raises(ValueError, match="Invalid cache_size"):
         artifacts.open_store(tmp_path / "store", cache=tmp_path / "c", cache_size=-1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"a":1}', '{"a":1} ', '{"a":1}\n', '{"a":1}x', '{"a":', '{"a":NaN}', "{}{}"]
+    + ['{"a":"\\ud800"}'],
+)
+def test_a_value_json_is_parsed_as_json_loads_parses_it(text):
+    # (get() parses the usual one-object text with json's scanner, anything else as before)
+    import json
+
+    from artifacts.version import _loads
+
+    def outcome(parse):
+        try:
+            return "ok", repr(parse(text))
+        except ValueError as exc:
+            return type(exc).__name__, str(exc)
+
+    assert outcome(_loads) == outcome(json.loads)

@@ -11,6 +11,7 @@ few threads with at most :data:`WINDOW` bytes in flight.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections import OrderedDict
@@ -34,7 +35,7 @@ Buffer = bytearray | memoryview
 GAP = 256 << 10  # members at most this far apart share a ranged read (the gap is read too)
 SPAN = 8 << 20  # bytes of one ranged read at most (a lone larger member is one read)
 WINDOW = 32 << 20  # bytes of spans in flight or read ahead and not yet handed out
-LOCAL_WINDOW = 4 << 20  # the same on a local disk, read in the caller's thread
+LOCAL_WINDOW = 16 << 20  # the same on a local disk (mapped, checked in the caller's thread)
 WORKERS = 8  # ranged reads at a time on an object store
 PARALLEL_MIN = 8  # members of one read from which their hashing is split between two threads
 MAPPED = 1 << 40  # gap and span of a read that maps the file (no bytes read between members)
@@ -148,6 +149,11 @@ def fetch_span(
     out: dict[Key, Buffer | str] = {}
     good = _check_all(ms, own, span.start + got, split=backend.maps_files)
     for m, b, ok in zip(ms, own, good):
+        if ok:  # (whole and matching: _check_all hashes only members that are whole)
+            out[(m.pack, m.offset, m.size, m.digest, m.b3)] = b
+            if cache is not None:
+                cache.put(m.digest, b)
+            continue
         have = min(m.size, max(0, span.start + got - m.offset))
         if have != m.size:
             out[key_of(m)] = (
@@ -155,12 +161,8 @@ def fetch_span(
                 f"{m.offset}..{m.offset + m.size} of its pack {m.pack[:16]}...: the pack is "
                 "shorter or damaged)"
             )
-        elif not ok:
-            out[key_of(m)] = mismatch(m.digest, m.b3)
         else:
-            out[key_of(m)] = b
-            if cache is not None:
-                cache.put(m.digest, b)
+            out[key_of(m)] = mismatch(m.digest, m.b3)
     return out
 
 
@@ -168,20 +170,35 @@ def _check_all(ms: tuple[Member, ...], own: list[Any], end: int, split: bool) ->
     """Whether each member's bytes match its digest (members cut short by ``end`` are not
     hashed).  With ``split`` (a local read, made in the caller's thread) the members of a
     large read are hashed on two threads: the hash functions release the GIL, so a second
-    core halves the time of checking them."""
+    core nearly halves the time of checking them.  The threads take members one at a time
+    from a shared counter, and the caller never waits for the helper: a member the helper
+    holds but has not finished (its thread may be waiting for a core) the caller checks
+    again itself.  So a busy machine costs at most one member's hashing twice."""
+    n = len(ms)
+    good: list[bool | None] = [None] * n  # None: not checked yet
+    taken = itertools.count()  # (next() on it is atomic: each member is taken once)
 
-    def check(part: range) -> list[bool]:
-        return [
-            ms[i].offset + ms[i].size <= end and digest_matches(own[i], ms[i].digest, ms[i].b3)
-            for i in part
-        ]
+    def ok(i: int) -> bool:
+        m = ms[i]
+        return m.offset + m.size <= end and digest_matches(own[i], m.digest, m.b3)
 
-    if len(ms) < PARALLEL_MIN or not split:  # (object stores: spans already read in parallel)
-        return check(range(len(ms)))
-    half = len(ms) // 2
+    def check() -> None:
+        for i in taken:
+            if i >= n:
+                return
+            good[i] = ok(i)
+
+    if n < PARALLEL_MIN or not split:  # (object stores: spans already read in parallel)
+        check()
+        return good  # type: ignore[return-value]
     # (a pool of its own: a read-ahead thread waiting here on its own pool could deadlock)
-    later = _soon(_hasher, check, range(half, len(ms)))
-    return check(range(half)) + later.result()
+    helper = _soon(_hasher, check)
+    check()
+    if not helper.cancel():  # started: what it holds unfinished is checked here too
+        for i in range(n):
+            if good[i] is None:
+                good[i] = ok(i)
+    return good  # type: ignore[return-value]
 
 
 def checked(m: Member, got: Buffer | str) -> Buffer:
@@ -280,7 +297,7 @@ class ReadAhead:
         self._pos: dict[Key, int] = {}
         self._last: dict[str, int] = {}  # pack -> index of the member read last
         self._ahead: dict[str, int] = {}  # pack -> index of the first member not yet asked
-        self._waiting: OrderedDict[Key, Future[Any]] = OrderedDict()
+        self._waiting: OrderedDict[Key, Buffer | str | Future[Any]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
         self._window = LOCAL_WINDOW if backend.is_local else WINDOW
@@ -299,26 +316,31 @@ class ReadAhead:
     def read(self, m: Member) -> Buffer:
         """The checked bytes of member ``m``, the caller's own (else
         :class:`IntegrityError`)."""
-        k = key_of(m)
+        k = (m.pack, m.offset, m.size, m.digest, m.b3)  # (key_of, inline: once per value)
         with self._lock:
-            self._members()
+            if self._order is None:
+                self._members()
             i = self._pos.get(k)
             if i is not None:
-                if i == 0 or self._last.get(m.pack) == i - 1:  # a loop through the pack
+                last = self._last
+                if i == 0 or last.get(m.pack) == i - 1:  # a loop through the pack
                     if k not in self._waiting or self._bytes < self._window // 2:
                         self._read_ahead(m.pack, i)
-                self._last[m.pack] = i
-            fut = self._waiting.pop(k, None)
-            if fut is not None:
+                last[m.pack] = i
+            got = self._waiting.pop(k, None)
+            if got is not None:
                 self._bytes -= m.size
-        if fut is None:
+        if got is None:
             span = Span(m.pack, m.offset, m.offset + m.size, (m,))
-            return checked(m, fetch_span(self.backend, span, self.cache)[k])
-        return checked(m, fut.result()[k])
+            got = fetch_span(self.backend, span, self.cache)[k]
+        elif type(got) is Future:  # an object store's read, under way on a thread
+            got = got.result()[k]
+        return checked(m, got)
 
     def _read_ahead(self, pack: str, i: int) -> None:
         """Start reads of member ``i`` of ``pack`` and the next ones, up to the window
-        (called with the lock held)."""
+        (called with the lock held).  What waits is a member's checked bytes (or why they
+        are bad) on a local disk, read here; else the future of its span's read."""
         ms = self._order[pack] if self._order else []
         j = i if ms[i] not in self._waiting else max(self._ahead.get(pack, 0), i + 1)
         todo = []
@@ -326,23 +348,27 @@ class ReadAhead:
         while j < len(ms) and (room > 0 or not todo):
             pack_, offset, size, digest, b3 = ms[j]
             todo.append(Member(pack_, offset, size, digest, "", b3))
-            room -= ms[j][2]
+            room -= size
             j += 1
         self._ahead[pack] = j
         if not todo:
             return
         local = self.backend.is_local
-        for span in coalesce(todo, span=self._window if local else SPAN):
+        waiting = self._waiting
+        if local:  # one mapping over them all: what lies between them costs nothing there
+            spans = [Span(pack, todo[0].offset, max(m.offset + m.size for m in todo), tuple(todo))]
+        else:
+            spans = coalesce(todo, span=SPAN)
+        for span in spans:
             if local:  # a read from the disk (a mapping, checked) is quick: no thread hand-off
-                fut: Future[Any] = Future()
-                fut.set_result(fetch_span(self.backend, span, self.cache))
+                waiting.update(fetch_span(self.backend, span, self.cache))
             else:
                 fut = _soon(_pool, fetch_span, self.backend, span, self.cache)
-            for mm in span.members:
-                self._waiting[key_of(mm)] = fut
-                self._bytes += mm.size
-        while self._bytes > 2 * self._window and self._waiting:  # never asked for: dropped first
-            old, _ = self._waiting.popitem(last=False)
+                for mm in span.members:
+                    waiting[key_of(mm)] = fut
+            self._bytes += sum(mm.size for mm in span.members)
+        while self._bytes > 2 * self._window and waiting:  # never asked for: dropped first
+            old, _ = waiting.popitem(last=False)
             self._bytes -= old[2]
 
     def close(self) -> None:
