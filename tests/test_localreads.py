@@ -143,32 +143,52 @@ def test_a_damaged_member_is_caught_in_either_half_of_a_checked_read(tmp_path, w
         fresh.read_many([(p, None, None) for _, p in wavs])
 
 
-def test_a_busy_helper_does_not_hold_up_a_checked_read():
-    # the second thread of a local read only helps: when it cannot start (its thread is busy)
-    # the caller checks every member itself, each once, damage still caught
-    import concurrent.futures
-    import threading
-
+def _damaged_members(seed: int, bad: int):
+    """20 members of 4096 bytes with their BLAKE3 digests; member ``bad`` damaged after."""
     from artifacts.odb import batch
     from artifacts.odb.chunks import file_digest
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     own = [bytearray(rng.bytes(4096)) for _ in range(20)]
     ms = tuple(
         batch.Member("p" * 64, 4096 * i, 4096, "0" * 64, f"m{i}", file_digest(b))
         for i, b in enumerate(own)
     )
-    own[13][7] ^= 1  # damaged after its digest was taken
-    gate = threading.Event()
-    blocker = batch._hasher().submit(gate.wait)
+    own[bad][7] ^= 1
+    return ms, own
+
+
+def _check_on_a_thread(ms, own, release):
+    """``batch._check_all`` of a local read, made on a thread of its own (a hang fails the
+    test after 30 s instead of holding it); ``release()`` runs after, whatever happens."""
+    import concurrent.futures
+
+    from artifacts.odb import batch
+
     caller = concurrent.futures.ThreadPoolExecutor(1)
     try:
-        checked = caller.submit(batch._check_all, ms, own, 4096 * 20, True)
-        good = checked.result(timeout=30)
+        return caller.submit(batch._check_all, ms, own, 4096 * 20, True).result(timeout=30)
     finally:
+        release()
+        caller.shutdown()
+
+
+def test_a_busy_helper_does_not_hold_up_a_checked_read():
+    # the second thread of a local read only helps: when it cannot start (its thread is busy)
+    # the caller checks every member itself, each once, damage still caught
+    import threading
+
+    from artifacts.odb import batch
+
+    ms, own = _damaged_members(0, bad=13)
+    gate = threading.Event()
+    blocker = batch._hasher().submit(gate.wait)
+
+    def release():
         gate.set()
         blocker.result()
-        caller.shutdown()
+
+    good = _check_on_a_thread(ms, own, release)
     assert good == [i != 13 for i in range(20)]
 
 
@@ -211,19 +231,11 @@ def test_members_that_overlap_are_each_the_callers_own(tmp_path):
 def test_a_checked_read_does_not_wait_for_a_helper_that_stalls(monkeypatch):
     # the helper thread holds a member but gets no core (here: it blocks): the caller checks
     # that member itself and returns, every member checked, the damaged one refused
-    import concurrent.futures
     import threading
 
     from artifacts.odb import batch
-    from artifacts.odb.chunks import file_digest
 
-    rng = np.random.default_rng(1)
-    own = [bytearray(rng.bytes(4096)) for _ in range(20)]
-    ms = tuple(
-        batch.Member("p" * 64, 4096 * i, 4096, "0" * 64, f"m{i}", file_digest(b))
-        for i, b in enumerate(own)
-    )
-    own[5][0] ^= 1
+    ms, own = _damaged_members(1, bad=5)
     gate, holds = threading.Event(), threading.Event()
     real = batch.digest_matches
 
@@ -236,11 +248,5 @@ def test_a_checked_read_does_not_wait_for_a_helper_that_stalls(monkeypatch):
         return real(data, sha256, b3)
 
     monkeypatch.setattr(batch, "digest_matches", stalling)
-    caller = concurrent.futures.ThreadPoolExecutor(1)
-    try:
-        checked = caller.submit(batch._check_all, ms, own, 4096 * 20, True)
-        good = checked.result(timeout=30)
-    finally:
-        gate.set()
-        caller.shutdown()
+    good = _check_on_a_thread(ms, own, gate.set)
     assert good == [i != 5 for i in range(20)]

@@ -15,13 +15,12 @@ found itself.  Nothing here is ever wrong for a key, only possibly missing.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from .chunks import file_digest
+from .pools import Pool
 
 __all__ = ["Ahead", "BATCH"]
 
@@ -66,35 +65,12 @@ class Ahead:
     def _hand_over(self) -> None:
         if self._todo:
             todo, self._todo, self._size = self._todo, [], 0
-            try:
-                self._tasks.append(_pool().submit(_digests, todo))
-            except RuntimeError:  # the interpreter is exiting (an atexit handler adds)
-                pass  # (their digests are left to the commit)
+            self._tasks.append(_HASHER.soon(_digests, todo))
 
 
 def _digests(todo: list[tuple[str, Any]]) -> dict[str, str]:
     return {digest: file_digest(content) for digest, content in todo}
 
 
-_POOL: ThreadPoolExecutor | None = None
-_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """The one thread of the process that hashes added files (made when first needed)."""
-    global _POOL
-    with _LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(1, thread_name_prefix="draft-blake3")
-        return _POOL
-
-
-def _forget_pool() -> None:
-    """In a forked child the parent's pool has no thread: make a new one when needed."""
-    global _POOL, _LOCK
-    _POOL = None
-    _LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
+#: the one thread of the process that hashes added files
+_HASHER = Pool(1, "draft-blake3")

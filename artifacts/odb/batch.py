@@ -12,10 +12,9 @@ few threads with at most :data:`WINDOW` bytes in flight.
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
@@ -25,6 +24,7 @@ from ..backends.base import Backend
 from .cache import BlobCache
 from .chunks import BLAKE3_KEY, digest_matches, mismatch
 from .layout import pack_path
+from .pools import Pool, soon
 
 __all__ = ["Member", "Span", "coalesce", "fetch_span", "read_members", "ReadAhead"]
 
@@ -191,8 +191,7 @@ def _check_all(ms: tuple[Member, ...], own: list[Any], end: int, split: bool) ->
     if n < PARALLEL_MIN or not split:  # (object stores: spans already read in parallel)
         check()
         return good  # type: ignore[return-value]
-    # (a pool of its own: a read-ahead thread waiting here on its own pool could deadlock)
-    helper = _soon(_hasher, check)
+    helper = _HASHER.soon(check)
     check()
     if not helper.cancel():  # started: what it holds unfinished is checked here too
         for i in range(n):
@@ -253,7 +252,7 @@ def read_members(
                 # keep up to `window` bytes of spans on their way (the wanted one always)
                 while nxt < len(order) and (inflight < window or i not in futures):
                     j = order[nxt]
-                    futures[j] = _soon(lambda: pool, fetch_span, backend, spans[j], cache)
+                    futures[j] = soon(pool, fetch_span, backend, spans[j], cache)
                     inflight += spans[j].end - spans[j].start
                     nxt += 1
                 yield m, _once(futures[i].result()[key_of(m)], key_of(m), given)
@@ -363,7 +362,7 @@ class ReadAhead:
             if local:  # a read from the disk (a mapping, checked) is quick: no thread hand-off
                 waiting.update(fetch_span(self.backend, span, self.cache))
             else:
-                fut = _soon(_pool, fetch_span, self.backend, span, self.cache)
+                fut = _READ_AHEAD.soon(fetch_span, self.backend, span, self.cache)
                 for mm in span.members:
                     waiting[key_of(mm)] = fut
             self._bytes += sum(mm.size for mm in span.members)
@@ -380,52 +379,9 @@ class ReadAhead:
             self._bytes = 0
 
 
-_POOL: ThreadPoolExecutor | None = None
-_HASHER: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _forget_pools() -> None:
-    """In a forked child (a DataLoader worker), the parent's pools have no threads: make new
-    ones when first needed (a task given to a pool without threads would wait forever)."""
-    global _POOL, _HASHER, _POOL_LOCK
-    _POOL = _HASHER = None
-    _POOL_LOCK = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pools)
-
-
-def _soon(
-    pool: Callable[[], ThreadPoolExecutor], fn: Callable[..., Any], *args: Any
-) -> Future[Any]:
-    """``fn(*args)`` on ``pool()``, or at once in this thread when the interpreter is
-    exiting (pools take no new tasks then, and a read may run in an atexit handler)."""
-    try:
-        return pool().submit(fn, *args)
-    except RuntimeError:
-        done: Future[Any] = Future()
-        try:
-            done.set_result(fn(*args))
-        except BaseException as exc:  # raised by result(), as from a pool
-            done.set_exception(exc)
-        return done
-
-
-def _hasher() -> ThreadPoolExecutor:
-    """The thread that checks half of a large read's members (its tasks wait on nothing)."""
-    global _HASHER
-    with _POOL_LOCK:
-        if _HASHER is None:
-            _HASHER = ThreadPoolExecutor(1, thread_name_prefix="read-check")
-        return _HASHER
-
-
-def _pool() -> ThreadPoolExecutor:
-    """The threads of every read-ahead of the process (a few, made once)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(WORKERS, thread_name_prefix="read-ahead")
-        return _POOL
+#: the thread that checks part of a large local read's members (its tasks wait on nothing;
+#: a pool of its own: a read-ahead thread waiting here on its own pool could deadlock)
+_HASHER = Pool(1, "read-check")
+#: the threads of every read-ahead of the process
+_READ_AHEAD = Pool(WORKERS, "read-ahead")
+_hasher = _HASHER.get
