@@ -22,21 +22,32 @@ __all__ = [
     "value_path",
 ]
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-VERSION_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})$")
+#: ``\Z``, not ``$``: ``$`` also matches before a final newline, so ``"clips\n"`` would pass
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+VERSION_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})\Z")
 #: a version's manifest file in ``artifacts/<name>/versions/``
-VERSION_FILE_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.json$")
+VERSION_FILE_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.json\Z")
 #: beside it, the mark of a deleted version (its number is never used again)
-TOMBSTONE_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.deleted$")
+TOMBSTONE_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.deleted\Z")
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")  # (with "$", a trailing newline would pass)
 #: a value's JSON entry: ``<base>.<tag>.json``
-VALUE_JSON_RE = re.compile(r"^(?P<base>.+)\.(?P<tag>[a-z0-9][a-z0-9_-]{0,63})\.json$")
+VALUE_JSON_RE = re.compile(r"^(?P<base>.+)\.(?P<tag>[a-z0-9][a-z0-9_-]{0,63})\.json\Z")
 
 
 def value_path(name: str, tag: str) -> str:
     """The entry path of value ``name`` of type ``tag``: ``<name>.<tag>.json`` (a name that
     already ends so is kept), checked."""
-    check_entry_name(name)
+    if check_entry_name(name) != name or name.endswith("/"):
+        # (an entry name is normalized, but a value's name is how ``get`` finds it again)
+        raise ValueError(
+            f"Invalid value name {name!r}: write it in normal form, without '//', './' or "
+            f"a trailing '/' (as {check_entry_name(name)!r})"
+        )
+    if not name.isprintable():
+        raise ValueError(
+            f"Invalid value name {name!r}: it holds a control character (a newline, a tab); "
+            "strip it (names read from a file keep their line ends)"
+        )
     suffix = f".{tag}.json"
     return check_entry_name(name if name.endswith(suffix) else name + suffix)
 

@@ -8,6 +8,7 @@ error's type and message, the draft (unchanged) and the store (a byte snapshot, 
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -121,6 +122,25 @@ def test_redundant_separators_are_normalized_not_refused(payload, bad):
     assert draft.add_file(payload, bad).path in ("a/b", "a")
 
 
+@pytest.mark.parametrize(
+    "bad, says",
+    [
+        ("a//b", "in normal form"),
+        ("x/", "a trailing '/'"),
+        ("./x", "in normal form"),
+        ("clip\n", "control character"),
+        ("clip\tone", "control character"),
+    ],
+)
+def test_value_names_that_get_could_not_find_again_are_refused(bad, says):
+    # an entry name is normalized; a value's name is also how get() finds it, so a value
+    # name must already be normal (and printable): "a//b" stored as "a/b" was lost to get
+    draft = Artifact("clips", "dataset")
+    with pytest.raises(ValueError, match=f"Invalid value name {re.escape(repr(bad))}: .*{says}"):
+        draft.add(Audio(np.zeros(8, np.float32), 8000), bad)
+    assert _draft_state(draft) == _draft_state(Artifact("clips", "dataset"))
+
+
 def test_remove_with_a_hostile_name_is_refused(store):
     draft = store.artifact("clips:v0").new_draft()
     before = _draft_state(draft)
@@ -140,7 +160,19 @@ def test_get_with_a_hostile_name_finds_nothing(store, bad):
     assert snapshot(store) == before
 
 
-BAD_ARTIFACT_NAMES = ["../x", "..", ".", "/abs", "a/b", "a\\b", "C:x", "a\x00", "x" * 129, ""]
+BAD_ARTIFACT_NAMES = [
+    "../x",
+    "..",
+    ".",
+    "/abs",
+    "a/b",
+    "a\\b",
+    "C:x",
+    "a\x00",
+    "x" * 129,
+    "",
+    "clips\n",
+]
 
 
 @pytest.mark.parametrize("bad", BAD_ARTIFACT_NAMES, ids=lambda s: repr(s)[:20])
@@ -162,7 +194,7 @@ def test_bad_artifact_names_are_refused_everywhere(store, bad):
     assert snapshot(store) == before
 
 
-@pytest.mark.parametrize("bad", ["../x", "a/b", "v3", "a\x00", "x" * 129, "C:x", "a\\b"])
+@pytest.mark.parametrize("bad", ["../x", "a/b", "v3", "a\x00", "x" * 129, "C:x", "a\\b", "best\n"])
 def test_bad_aliases_are_refused_and_nothing_written(store, bad):
     before = snapshot(store)
     with pytest.raises(ValueError) as info:
