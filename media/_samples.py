@@ -105,7 +105,9 @@ def check_array(array: np.ndarray, copy: bool = True) -> np.ndarray:
         frames, channels = array.shape
         if channels == 0:
             raise ValueError(f"Invalid array shape {array.shape}: a clip needs at least 1 channel")
-        if channels > MAX_CHANNELS or (frames > 0 and channels > frames):
+        # more channels than frames is how a channels-first array looks, but a few frames
+        # of a few channels (the last frame of a stereo clip) are frames x channels too
+        if channels > MAX_CHANNELS or (channels > frames > 0 and channels > _FEW_CHANNELS):
             raise ValueError(
                 f"Invalid array shape {array.shape}: this looks channels-first "
                 f"({channels} channels, {frames} frames); Audio expects frames x channels, "
@@ -199,6 +201,8 @@ def read_info(file: Any, name: str) -> Info:
             f"{name!r} is not an audio file that soundfile can read ({exc}); give a "
             "WAV, FLAC, OGG, MP3 or another format in soundfile.available_formats()"
         ) from None
+    if info.format in ("WAV", "WAVEX"):
+        _refuse_cut_wav(file, name, int(info.frames))
     channels = int(info.channels)
     frames = int(info.frames)
     if info.format in ESTIMATED_FRAMES:
@@ -211,6 +215,40 @@ def read_info(file: Any, name: str) -> Info:
         dtype=SUBTYPE_DTYPE.get(info.subtype, "float32"),
         extension=FORMAT_EXT.get(info.format, str(info.format).lower()),
     )
+
+
+#: up to this many channels, an array with fewer frames than channels is not refused as
+#: channels-first (surround layouts have at most 8)
+_FEW_CHANNELS = 8
+
+
+def _refuse_cut_wav(file: Any, name: str, frames: int) -> None:
+    """Refuse a WAV whose data chunk claims more bytes than the file has: soundfile reads
+    the frames that are there, but a stored copy would be refused by every checked read
+    (its header lies), so the clip could never be read back."""
+    if isinstance(file, (str, os.PathLike)):
+        with open(file, "rb") as f:
+            head, total = f.read(_HEAD_BYTES), os.fstat(f.fileno()).st_size
+    else:
+        at = file.tell()
+        try:
+            file.seek(0)
+            head = file.read(_HEAD_BYTES)
+            total = file.seek(0, os.SEEK_END)
+        finally:
+            file.seek(at)
+    overrun = _wav.data_overrun(head, total)
+    if overrun is not None:
+        raise ValueError(
+            f"{name!r} is cut short: its WAV header says {overrun[0]} bytes of samples but "
+            f"only {overrun[1]} follow (a crash or an unfinished copy?). Copy or export the "
+            f"file again; to keep the {frames} frames that are there, give them as an array: "
+            "Audio(*soundfile.read(path))"
+        )
+
+
+#: how much of a WAV's start is read to find its data chunk (the chunks before it are small)
+_HEAD_BYTES = 1 << 16
 
 
 def encode(array: np.ndarray, sample_rate: int, fmt: str) -> bytes:

@@ -59,12 +59,14 @@ def encode(array: np.ndarray, sample_rate: int) -> bytes:
     return b"".join((b"RIFF", struct.pack("<I", len(body) + len(data)), body, data))
 
 
-def data_overrun(data: bytes | memoryview) -> tuple[int, int] | None:
+def data_overrun(data: bytes | memoryview, total: int | None = None) -> tuple[int, int] | None:
     """``(declared, present)`` bytes when a WAV's data chunk claims more bytes than follow it.
 
-    The placeholder sizes streaming writers use (0 and 0xFFFFFFFF) are not counted as lies.
+    ``data`` is the file, or its first bytes when ``total`` gives the file's size.  The
+    placeholder sizes streaming writers use (0 and 0xFFFFFFFF) are not counted as lies.
     """
     mv = memoryview(data)
+    end = len(mv) if total is None else total
     if len(mv) < 12 or mv[0:4] != b"RIFF" or mv[8:12] != b"WAVE":
         return None
     pos = 12
@@ -72,7 +74,7 @@ def data_overrun(data: bytes | memoryview) -> tuple[int, int] | None:
         cid = bytes(mv[pos : pos + 4])
         (size,) = struct.unpack_from("<I", mv, pos + 4)
         if cid == b"data":
-            present = len(mv) - pos - 8
+            present = end - pos - 8
             return (size, present) if present < size < 0xFFFFFFFF else None
         pos += 8 + size + (size & 1)
     return None

@@ -115,8 +115,9 @@ class Audio(Media):
     def _init_path(self, path: str, sample_rate: Any) -> None:
         if not os.path.isfile(path):
             raise FileNotFoundError(errno.ENOENT, f"audio file not found: {path!r}", path)
+        read_at = os.stat(path)
         self._read_info(path, path)
-        self._set_local_file(os.path.abspath(path), self._extension)
+        self._set_local_file(os.path.abspath(path), self._extension, read_at)
         self._check_given_rate(sample_rate, path)
 
     def _init_bytes(self, data: bytes, sample_rate: Any, name: str) -> None:

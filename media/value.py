@@ -279,14 +279,30 @@ class _Bytes:
 class _LocalFile:
     """Media bytes in a local file."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, read_at: os.stat_result | None = None):
         self.path = path
+        self.stamp = None if read_at is None else _stamp(read_at)
+
+    def check_unchanged(self, value: Any) -> None:
+        """Refuse a file that changed after ``value`` read facts from it: the bytes hashed
+        now would be stored with facts of other bytes (a clip unreadable once stored)."""
+        if self.stamp is not None and _stamp(os.stat(self.path)) != self.stamp:
+            raise ValueError(
+                f"{self.path!r} changed after {type(value).__name__}({self.path!r}) read it "
+                f"(size or modification time differ); make the {type(value).__name__} again "
+                "from the file as it is now"
+            )
 
     def open(self) -> IO[bytes]:
         return open(self.path, "rb")
 
     def local_path(self) -> str:
         return self.path
+
+
+def _stamp(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What changes when a file's bytes are rewritten: size, mtime, ctime and inode."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 class _SourceFile:
@@ -349,8 +365,12 @@ class Media(Value):
         self._size = len(data)
         self._sha256 = None
 
-    def _set_local_file(self, path: str, extension: str) -> None:
-        self._file = _LocalFile(path)
+    def _set_local_file(
+        self, path: str, extension: str, read_at: os.stat_result | None = None
+    ) -> None:
+        """Keep ``path`` as the media file; ``read_at`` is its ``os.stat`` from before the
+        value read facts from it (a header), so a change before it is hashed is refused."""
+        self._file = _LocalFile(path, read_at)
         self._extension = extension
         self._sha256 = self._size = None
 
@@ -377,8 +397,12 @@ class Media(Value):
             self._sha256 = hashlib.sha256(f.data).hexdigest()
             self._size = len(f.data)
             return
+        if isinstance(f, _LocalFile):
+            f.check_unchanged(self)
         with self.open() as stream:
             digest, size = hash_stream(stream)
+        if isinstance(f, _LocalFile):
+            f.check_unchanged(self)  # (changed while it was hashed)
         if self._sha256 is not None and digest != self._sha256:
             raise IntegrityError(f"{self!r}: file bytes do not match sha256 {self._sha256}")
         self._sha256, self._size = digest, size

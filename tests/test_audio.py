@@ -46,13 +46,24 @@ def test_wrong_dtype_is_a_type_error_listing_the_allowed_ones(dtype):
     assert "astype" in message
 
 
-@pytest.mark.parametrize("shape", [(2, 100), (3, 4), (100, 65), (1000, 200)])
+@pytest.mark.parametrize("shape", [(2, 100), (3, 10), (100, 65), (1000, 200)])
 def test_channels_first_arrays_are_refused_with_a_hint_to_transpose(shape):
     with pytest.raises(ValueError) as err:
         Audio(np.zeros(shape, np.float32), 8000)
     message = str(err.value)
     assert message.startswith(f"Invalid array shape {shape}: this looks channels-first")
     assert "transpose" in message and "array.T" in message
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (5, 6), (3, 8), (1, 8)])
+def test_a_few_frames_of_a_few_channels_are_frames_by_channels(shape):
+    # e.g. the last frame of a stereo clip, clip.numpy(n - 1, n): not refused as
+    # channels-first, which would send the user to array.T and a wrong clip
+    clip = Audio(np.ones(shape, np.int16), 8000)
+    assert (clip.frames, clip.channels) == shape
+    rec = Audio(np.arange(32000, dtype=np.int16).reshape(16000, 2), 16000)
+    last = Audio(rec.numpy(15999, 16000), 16000)
+    assert last.channels == 2 and np.array_equal(last.numpy(), [[31998, 31999]])
 
 
 def test_64_channels_and_square_arrays_are_frames_by_channels():
@@ -150,6 +161,36 @@ def test_missing_file_is_file_not_found_naming_it(tmp_path, as_path):
         Audio(as_path(missing))
     assert str(missing) in str(err.value)
     assert err.value.filename == str(missing)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
+def test_a_cut_wav_is_refused_before_it_can_be_stored(tmp_path, subtype):
+    # soundfile reads the frames a cut WAV has, but a stored copy's header would lie to
+    # every checked read: the clip would commit and never read back
+    path = tmp_path / "take.wav"
+    sf.write(path, np.linspace(-0.5, 0.5, 10000), 16000, subtype=subtype)
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-4000])
+    with pytest.raises(ValueError, match=r"is cut short: its WAV header says \d+ bytes") as err:
+        Audio(path)
+    assert "Audio(*soundfile.read(path))" in str(err.value)
+    with pytest.raises(ValueError, match="is cut short"):
+        Audio(io.BytesIO(whole[:-4000]))
+    kept = Audio(*sf.read(path, dtype="float32" if subtype == "FLOAT" else "int32"))
+    assert kept.frames == len(sf.read(path)[0])
+    assert Audio(io.BytesIO(whole)).frames == 10000  # (the whole file is fine)
+
+
+def test_a_file_changed_after_audio_read_its_header_is_refused_on_add(tmp_path):
+    path = tmp_path / "take.wav"
+    sf.write(path, np.zeros(1000, np.int16), 16000, subtype="PCM_16")
+    clip = Audio(path)
+    sf.write(path, np.zeros((250, 2), np.int16), 8000, subtype="PCM_16")
+    draft = Artifact("takes", "dataset")
+    with pytest.raises(ValueError, match=r"changed after Audio\(.*\) read it"):
+        draft.add(clip, "take")
+    assert draft._entries == {}
+    assert Artifact("takes", "dataset").add(Audio(path), "take").path == "take.audio-file.json"
 
 
 @pytest.mark.parametrize("content", [b"", b"hello, not audio", b"RIFF\x00\x00\x00\x00WAVE"])
