@@ -126,6 +126,15 @@ def _mel_to_hz(m: Any) -> Any:
     return 700.0 * (10.0 ** (np.asarray(m, np.float64) / 2595.0) - 1.0)
 
 
+#: the longest FFT frame of a spectrogram (frames stay 32 ms long up to 256 kHz)
+MAX_FFT = 8192
+
+
+def _pow2(n: float) -> int:
+    """The smallest power of two >= ``n`` (1 for ``n`` <= 1)."""
+    return 1 << int(math.ceil(math.log2(max(1.0, n))))
+
+
 def mel_spectrogram(
     samples: np.ndarray, sample_rate: int, width: int = SPEC_W, n_mels: int = N_MELS
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -136,7 +145,13 @@ def mel_spectrogram(
     points; triangular filters are evenly spaced on the HTK mel scale from 0 Hz to Nyquist.
     """
     x = _mono(samples)
-    n_fft = max(256, 1 << int(math.ceil(math.log2(max(1.0, 0.032 * sample_rate)))))
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    if peak > 0:
+        x = x / peak  # (dB re the loudest: the scale cancels, and power cannot overflow)
+    n_fft = max(256, _pow2(0.032 * sample_rate))
+    # no longer than the clip (padded to 256) nor than MAX_FFT: at radio rates (MHz) a
+    # 32 ms frame would ask for gigabytes, for a preview 400 pixels wide
+    n_fft = min(n_fft, MAX_FFT, max(256, _pow2(x.size)))
     if x.size < n_fft:
         x = np.concatenate([x, np.zeros(n_fft - x.size)])
     starts = np.linspace(0, x.size - n_fft, width).astype(np.int64)

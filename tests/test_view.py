@@ -91,6 +91,26 @@ def test_mel_spectrogram_puts_a_tone_at_its_frequency():
     assert (silent == -display.DB_RANGE).all()
 
 
+@pytest.mark.parametrize("rate", [4_000_000, 20_000_000, 2**31 - 1])
+def test_a_spectrogram_at_radio_rates_stays_small(rate):
+    # a 32 ms frame at 20 MHz was 640k samples x 400 columns: 3 GiB for a 100-sample clip
+    short = Audio(np.ones(100, np.float32), rate)
+    assert "<img" in short._repr_html_()
+    freq = rate / 8
+    db, centres = display.mel_spectrogram(tone(freq, 200_000 / rate, rate), rate, width=16)
+    loudest = int(np.argmax(db.mean(axis=1)))
+    assert abs(centres[loudest] - freq) < freq / 10
+
+
+def test_a_spectrogram_of_huge_float_samples_is_not_garbage():
+    with np.errstate(all="raise"):  # power of samples near 1e300 overflowed to inf
+        db, centres = display.mel_spectrogram(
+            tone(2000.0, 0.1).astype(np.float64) * 1e300, 16000, 8
+        )
+    loudest = int(np.argmax(db.mean(axis=1)))
+    assert loudest == int(np.argmin(np.abs(centres - 2000.0)))
+
+
 def test_pictures_have_axes_and_a_db_scale():
     x = tone(1000, 2.5, 16000)
     fig = display.spectrogram_figure(x, 16000, "c", display.data_uri)
