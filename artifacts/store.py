@@ -116,7 +116,20 @@ def open_store(
         backend, canonical, single_writer=single_writer, progress=progress, pack_min=pack_min
     )
     store.cache = blob_cache
+    store.opened_with = {
+        "single_writer": single_writer,
+        "progress": progress,
+        "pack_min": pack_min,
+        "cache": cache if cache is None else os.path.abspath(os.fspath(cache)),
+        "cache_size": cache_size,
+        **storage_options,
+    }
     return store
+
+
+def _reopen(url: str, opened_with: dict[str, Any]) -> Store:
+    """A store unpickled: opened again at ``url`` as it was (see :meth:`Store.__reduce__`)."""
+    return open_store(url, **opened_with)
 
 
 class Store:
@@ -157,8 +170,20 @@ class Store:
         """:func:`open_store` (for callers that hold the class, not the module)."""
         return open_store(url, **kwargs)
 
+    #: the keyword arguments :func:`open_store` was given (a pickle opens the store again)
+    opened_with: dict[str, Any] | None = None
+
     def __repr__(self) -> str:
         return f"<Store {self.url}>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A store pickles as its URL and options and is opened again where it is
+        unpickled (its locks, caches and connections are this process's own), so that
+        values loaded from it can go to a process pool.  A ``memory://`` store is this
+        process's memory: opened in another process, it is another, empty store."""
+        if self.opened_with is None:
+            raise TypeError(f"{self!r} was not made by open_store(), so it cannot be pickled")
+        return (_reopen, (self.url, self.opened_with))
 
     def _init_marker(self, existing: bool = False) -> None:
         # reading never writes: the marker is made by the first commit (ensure_marker)

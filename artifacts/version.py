@@ -82,6 +82,11 @@ class Version(EntrySet):
 
     is_draft = False  # type: ignore[assignment]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # (the read-ahead holds this process's threads and mappings; the store pickles as
+        # its URL and is opened again, see Store.__reduce__)
+        return {**self.__dict__, "_ahead": None}
+
     @property
     def manifest(self) -> Manifest:
         """The committed version's manifest."""

@@ -78,6 +78,44 @@ def test_add_many_matches_add_and_round_trips(tmp_path, executor):
     assert v0.get("table").get_column("clip")[0].numpy().tobytes() == arrays[0].tobytes()
 
 
+def _peak(clip: Audio) -> float:
+    return float(np.abs(clip.numpy()).max())
+
+
+@pytest.mark.parametrize("url", ["local", "memory"])
+def test_loaded_clips_and_versions_pickle_and_go_through_a_process_pool(tmp_path, url):
+    import pickle
+
+    store = artifacts.open_store(
+        str(tmp_path / "store") if url == "local" else f"memory://pickled-{os.getpid()}"
+    )
+    arrays = _clips(6)
+    draft = Artifact("clips", "dataset")
+    for i, a in enumerate(arrays):
+        draft.add(Audio(a, 16000), f"a{i}")
+    v0 = store.commit(draft)
+    loaded = [v0.get(f"a{i}") for i in range(6)]
+    assert [c.numpy().tobytes() for c in loaded] == [a.tobytes() for a in arrays]
+    again = pickle.loads(pickle.dumps(v0))  # after reads: its read-ahead stays behind
+    assert again.qualified_name == "clips:v0" and again.store.url == store.url
+    assert again.get("a2").numpy().tobytes() == arrays[2].tobytes()
+    clip = pickle.loads(pickle.dumps(loaded[1]))
+    assert clip.artifact_source.artifact.qualified_name == "clips:v0"
+    assert clip.numpy().tobytes() == arrays[1].tobytes()
+    # in another process they still refer to their source: added again, nothing is copied
+    draft = Artifact("again", "dataset")
+    with concurrent.futures.ProcessPoolExecutor(
+        2, mp_context=multiprocessing.get_context("spawn")
+    ) as ex:
+        if url == "local":  # (a memory:// store is this process's memory only)
+            assert list(ex.map(_peak, loaded)) == [float(np.abs(a).max()) for a in arrays]
+        draft.add_many({f"b{i}": c for i, c in enumerate(loaded)}, ex)
+    v1 = store.commit(draft)
+    media = [e for p, e in v1.manifest.entries.items() if p.startswith("media/")]
+    assert len(media) == 6 and all(e["ref"]["artifact"] == "clips:v0" for e in media)
+    assert v1.get("b4").numpy().tobytes() == arrays[4].tobytes()
+
+
 def test_add_many_takes_a_mapping_and_no_executor(tmp_path):
     arrays = _clips(3)
     draft = Artifact("clips", "dataset")
