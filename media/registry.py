@@ -21,7 +21,13 @@ from .errors import PluginWarning, UnknownTypeError
 __all__ = ["register", "lookup", "type_mapping", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "media.types"
-TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # no ".": entries end .<tag>.json
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")  # no ".": entries end .<tag>.json
+#: tags of the library's own JSON forms that are not value types (``audio`` is the list of
+#: clips a run logs under one key): a class registered under one would be checked, and read
+#: back, as that form
+RESERVED_TAGS = frozenset(
+    {"alias", "audio", "history-row", "lineage", "manifest", "pack-index", "store"}
+)
 
 # (a leaf: this module imports no value type; media.value hands it the base class, which
 # every registered type must subclass, when it is imported, as ``media`` always does)
@@ -70,6 +76,12 @@ def register(cls: type[Any], *, replace: bool = False) -> type[Any]:
         raise ValueError(
             f"Invalid type tag {tag!r} on {cls.__qualname__}: set the class attribute "
             "artifact_type to 1-64 characters of a-z, 0-9, '_' or '-'"
+        )
+    if tag in RESERVED_TAGS:
+        raise ValueError(
+            f"type tag {tag!r} of {cls.__qualname__} names one of the library's own JSON forms "
+            f"({', '.join(sorted(RESERVED_TAGS))}); choose another artifact_type, e.g. "
+            f"'{tag}-{cls.__name__.lower()}'"
         )
     with _lock:
         current = _types.get(tag)

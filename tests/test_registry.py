@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import inspect
 import sys
 from pathlib import Path
@@ -134,11 +135,25 @@ def test_register_refuses_what_is_not_a_value_type(isolated_registry):
         media.register(Audio(np.zeros(2, "int16"), 8))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("tag", ["", "Upper", "-dash-first", "a/b", "x" * 65, None])
+@pytest.mark.parametrize("tag", ["", "Upper", "-dash-first", "a/b", "x" * 65, None, "tag\n"])
 def test_register_refuses_bad_tags(isolated_registry, tag):
     cls = type("Bad", (Value,), {"artifact_type": tag})
     with pytest.raises(ValueError, match=r"Invalid type tag .* set the class attribute"):
         media.register(cls)
+
+
+def test_the_library_s_own_json_forms_are_reserved_tags(isolated_registry):
+    # every built-in schema is a registered value type or one of the reserved forms
+    files = importlib.resources.files("schemas").iterdir()
+    builtin = {f.name[: -len(".schema.json")] for f in files if f.name.endswith(".schema.json")}
+    assert builtin == set(media.registry.RESERVED_TAGS) | {"audio-file", "audio-segment", "table"}
+    for tag in sorted(media.registry.RESERVED_TAGS):
+        # "audio" is the list of clips a run logs under one key: a plugin's values with that
+        # tag were checked against, and read back as, that list
+        cls = type("Sound", (Value,), {"artifact_type": tag})
+        with pytest.raises(ValueError, match=f"type tag '{tag}' of Sound names one of the"):
+            media.register(cls)
+        assert Value.type_mapping().get(tag) is not cls
 
 
 def test_register_derives_a_schema_when_none_is_given(isolated_registry):
