@@ -80,15 +80,22 @@ def cmd_put(store: Store, args: argparse.Namespace) -> int:
             draft.metadata = {**draft.metadata, **metadata}
     else:
         draft = Artifact(name, args.type or "dataset", args.description, metadata)
+    if args.audiofolder and len(args.paths) > 1:
+        raise UserError(
+            f"--audiofolder {args.audiofolder} makes one table of one folder; give one folder, "
+            "or run put once per folder with a different --audiofolder name for each"
+        )
     for path in args.paths:
-        if args.audiofolder:  # a Table of its clips and metadata.csv (see artifacts.hf)
-            from .hf import audiofolder_table  # (pyarrow and pandas only when asked for)
-
-            draft.add(audiofolder_table(path), args.audiofolder, overwrite=args.update)
-        elif os.path.isdir(path):
-            draft.add_dir(path, overwrite=args.update)
-        else:
-            draft.add_file(path, overwrite=args.update)
+        try:
+            _put_one(draft, path, args)
+        except ValueError as exc:
+            if _TAKEN not in str(exc):
+                raise
+            # (the library's advice is a Python argument; here the clash is between paths)
+            raise UserError(
+                f"{path!r}: {str(exc).replace(_TAKEN, 'another path of this command gives it')}"
+                "; rename one, or put them in separate commands"
+            ) from None
     committed = store.commit(draft, aliases=args.alias)
     size = sum(e["size"] for e in committed.manifest.entries.values())
     what = (
@@ -168,3 +175,19 @@ def cmd_remote(args: argparse.Namespace) -> int:
             ]
             print(table(["NAME", "URL", "OPTIONS"], rows))
     return 0
+
+
+#: the end of the library's message for an entry name that a draft already holds
+_TAKEN = "pass overwrite=True to replace it, or choose another name"
+
+
+def _put_one(draft: Artifact, path: str, args: argparse.Namespace) -> None:
+    """Add one path of ``put`` to the draft: a folder, a file, or an audio folder's table."""
+    if args.audiofolder:  # a Table of its clips and metadata.csv (see artifacts.hf)
+        from .hf import audiofolder_table  # (pyarrow and pandas only when asked for)
+
+        draft.add(audiofolder_table(path), args.audiofolder, overwrite=args.update)
+    elif os.path.isdir(path):
+        draft.add_dir(path, overwrite=args.update)
+    else:
+        draft.add_file(path, overwrite=args.update)

@@ -268,6 +268,16 @@ def test_put_files_and_folders(tmp_path):
         ),  # fmt: skip
         (["put", "x", ".", "--update"], "--update: there is no artifact 'x' yet in {store}"),
         (
+            ["put", "x", "f.txt", "sub/f.txt"],
+            "'sub/f.txt': an entry named 'f.txt' is already in x:draft; another path of this "
+            "command gives it; rename one, or put them in separate commands",
+        ),
+        (
+            ["put", "x", ".", "sub", "--audiofolder", "train"],
+            "--audiofolder train makes one table of one folder; give one folder, or run put "
+            "once per folder with a different --audiofolder name for each",
+        ),
+        (
             ["put", "x", ".", "--alias", "v2"],
             "Invalid alias 'v2': use 1-128 letters, digits, '.', '_' or '-', not of the form vN "
             "(that names a version)",
@@ -277,6 +287,8 @@ def test_put_files_and_folders(tmp_path):
 def test_put_mistakes_print_one_line(tmp_path, args, message):
     url = str(tmp_path / "store")
     (tmp_path / "f.txt").write_text("x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f.txt").write_text("y")
     assert fails(*args, "--store", url, cwd=tmp_path) == message.replace("{store}", url)
     assert open_store(url).names() == []
 
