@@ -127,10 +127,21 @@ def read_history(
     cannot be read (a torn write at a crash) are skipped with a :class:`HistoryWarning`.
     ``audio`` seq values and lists of values become lists; NaN and infinities (written in the
     ``float`` form) come back as floats; values of types no installed plugin knows stay as
-    :class:`media.OpaqueValue`.  Also reads the history the wandb client
+    :class:`media.OpaqueValue`.  A folder without a history has no rows; a folder that does
+    not exist raises :class:`FileNotFoundError`.  Also reads the history the wandb client
     writes, given its rows as JSON Lines and its media folder.
     """
     dir = os.fspath(dir)
+    if not os.path.isdir(dir):
+        if os.path.exists(dir):
+            raise NotADirectoryError(
+                f"Invalid run folder {dir!r}: it is a file; read_history reads the folder "
+                "that holds a run's history.jsonl (run.dir)"
+            )
+        raise FileNotFoundError(
+            f"No run folder {dir!r}: it does not exist; check the path (read_history reads "
+            "the folder that holds a run's history.jsonl, run.dir)"
+        )
     path = os.path.join(dir, HISTORY)
     if not os.path.exists(path):
         return []

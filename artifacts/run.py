@@ -115,7 +115,9 @@ class Run:
     (its ``history.jsonl`` or ``lineage.jsonl``) raises :class:`FileExistsError`, unless
     ``resume=True``, which continues that run: steps go on from its last one and it keeps
     its id (the one its lineage recorded, or ``id``).  ``resume=True`` on a folder without a
-    run starts one there.
+    run starts one there (wandb's ``resume="allow"``; ``"allow"`` is the same);
+    ``resume="must"`` raises :class:`FileNotFoundError` instead, so that a mistyped folder
+    does not start a new run.
     """
 
     def __init__(
@@ -124,8 +126,13 @@ class Run:
         store: Store | str | None = None,
         id: str | None = None,
         *,
-        resume: bool = False,
+        resume: bool | str = False,
     ):
+        if resume not in (False, True, "allow", "must"):
+            raise ValueError(
+                f"Invalid resume {resume!r}: give False (a new run), True or 'allow' (continue "
+                "the run in dir, or start one), or 'must' (continue it; none is an error)"
+            )
         if id is not None:
             check_artifact_name(id)
         self.id = id or (time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:8])
@@ -138,6 +145,12 @@ class Run:
                 f"{self.dir} already holds a run ({held[0]}); a new run does not write into "
                 "another's folder: give a new dir (or none, for ./runs/<id>), or "
                 "Run(dir=..., resume=True) to continue that run"
+            )
+        if resume == "must" and not held:
+            what = "holds no run" if os.path.isdir(self.dir) else "does not exist"
+            raise FileNotFoundError(
+                f"No run to resume in {self.dir}: the folder {what} (no {HISTORY} or "
+                f"{LINEAGE}); check the path, or drop resume='must' to start a new run there"
             )
         if resume and id is None and LINEAGE in held:
             ids = [r["run"] for r in read_jsonl(os.path.join(self.dir, LINEAGE), "lineage", False)]

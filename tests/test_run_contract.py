@@ -191,3 +191,29 @@ def test_log_calls_at_one_step_make_one_row_the_last_value_winning(tmp_path):
     resumed = Run(dir=run.dir, resume=True)
     resumed.log({"f": 6}, step=1)
     assert resumed.history()[1]["d"] == 4 and resumed.history()[1]["f"] == 6
+
+
+# -- 4: resume and read_history of folders that do not exist -------------------------------
+def test_resume_must_refuses_a_folder_without_a_run(tmp_path):
+    typo = tmp_path / "rnu"
+    with pytest.raises(FileNotFoundError, match=r"No run to resume in .*rnu: the folder does not"):
+        Run(dir=typo, resume="must")
+    assert not typo.exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no run .* drop resume='must'"):
+        Run(dir=tmp_path / "empty", resume="must")
+    Run(dir=tmp_path / "run").log({"x": 1})
+    assert Run(dir=tmp_path / "run", resume="must").step == 1
+    assert Run(dir=tmp_path / "new", resume="allow").step == 0  # documented: starts one
+    with pytest.raises(ValueError, match="Invalid resume 'yes'"):
+        Run(dir=tmp_path / "x", resume="yes")
+
+
+def test_read_history_of_a_missing_folder_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"No run folder .*nope.*does not exist"):
+        read_history(tmp_path / "nope")
+    assert not (tmp_path / "nope").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="it is a file"):
+        read_history(tmp_path / "file")
+    assert read_history(tmp_path) == []  # a folder without a history: no rows
