@@ -27,6 +27,7 @@ from .history import (
 )
 from .names import check_artifact_name
 from .store import Store, open_store
+from .version import Version
 
 __all__ = ["Run", "read_history", "load_row", "HistoryWarning"]
 
@@ -326,15 +327,40 @@ class Run:
         self._lineage("logged", committed)
         return committed
 
-    def use_artifact(self, ref: str) -> Artifact:
-        """The committed artifact ``ref`` (``"clips:latest"``), recording that this run used it."""
+    def use_artifact(self, ref: str | Version) -> Version:
+        """The committed artifact ``ref``, recording that this run used it.
+
+        ``ref`` is a reference (``"clips:latest"``, looked up in the run's store) or a
+        committed version (``store.artifact(...)``, ``store.commit(...)``), whose use is
+        recorded in the store that holds it.
+        """
         self._check_open()
+        if isinstance(ref, Version):
+            # looked up again: a version deleted since it was loaded is not recorded as used
+            artifact = ref.store.artifact(ref.qualified_name)
+            if artifact.digest != ref.digest:
+                raise ValueError(
+                    f"Invalid artifact {ref.qualified_name}: the store now holds other content "
+                    "under that version; load it again (store.artifact(...)) and use that"
+                )
+            self._lineage("used", artifact, artifact.store)
+            return ref
+        if isinstance(ref, Artifact):
+            raise TypeError(
+                f"Invalid artifact {ref!r}: a draft is not committed; use a committed version "
+                "(run.log_artifact(draft) returns one) or a reference like 'clips:latest'"
+            )
+        if not isinstance(ref, str):
+            raise TypeError(
+                f"Invalid artifact {ref!r}: give a reference like 'clips:latest' or a committed "
+                "version (store.artifact(...))"
+            )
         artifact = self.store.artifact(ref)
         self._lineage("used", artifact)
         return artifact
 
-    def _lineage(self, action: str, artifact: Artifact) -> None:
-        record = self.store.record_lineage(self.id, action, artifact)
+    def _lineage(self, action: str, artifact: Artifact, store: Store | None = None) -> None:
+        record = (store or self.store).record_lineage(self.id, action, artifact)
         fd = open_append(os.path.join(self.dir, LINEAGE))
         try:
             os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())

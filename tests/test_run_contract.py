@@ -14,7 +14,7 @@ import pytest
 import artifacts
 import media
 import schemas
-from artifacts import Run, read_history
+from artifacts import Artifact, ArtifactNotFoundError, Run, read_history
 from media import Audio, Table, Value, registry
 
 
@@ -217,3 +217,24 @@ def test_read_history_of_a_missing_folder_raises(tmp_path):
     with pytest.raises(NotADirectoryError, match="it is a file"):
         read_history(tmp_path / "file")
     assert read_history(tmp_path) == []  # a folder without a history: no rows
+
+
+# -- 5: use_artifact with a committed version ----------------------------------------------
+def test_use_artifact_takes_a_committed_version(tmp_path):
+    store = artifacts.open_store(tmp_path / "store")
+    draft = Artifact("clips", "dataset")
+    draft.add(clip(), "c")
+    version = store.commit(draft)
+    other = artifacts.open_store(tmp_path / "other")
+    with Run(dir=tmp_path / "run", store=other) as run:
+        assert run.use_artifact(version) is version
+        with pytest.raises(TypeError, match="a draft is not committed"):
+            run.use_artifact(Artifact("clips", "dataset"))
+        with pytest.raises(TypeError, match="give a reference like 'clips:latest'"):
+            run.use_artifact(3)
+    # recorded where the version lives, as a ref would be
+    assert store.lineage("clips:v0")["used_by"] == [run.id]
+    assert [r["action"] for r in run.lineage()] == ["used"]
+    store.delete("clips:v0")
+    with Run(dir=tmp_path / "run2", store=store) as run2, pytest.raises(ArtifactNotFoundError):
+        run2.use_artifact(version)
