@@ -89,6 +89,17 @@ def test_lists_of_custom_values_tables_and_plugin_media_log_and_read_back(own_re
             schemas.validate(value)
 
 
+def test_the_run_page_shows_lists_of_values(own_registry, tmp_path):
+    from artifacts.preview import run_html
+
+    media.register(Point)
+    run = Run(dir=tmp_path / "run")
+    run.log({"pts": [Point(1, 2), Point(3, 4)], "tables": [Table(["word"], [["zebra"]])]})
+    page = run_html(run.dir)
+    assert "pts 0[1]" in page and "contract-point" in page
+    assert "tables 0[0]" in page and "zebra" in page
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
