@@ -181,17 +181,19 @@ def test_nested_keys_make_folders_inside_the_run(tmp_path):
 
 
 # -- steps --------------------------------------------------------------------------------
-def test_steps_grow(tmp_path):
+def test_steps_never_go_back(tmp_path):
     run = Run(dir=tmp_path)
     assert run.step == 0
     assert run.log({"x": 0})["_step"] == 0
     assert run.log({"x": 1})["_step"] == 1
     assert run.log({"x": 10}, step=10)["_step"] == 10
     assert run.step == 11
-    for step in (10, 3, 0):
+    for step in (9, 3, 0):
         with pytest.raises(ValueError, match=rf"Invalid step {step}: the last logged step is 10"):
             run.log({"x": 2}, step=step)
-    assert [r["_step"] for r in run.history()] == [0, 1, 10]
+    assert run.log({"y": 2}, step=10)["_step"] == 10  # the last step again: joins its row
+    assert run.step == 11
+    assert [(r["_step"], r["x"]) for r in run.history()] == [(0, 0), (1, 1), (10, 10)]
 
 
 @pytest.mark.parametrize("step", [-1, 1.5, "3", True, None.__class__])

@@ -21,6 +21,7 @@ DOCUMENTED = [
     "alias",
     "audio",
     "audio-file",
+    "float",
     "history-row",
     "lineage",
     "manifest",

@@ -38,7 +38,7 @@ def _is_number(v: Any) -> bool:
 
 def _is_media(v: Any) -> bool:
     return isinstance(v, Value) or (
-        isinstance(v, list) and bool(v) and all(isinstance(x, Audio) for x in v)
+        isinstance(v, list) and bool(v) and all(isinstance(x, Value) for x in v)
     )
 
 
@@ -78,16 +78,19 @@ def plot_svg(key: str, points: list[tuple[int, float]]) -> str:
 def _step_html(key: str, step: int, value: Any, sink: Sink, on: bool) -> str:
     # only the step shown loads its clips' headers; the others load when shown or played
     preload = "metadata" if on else "none"
-    if isinstance(value, list):
+    if isinstance(value, list):  # a list of values logged under one key
         return "".join(
-            display.audio_html(a, f"{key} {step}[{i}]", sink, preload=preload)
-            for i, a in enumerate(value)
+            _value_html(v, f"{key} {step}[{i}]", sink, preload) for i, v in enumerate(value)
         )
+    return _value_html(value, f"{key} {step}", sink, preload)
+
+
+def _value_html(value: Any, label: str, sink: Sink, preload: str) -> str:
     if isinstance(value, Audio):
-        return display.audio_html(value, f"{key} {step}", sink, preload=preload)
+        return display.audio_html(value, label, sink, preload=preload)
     if isinstance(value, Table):
-        return display.table_html(value, f"{key} {step}", sink, preload=preload)
-    return display.value_html(value, f"{key} {step}", sink)
+        return display.table_html(value, label, sink, preload=preload)
+    return display.value_html(value, label, sink)
 
 
 def _pick(steps: list[Any], limit: int) -> list[Any]:
