@@ -26,7 +26,7 @@ TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")  # no ".": entries end .<tag
 #: clips a run logs under one key): a class registered under one would be checked, and read
 #: back, as that form
 RESERVED_TAGS = frozenset(
-    {"alias", "audio", "history-row", "lineage", "manifest", "pack-index", "store"}
+    {"alias", "audio", "float", "history-row", "lineage", "manifest", "pack-index", "store"}
 )
 
 # (a leaf: this module imports no value type; media.value hands it the base class, which
