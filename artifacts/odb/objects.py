@@ -42,9 +42,10 @@ class Objects:
         self.url = url
         self._foreign = foreign
         self._verified: set[str] = set()
-        # file digest -> (its verified chunk table, its verified first chunk or None); the
-        # first chunk holds the header every window of the file reads again
-        self._tables: dict[str, tuple[bytes, bytes | None]] = {}
+        # what an entry's table and first chunk were read from and checked against (see
+        # :meth:`_table_key`) -> (its verified chunk table, its verified first chunk or
+        # None); the first chunk holds the header every window of the file reads again
+        self._tables: dict[tuple[Any, ...], tuple[bytes, bytes | None]] = {}
         self._lock = threading.Lock()
 
     def kind(self, e: Mapping[str, Any]) -> str:
@@ -150,24 +151,43 @@ class Objects:
         span = self._read_span(e, name, at, min(size, last * cs) - at)
         check_span(span, first, table, cs, size, name)
         if first == 0:
-            self._keep(e["digest"], (table, bytes(span[:cs])))
+            self._keep(self._table_key(e), (table, bytes(span[:cs])))
         return span[offset - at : end - at]
+
+    def _table_key(self, e: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Everything a ranged entry's cached table and first chunk were read from and
+        checked against: the file's digests and size, the table's address and chunk size,
+        and where the file's bytes are (its blob, or its pack and offset).  Two versions
+        may describe one sha256 differently (a forged one, say, with its own table and
+        pack); keyed by all of it, one is never answered from what the other read."""
+        ch = e["chunks"]
+        where = ("packed", e["pack"], e["offset"]) if self.kind(e) == "packed" else ("blob",)
+        return (
+            e["digest"],
+            e["size"],
+            e.get(BLAKE3_KEY),
+            ch.get("algorithm"),
+            ch["size"],
+            ch["table"],
+            *where,
+        )
 
     def _table(self, e: Mapping[str, Any], name: str) -> tuple[bytes, bytes | None]:
         """The entry's chunk table (read and checked once per file), and its first chunk."""
-        got = self._tables.get(e["digest"])
+        key = self._table_key(e)
+        got = self._tables.get(key)
         if got is None:
             table = self.read(table_entry(e), f"{name} (its chunk table)")
             got = (table, None)
-            self._keep(e["digest"], got)
+            self._keep(key, got)
         return got
 
-    def _keep(self, digest: str, tables: tuple[bytes, bytes | None]) -> None:
+    def _keep(self, key: tuple[Any, ...], tables: tuple[bytes, bytes | None]) -> None:
         """Cache a file's verified table (and first chunk); readers may be threads."""
         with self._lock:
             while len(self._tables) >= TABLES_KEPT:
                 self._tables.pop(next(iter(self._tables)))
-            self._tables[digest] = tables
+            self._tables[key] = tables
 
     def _read_span(self, e: Mapping[str, Any], name: str, at: int, n: int) -> bytes:
         """Bytes ``at`` to ``at + n`` of a blob or pack member, unchecked (one ranged read)."""

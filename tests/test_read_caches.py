@@ -1,0 +1,100 @@
+"""What a :class:`artifacts.Store` object keeps between reads never answers a read it was
+not made for: the chunk tables and first chunks it keeps are keyed by everything they were
+read from and checked against (so a forged version that names an untouched version's file
+cannot change what the untouched one returns), and a large file checked once is read
+again unchecked only while the file is in the state it was checked in."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+import blake3
+import numpy as np
+import pytest
+
+import artifacts
+from artifacts import Artifact, IntegrityError
+from artifacts.odb.chunks import chunk_digests
+from artifacts.odb.layout import blob_path, pack_path
+from media import Audio
+
+RATE = 16000
+
+
+def recording(seconds: int) -> np.ndarray:
+    """Distinct int16 samples (a window read from the wrong bytes cannot pass)."""
+    t = np.arange(RATE * seconds, dtype=np.int64)
+    return ((t * 7919) % 65536 - 32768).astype(np.int16)
+
+
+def long_entry(store, version: str = "v0") -> tuple[str, dict]:
+    """The path and manifest entry of the recording ``rec`` in ``long:<version>``."""
+    v = store.artifact(f"long:{version}")
+    path = v.get("rec").source_file()[1]
+    return path, dict(v.manifest.entries[path])
+
+
+def plant_forgery(store, e: dict) -> tuple[dict, bytes]:
+    """Plant, next to the untouched file of entry ``e``, a pack holding changed bytes and
+    their chunk table; return an entry that names the same sha256 but those planted bytes
+    (with their own BLAKE3 digest and table), and the planted bytes."""
+    data = bytearray(store.backend.read(blob_path(e["digest"])))
+    data[44 : 44 + 2000] = b"\x39\x30" * 1000  # samples 0..999 := 12345 (inside chunk 0)
+    forged = bytes(data)
+    pack_id = hashlib.sha256(b"planted").hexdigest()
+    store.backend.write(pack_path(pack_id), forged)
+    table = chunk_digests(forged)
+    th = hashlib.sha256(table).hexdigest()
+    store.backend.write(blob_path(th), table)
+    e1 = dict(e, pack=pack_id, offset=0, blake3=blake3.blake3(forged).hexdigest())
+    e1["chunks"] = dict(e["chunks"], table=th)
+    return e1, forged
+
+
+@pytest.fixture(params=["local", "memory"])
+def long_store(request, tmp_path):
+    """A store (never packing) holding ``long:v0``: a 60 s recording with a chunk table."""
+    url = str(tmp_path / "store") if request.param == "local" else f"memory://{uuid.uuid4().hex}"
+    store = artifacts.open_store(url, pack_min=None)
+    x = recording(60)
+    draft = Artifact("long", "dataset")
+    draft.add(Audio(x, RATE), "rec")
+    store.commit(draft)
+    return store, x
+
+
+def test_a_differently_described_entry_never_answers_for_another(long_store):
+    store, x = long_store
+    path, e0 = long_entry(store)
+    assert "chunks" in e0
+    e1, forged = plant_forgery(store, e0)
+    objects = store.objects
+    # the other description reads its own (planted) bytes: both kept side by side
+    assert objects.read_range(e1, "forged", 0, 4000) == forged[:4000]
+    genuine = store.backend.read(blob_path(e0["digest"]))
+    assert objects.read_range(e0, "genuine", 0, 4000) == genuine[:4000]
+    assert objects.read_range(e0, "genuine", 40000, 100000) == genuine[40000:140000]
+    assert objects.read_range(e1, "forged", 0, 4000) == forged[:4000]
+
+
+def test_a_forged_version_does_not_change_windows_of_an_untouched_one(long_store):
+    """The reviewer's attack: a planted ``v1`` names ``v0``'s file as a member of a planted
+    pack; a window of ``v1`` read first must not change what ``v0``'s windows return."""
+    store, x = long_store
+    path, e0 = long_entry(store)
+    e1, _ = plant_forgery(store, e0)
+    where = "artifacts/long/versions"
+    m = json.loads(store.backend.read(f"{where}/v0.json"))
+    m["version"] = "v1"
+    m["entries"][path] = e1
+    store.backend.write(f"{where}/v1.json", json.dumps(m).encode())
+    s = artifacts.open_store(store.url)
+    try:  # (a store that refuses the forged manifest outright is as good)
+        s.artifact("long:v1").get("rec").numpy(0, 2000)
+    except IntegrityError:
+        pass
+    got = s.artifact("long:v0").get("rec").numpy(0, 2000)
+    np.testing.assert_array_equal(np.asarray(got).reshape(-1), x[:2000])
+    s.artifact("long:v0").verify()
