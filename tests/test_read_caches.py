@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import time
 import uuid
 
 import blake3
@@ -98,3 +100,72 @@ def test_a_forged_version_does_not_change_windows_of_an_untouched_one(long_store
     got = s.artifact("long:v0").get("rec").numpy(0, 2000)
     np.testing.assert_array_equal(np.asarray(got).reshape(-1), x[:2000])
     s.artifact("long:v0").verify()
+
+
+# -- large files: checked whole, then remembered only with the state of the file -------------
+def commit_big(store, monkeypatch):
+    """Commit a stereo clip to ``store`` as one blob that counts as large (``BIG`` lowered:
+    it is checked by streaming and opened for random access); return it, its entry and the
+    blob's path."""
+    monkeypatch.setattr(artifacts.version, "BIG", 1000)
+    clip = Audio(recording(5).reshape(-1, 2), RATE)
+    draft = Artifact("big", "dataset")
+    draft.add(clip, "c")
+    v = store.commit(draft)
+    path = v.get("c").source_file()[1]
+    e = v.manifest.entries[path]
+    assert "pack" not in e and e["size"] > 1000
+    return clip, e, blob_path(e["digest"])
+
+
+def changed_sample(data: bytes) -> bytes:
+    """``data`` with one sample of its audio changed (same size)."""
+    i = 44 + 2 * 1000
+    return data[:i] + bytes([data[i] ^ 0x40]) + data[i + 1 :]
+
+
+def test_a_large_file_changed_after_its_check_is_checked_again(store, monkeypatch):
+    """The reviewer's attack (t_big_toctou): the same Store object read the file once; the
+    file then changed on disk (local: replaced; memory; S3: a new object, a new ETag)."""
+    clip, e, blob = commit_big(store, monkeypatch)
+    s = artifacts.open_store(store.url)
+    np.testing.assert_array_equal(s.artifact("big:v0").get("c").numpy(), clip.numpy())
+    if store.url.startswith("s3://"):  # remembered with its ETag (s3fs binds reads to it)
+        assert [state[0] for state in s.objects._verified.values()] == ["etag"]
+    store.backend.write(blob, changed_sample(store.backend.read(blob)))
+    with pytest.raises(IntegrityError, match=r"big:v0/.*stored bytes do not match"):
+        s.artifact("big:v0").get("c").numpy()
+
+
+def test_an_in_place_change_of_a_remembered_file_is_caught(tmp_path, monkeypatch):
+    """A local file remembered as checked (old enough to be) is read unchecked again only
+    while its stat says it is the same file, unchanged: an in-place write of the same
+    size is caught on the next open."""
+    import artifacts.odb.objects as objects
+
+    monkeypatch.setattr(objects, "RACY", 50_000_000)  # 50 ms: a file system tick is less
+    store = artifacts.open_store(str(tmp_path / "store"), pack_min=None)
+    clip, e, blob = commit_big(store, monkeypatch)
+    time.sleep(0.1)  # the blob's change time is now older than RACY
+    s = artifacts.open_store(store.url)
+    for _ in range(2):  # checked, then answered from the memo
+        np.testing.assert_array_equal(s.artifact("big:v0").get("c").numpy(), clip.numpy())
+        assert len(s.objects._verified) == 1
+    full = os.path.join(store.backend.root, blob)
+    os.chmod(full, 0o644)
+    with open(full, "r+b") as f:  # in place: same inode, same size
+        f.seek(44 + 2 * 1000)
+        f.write(b"\x39\x30")
+    with pytest.raises(IntegrityError, match=r"big:v0/.*stored bytes do not match"):
+        s.artifact("big:v0").get("c").numpy()
+
+
+def test_a_file_changed_just_before_its_check_is_not_remembered(tmp_path, monkeypatch):
+    """A change in the same tick of the file system's clock as the last one would leave the
+    file's times as they were: a file that changed less than RACY ago is checked whole on
+    every open until it is older."""
+    store = artifacts.open_store(str(tmp_path / "store"), pack_min=None)
+    clip, _, _ = commit_big(store, monkeypatch)
+    s = artifacts.open_store(store.url)
+    np.testing.assert_array_equal(s.artifact("big:v0").get("c").numpy(), clip.numpy())
+    assert s.objects._verified == {}
