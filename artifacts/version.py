@@ -293,7 +293,8 @@ class Version(EntrySet):
         the digest recorded at commit (the table is read once per file and
         :class:`Store` object); a damaged chunk raises :class:`IntegrityError` naming the
         entry and the chunk.  Other entries (format 1, small files, references) are checked
-        whole: up to 64 MiB read whole on each call, larger ones checked once by streaming.
+        whole: up to 64 MiB read whole on each call, larger ones checked by streaming
+        (again only when the file's state changed, see docs/security.md).
         """
         check_range_args(offset, length)
         e = self._entry_json(path)

@@ -4,7 +4,10 @@ entry's kind (:func:`artifacts.manifest.entry_kind`)."""
 from __future__ import annotations
 
 import io
+import json
+import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
@@ -26,8 +29,47 @@ __all__ = ["Objects"]
 #: all are of 1-hour recordings (112 KB + 32 KiB each)
 TABLES_KEPT = 256
 
+#: large files remembered as checked per store object (with the state they were in)
+VERIFIED_KEPT = 4096
+#: a local file changed less than this before its check (ns) is not remembered as
+#: checked: file systems keep times in ticks (ext4: a few ms; ext3, FAT, some NFS: 1-2 s)
+RACY = 2_000_000_000
+
 #: ``ref`` of a foreign entry -> (the committed version that holds it, its path there)
 ForeignResolver = Callable[[Mapping[str, Any]], tuple[Any, str]]
+
+
+def file_state(f: IO[bytes]) -> tuple[Any, ...] | None:
+    """What tells the state of open file ``f`` from any other, or ``None`` when nothing
+    does.  A local file: its device, inode, size and modification and change times
+    (``fstat`` of the open file; a user can set the modification time back, never the
+    change time).  An S3 object opened by s3fs: its ETag, to which s3fs binds every read
+    of the handle (``If-Match``: a changed object fails the read).  Anything else (Azure,
+    whose reads adlfs does not bind to the ETag; memory; a stream) has no state: each
+    open of it is checked whole."""
+    try:
+        fd = f.fileno()
+    except (AttributeError, OSError, ValueError):  # (io.UnsupportedOperation is both)
+        fd = None
+    if isinstance(fd, int) and fd >= 0:
+        st = os.fstat(fd)
+        return ("stat", st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    details = getattr(f, "details", None)
+    if type(f).__module__.partition(".")[0] == "s3fs" and isinstance(details, dict):
+        pinned = "IfMatch" in (getattr(f, "read_kw", None) or {}) or getattr(
+            getattr(f, "fs", None), "local_expiry_check", False
+        )
+        if pinned and details.get("ETag"):
+            return ("etag", details["ETag"], details.get("size"))
+    return None
+
+
+def settled(state: tuple[Any, ...], started: int) -> bool:
+    """Whether a file in ``state`` may be remembered as checked by a check that started at
+    ``started`` (``time.time_ns()``): a local file changed within :data:`RACY` before it
+    might change again within the same tick of its file system's clock, and its times would
+    not tell (so it is checked again on its next open, until it is older)."""
+    return state[0] != "stat" or state[-1] < started - RACY
 
 
 class Objects:
@@ -41,10 +83,13 @@ class Objects:
         self.backend = backend
         self.url = url
         self._foreign = foreign
-        self._verified: set[str] = set()
-        # file digest -> (its verified chunk table, its verified first chunk or None); the
-        # first chunk holds the header every window of the file reads again
-        self._tables: dict[str, tuple[bytes, bytes | None]] = {}
+        # a large entry (everything its manifest says) -> the state of its file when it
+        # was checked whole (see :meth:`open_verified`)
+        self._verified: dict[str, tuple[Any, ...]] = {}
+        # what an entry's table and first chunk were read from and checked against (see
+        # :meth:`_table_key`) -> (its verified chunk table, its verified first chunk or
+        # None); the first chunk holds the header every window of the file reads again
+        self._tables: dict[tuple[Any, ...], tuple[bytes, bytes | None]] = {}
         self._lock = threading.Lock()
 
     def kind(self, e: Mapping[str, Any]) -> str:
@@ -94,7 +139,7 @@ class Objects:
     def _open_uri(self, e: Mapping[str, Any], name: str, mode: str) -> IO[bytes]:
         """A referenced file, opened with the storage options its entry records."""
         fs, p = fsspec.core.url_to_fs(e["uri"], **dict(e.get("options") or {}))
-        if "digest" not in e and mode != "random":  # (random: checked by streaming first)
+        if "digest" not in e:
             info = fs.info(p)
             tag = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("created")
             if str(tag).strip('"') != e["etag"]:
@@ -117,17 +162,43 @@ class Objects:
         return CheckedReader(raw, e.get("digest"), e["size"], name, e.get(BLAKE3_KEY))
 
     def open_verified(self, e: Mapping[str, Any], name: str) -> IO[bytes]:
-        """A (large) entry for random access, after checking its bytes once by streaming."""
-        key = f"{e.get('digest')}:{e['size']}:{e.get('uri')}"
-        if key not in self._verified:
-            with self.open(e, name) as f:
-                while f.read(CHUNK):
-                    pass
-            self._verified.add(key)
-        if self.kind(e) in ("inline", "packed"):
-            return io.BytesIO(self.read(e, name))
+        """A (large) entry for random access, checked against its manifest entry first.
+
+        The file is checked by streaming the very handle returned (then rewound).  A file
+        checked before through this object is not checked again while it is in the state
+        it was checked in, as far as :func:`file_state` can tell: any change of it (and a
+        file it cannot tell about at all) means a full check again."""
+        kind = self.kind(e)
+        if kind in ("inline", "packed"):
+            return io.BytesIO(self.read(e, name))  # (checked on every read)
         got = self._fetch(e, name, "random")
-        return io.BytesIO(got) if isinstance(got, bytes) else got
+        f: IO[bytes] = io.BytesIO(got) if isinstance(got, bytes) else got
+        key = json.dumps(e, sort_keys=True, default=str)  # what it was checked against
+        state = file_state(f)
+        if state is not None and self._verified.get(key) == state:
+            return f
+        started = time.time_ns()
+        try:
+            with CheckedReader(f, e.get("digest"), e["size"], name, e.get(BLAKE3_KEY), False) as c:
+                while c.read(CHUNK):
+                    pass
+            after = file_state(f)
+            if after != state:
+                raise IntegrityError(
+                    f"{name}: its file changed while it was being checked (something "
+                    "writes to it; a store never changes its files): read it again when "
+                    "that writer is done, and run verify()"
+                )
+            f.seek(0)
+        except BaseException:
+            f.close()
+            raise
+        if state is not None and settled(state, started):
+            with self._lock:
+                while len(self._verified) >= VERIFIED_KEPT:
+                    self._verified.pop(next(iter(self._verified)))
+                self._verified[key] = state
+        return f
 
     def ranged(self, e: Mapping[str, Any]) -> bool:
         """Whether a range of entry ``e`` can be read and checked by its chunks alone."""
@@ -150,24 +221,43 @@ class Objects:
         span = self._read_span(e, name, at, min(size, last * cs) - at)
         check_span(span, first, table, cs, size, name)
         if first == 0:
-            self._keep(e["digest"], (table, bytes(span[:cs])))
+            self._keep(self._table_key(e), (table, bytes(span[:cs])))
         return span[offset - at : end - at]
+
+    def _table_key(self, e: Mapping[str, Any]) -> tuple[Any, ...]:
+        """Everything a ranged entry's cached table and first chunk were read from and
+        checked against: the file's digests and size, the table's address and chunk size,
+        and where the file's bytes are (its blob, or its pack and offset).  Two versions
+        may describe one sha256 differently (a forged one, say, with its own table and
+        pack); keyed by all of it, one is never answered from what the other read."""
+        ch = e["chunks"]
+        where = ("packed", e["pack"], e["offset"]) if self.kind(e) == "packed" else ("blob",)
+        return (
+            e["digest"],
+            e["size"],
+            e.get(BLAKE3_KEY),
+            ch.get("algorithm"),
+            ch["size"],
+            ch["table"],
+            *where,
+        )
 
     def _table(self, e: Mapping[str, Any], name: str) -> tuple[bytes, bytes | None]:
         """The entry's chunk table (read and checked once per file), and its first chunk."""
-        got = self._tables.get(e["digest"])
+        key = self._table_key(e)
+        got = self._tables.get(key)
         if got is None:
             table = self.read(table_entry(e), f"{name} (its chunk table)")
             got = (table, None)
-            self._keep(e["digest"], got)
+            self._keep(key, got)
         return got
 
-    def _keep(self, digest: str, tables: tuple[bytes, bytes | None]) -> None:
+    def _keep(self, key: tuple[Any, ...], tables: tuple[bytes, bytes | None]) -> None:
         """Cache a file's verified table (and first chunk); readers may be threads."""
         with self._lock:
             while len(self._tables) >= TABLES_KEPT:
                 self._tables.pop(next(iter(self._tables)))
-            self._tables[digest] = tables
+            self._tables[key] = tables
 
     def _read_span(self, e: Mapping[str, Any], name: str, at: int, n: int) -> bytes:
         """Bytes ``at`` to ``at + n`` of a blob or pack member, unchecked (one ranged read)."""

@@ -20,9 +20,16 @@ class CheckedReader(io.RawIOBase):
     """A read-only stream that hashes what passes and raises IntegrityError at EOF."""
 
     def __init__(
-        self, raw: IO[bytes], digest: str | None, size: int, name: str, b3: str | None = None
+        self,
+        raw: IO[bytes],
+        digest: str | None,
+        size: int,
+        name: str,
+        b3: str | None = None,
+        closes_raw: bool = True,
     ):
         self._raw = raw
+        self._closes_raw = closes_raw  # False: the caller goes on with ``raw`` (rewound)
         # a BLAKE3 digest recorded at commit is checked instead of the sha256 (faster)
         self._digest = digest
         self._b3 = b3
@@ -70,7 +77,8 @@ class CheckedReader(io.RawIOBase):
 
     def close(self) -> None:
         try:
-            self._raw.close()
+            if self._closes_raw:
+                self._raw.close()
         finally:
             super().close()
 
