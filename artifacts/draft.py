@@ -26,6 +26,7 @@ from .manifest import ManifestEntry, canonical_json
 from .names import VALUE_JSON_RE, check_entry_name, value_path
 from .spool import SpooledBytes
 from .staging import DraftState
+from .urlcheck import write_risk
 
 __all__ = ["Artifact"]
 
@@ -245,10 +246,21 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
         """Record an external file by URI (any fsspec URL) and its digest; copies no bytes.
 
         With ``checksum=False`` the file's ETag (or modification time) is recorded instead
-        of reading it to compute a sha256.
+        of reading it to compute a sha256.  Every reader of the version opens the URI, and
+        a read never writes: a chained URL with a caching layer (``simplecache::``,
+        ``filecache::``, ``blockcache::``), and options that pick another filesystem or a
+        writing mode (``protocol``, ``target_protocol``, ``mode``, ``cache_storage``...), are
+        refused with ``ValueError`` (see docs/security.md).
         """
         if not isinstance(uri, str) or not uri:
             raise TypeError(f"Invalid uri {uri!r}: expected an fsspec URL")
+        risk = write_risk(uri, storage_options)
+        if risk:
+            raise ValueError(
+                f"Invalid uri {uri!r}: {risk}, and every reader of the version would open "
+                "it so; a read never writes. Reference the file by its own URL (without "
+                "the caching layer or that option), e.g. 's3://bucket/key'"
+            )
         fs, path = fsspec.core.url_to_fs(uri, **storage_options)
         try:
             info = fs.info(path)

@@ -13,14 +13,16 @@ from typing import Any
 
 import schemas
 from media.errors import IntegrityError
-from media.paths import SURELY_SAFE, check_relpath
 
 from .names import (
+    ENTRY_NAME_MAX_BYTES,
     HEX64,
+    SURELY_SAFE_ENTRY,
     VERSION_RE,
     check_alias,
     check_artifact_name,
     check_entry_name,
+    check_stored_entry_name,
     parse_ref,
 )
 from .odb.layout import blob_path, pack_id, pack_path
@@ -325,7 +327,7 @@ _ENTRY_KEYS = frozenset(
     {"digest", "size", "ref", "uri", "options", "etag", "inline", "pack", "offset", "chunks"}
     | {"blake3"}
 )
-_SAFE_PATH = SURELY_SAFE  # entry names that check_relpath surely accepts
+_SAFE_PATH = SURELY_SAFE_ENTRY  # entry names of at most 4096 characters surely accepted
 
 
 def _where(path: Any) -> str:
@@ -379,13 +381,14 @@ def _digest_of_checked(entries: Mapping[str, Mapping[str, Any]]) -> str:
 @functools.cache
 def _quick_schema() -> Callable[[Any], bool]:
     """The manifest schema without its rule on entry names, compiled (the names are
-    checked against SURELY_SAFE instead, which allows less)."""
+    checked against SURELY_SAFE_ENTRY instead, which allows less)."""
     document = schemas.load("manifest")
     del document["properties"]["entries"]["propertyNames"]
     return schemas.quick_validator(document)
 
 
-#: every entry name of a manifest, one a line, that check_relpath surely accepts
+#: every entry name of a manifest, one a line, that check_stored_entry_name surely accepts
+#: (when no line is longer than ENTRY_NAME_MAX_BYTES)
 _SAFE_LINES = re.compile(rf"{_SAFE_PATH.pattern[:-2]}(?:\n{_SAFE_PATH.pattern[:-2]})*\Z")
 assert _SAFE_PATH.pattern.endswith(r"\Z")
 
@@ -407,6 +410,8 @@ def _surely_valid(obj: dict[str, Any]) -> bool:
         # (one line per name: a name with a newline of its own is not counted as two)
         if names.count("\n") != len(entries) - 1 or not _SAFE_LINES.match(names):
             return False
+        if max(map(len, entries)) > ENTRY_NAME_MAX_BYTES:  # (all ASCII: len is bytes)
+            return False
     values = entries.values()
     types = {type(e["size"]) for e in values}
     types.update(type(e["offset"]) for e in values if "offset" in e)
@@ -423,11 +428,10 @@ def _check_fields(obj: dict[str, Any]) -> None:
     schemas.validate(header, "manifest")
     packs: set[str] = set()
     for path, e in obj["entries"].items():
-        if not (type(path) is str and _SAFE_PATH.match(path)):  # else the full check
-            try:
-                check_relpath(path, "entry name")
-            except (TypeError, ValueError) as exc:
-                raise schemas.SchemaError("manifest", _where(path), str(exc)) from None
+        try:
+            check_stored_entry_name(path)  # (quick for a surely safe name)
+        except (TypeError, ValueError) as exc:
+            raise schemas.SchemaError("manifest", _where(path), str(exc)) from None
         if not isinstance(e, dict) or not e.keys() <= _ENTRY_KEYS:
             raise schemas.SchemaError("manifest", _where(path), "not an entry object")
         size = e.get("size")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from media.paths import SURELY_SAFE, check_relpath
+from media.paths import check_relpath
 
 __all__ = [
     "NAME_RE",
@@ -15,7 +15,11 @@ __all__ = [
     "TOMBSTONE_RE",
     "HEX64",
     "VALUE_JSON_RE",
+    "ENTRY_NAME_MAX_BYTES",
+    "ENTRY_NAME_MAX_DEPTH",
+    "SURELY_SAFE_ENTRY",
     "check_entry_name",
+    "check_stored_entry_name",
     "check_artifact_name",
     "check_alias",
     "parse_ref",
@@ -32,6 +36,21 @@ TOMBSTONE_RE = re.compile(r"^v(0|[1-9][0-9]{0,8})\.deleted\Z")
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")  # (with "$", a trailing newline would pass)
 #: a value's JSON entry: ``<base>.<tag>.json``
 VALUE_JSON_RE = re.compile(r"^(?P<base>.+)\.(?P<tag>[a-z0-9][a-z0-9_-]{0,63})\.json\Z")
+
+
+#: the longest entry name, in bytes of UTF-8: Linux's PATH_MAX, so that a download can
+#: make it under a short folder
+ENTRY_NAME_MAX_BYTES = 4096
+#: the most components an entry name may have (``a/b/c`` has 3): far above any real
+#: dataset's depth, and low enough that code walking a name's folders (``os.makedirs``
+#: recurses once per folder) cannot run out of stack
+ENTRY_NAME_MAX_DEPTH = 256
+#: entry names surely accepted as they are: SURELY_SAFE with at most ENTRY_NAME_MAX_DEPTH
+#: components (their length, all ASCII, is checked apart)
+SURELY_SAFE_ENTRY = re.compile(
+    r"[A-Za-z0-9_][A-Za-z0-9._-]{0,254}"
+    rf"(?:/[A-Za-z0-9_][A-Za-z0-9._-]{{0,254}}){{0,{ENTRY_NAME_MAX_DEPTH - 1}}}\Z"
+)
 
 
 def value_path(name: str, tag: str) -> str:
@@ -55,10 +74,12 @@ def value_path(name: str, tag: str) -> str:
 def check_entry_name(name: object) -> str:
     """Normalize an entry name to a POSIX relative path, refusing names that could escape.
 
-    ``./a//b/`` becomes ``a/b``; ``..``, absolute paths, drive letters, NUL and backslashes
-    raise ``ValueError``.
+    ``./a//b/`` becomes ``a/b``; ``..``, absolute paths, drive letters, NUL, backslashes,
+    text that is not valid Unicode, components over 255 bytes, names over
+    ``ENTRY_NAME_MAX_BYTES`` (4096) bytes of UTF-8 or of more than ``ENTRY_NAME_MAX_DEPTH``
+    (256) components raise ``ValueError``.
     """
-    if type(name) is str and SURELY_SAFE.match(name):
+    if type(name) is str and len(name) <= ENTRY_NAME_MAX_BYTES and SURELY_SAFE_ENTRY.match(name):
         return name  # already normal: no '.', '..', '//' or trailing '/'
     if not isinstance(name, str):
         raise TypeError(f"Invalid entry name {name!r}: expected a str")
@@ -66,7 +87,32 @@ def check_entry_name(name: object) -> str:
         norm = posixpath.normpath(name)
         if ".." not in norm.split("/"):
             name = norm
-    return check_relpath(name, "entry name")
+    return check_stored_entry_name(name)
+
+
+def check_stored_entry_name(name: object) -> str:
+    """An entry name exactly as a manifest stores it (normal already, see
+    :func:`check_entry_name`), or ``ValueError`` saying what is wrong."""
+    if type(name) is str and len(name) <= ENTRY_NAME_MAX_BYTES and SURELY_SAFE_ENTRY.match(name):
+        return name
+    name = check_relpath(name, "entry name")
+    size = len(name.encode("utf-8"))  # (check_relpath has made sure it encodes)
+    depth = name.count("/") + 1
+    problem = None
+    if size > ENTRY_NAME_MAX_BYTES:
+        problem = (
+            f"it is {size} bytes long in UTF-8, more than the {ENTRY_NAME_MAX_BYTES} "
+            "allowed; use a shorter name"
+        )
+    elif depth > ENTRY_NAME_MAX_DEPTH:
+        problem = (
+            f"it has {depth} components ('a/b' has 2), more than the {ENTRY_NAME_MAX_DEPTH} "
+            "allowed; use fewer nested folders"
+        )
+    if problem:
+        shown = name if len(name) <= 80 else f"{name[:40]}...{name[-20:]}"
+        raise ValueError(f"Invalid entry name {shown!r}: {problem}")
+    return name
 
 
 def check_artifact_name(name: object) -> str:

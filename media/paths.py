@@ -1,8 +1,9 @@
 """Checks for names and relative paths that come from users or from stored JSON.
 
 A safe relative path is a POSIX path of non-empty components, none of which is ``.`` or
-``..``; it has no backslash, no NUL, no drive letter and no leading ``/``; each component is
-at most 255 bytes in UTF-8.  Such a path cannot escape the folder it is joined to.
+``..``; it has no backslash, no NUL, no drive letter and no leading ``/``; it is valid
+Unicode (encodable as UTF-8: no lone surrogate); each component is at most 255 bytes in
+UTF-8.  Such a path cannot escape the folder it is joined to.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ def check_relpath(path: object, what: str = "path") -> str:
         problem = "it is absolute (give a path relative to the folder)"
     elif _DRIVE.match(path):
         problem = "it starts with a drive letter (give a relative path)"
+    elif not _encodable(path):
+        problem = (
+            "it is not valid Unicode text: a name must be encodable as UTF-8 "
+            "(it holds a lone surrogate such as '\\ud800')"
+        )
     else:
         for part in path.split("/"):
             if part in ("", ".", ".."):
@@ -56,6 +62,14 @@ def check_relpath(path: object, what: str = "path") -> str:
     if problem:
         raise ValueError(f"Invalid {what} {path!r}: {problem}")
     return path
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def join_inside(root: str | os.PathLike[str], relpath: str, what: str = "path") -> str:

@@ -19,6 +19,7 @@ from media.value import CHUNK
 from ..backends.base import Backend
 from ..config import unreachable
 from ..manifest import entry_kind
+from ..urlcheck import plain_options, write_risk
 from .chunks import BLAKE3_KEY, check_file, check_span, table_entry
 from .layout import blob_path, pack_path
 from .readers import CheckedReader
@@ -125,6 +126,13 @@ class Objects:
                     raise found from exc
                 raise
         # foreign: another store's entry, read (and checked) by that store
+        risk = write_risk(e["ref"]["store"])
+        if risk:  # (the store URL is outside the manifest's digest)
+            raise IntegrityError(
+                f"{name}: refusing its reference to the store {e['ref']['store']!r}: {risk}, "
+                "and a read never writes; the manifest was altered, or the reference was made "
+                "with a caching URL: commit the entry again from the store's own URL"
+            )
         try:
             version, path = self._foreign(e["ref"])
         except Exception as exc:  # the cloud library's words: say which store is needed
@@ -138,7 +146,16 @@ class Objects:
 
     def _open_uri(self, e: Mapping[str, Any], name: str, mode: str) -> IO[bytes]:
         """A referenced file, opened with the storage options its entry records."""
-        fs, p = fsspec.core.url_to_fs(e["uri"], **dict(e.get("options") or {}))
+        # (uri and options are outside the manifest's digest: anyone who can write the
+        # store could have put a caching layer there)
+        risk = write_risk(e["uri"], e.get("options"))
+        if risk:
+            raise IntegrityError(
+                f"{name}: refusing to open its uri {e['uri']!r}: {risk}, and a read never "
+                "writes; the manifest was altered, or the reference was added before such "
+                "URLs were refused: add the file again with add_reference of its own URL"
+            )
+        fs, p = fsspec.core.url_to_fs(e["uri"], **plain_options(e.get("options")))
         if "digest" not in e:
             info = fs.info(p)
             tag = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("created")
