@@ -16,7 +16,7 @@ import fsspec
 
 from media import Media, OpaqueValue, Value
 from media.paths import join_inside, paths_in
-from media.value import hash_stream
+from media.value import TRUSTED_JSON, checked_json, hash_stream
 
 from . import config
 from .entryset import parents
@@ -107,7 +107,9 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
                 "overwrite=True to replace it, or choose another name"
             )
         with self.all_or_nothing():
-            data = canonical_json(obj.to_json(self))  # an OpaqueValue calls keep_files_of
+            # (an OpaqueValue calls keep_files_of; a custom type's JSON is checked)
+            js = obj.to_json(self) if type(obj) in TRUSTED_JSON else checked_json(obj, self)
+            data = canonical_json(js)
             digest = hashlib.sha256(data).hexdigest()
             path = self._place(path, {"digest": digest, "size": len(data)}, data, True)
             if old_refs:  # the replaced value's media files go unless still referred to

@@ -12,6 +12,7 @@ from typing import Any
 import schemas
 from media import Audio, Media, Table, Value
 from media.paths import atomic_write, check_relpath, join_inside
+from media.value import checked_json
 
 from .draft import Artifact
 from .history import (
@@ -222,12 +223,12 @@ class Run:
     def _encode(self, value: Any, key: str, step: int) -> Any:
         if isinstance(value, Media):
             value.ensure_bound(self, key, step)
-            return value.to_json(self)
+            return checked_json(value, self)
         if isinstance(value, Table):
             value.bind_to_run(self, key, step)
             return value.to_json(self)
         if isinstance(value, Value):
-            return value.to_json(self)
+            return checked_json(value, self)
         if _is_audio_list(value):
             return Audio.seq_to_json(value, self, key, step)
         return _json_scalar(value, key)

@@ -323,6 +323,71 @@ class _SourceFile:
 
 registry.accept_subclasses_of(Value)
 
+#: types whose ``to_json`` is tested against their schemas (the built-in ones, set by
+#: :mod:`media`): their JSON is not checked again on every write, which keeps adding many
+#: clips fast
+TRUSTED_JSON: set[type] = set()
+
+
+def trust_json_of(*types: type) -> None:
+    """Mark ``types`` (exactly these classes, not their subclasses) as writing valid JSON."""
+    TRUSTED_JSON.update(types)
+
+
+def checked_json(value: Value, target: Any) -> dict[str, Any]:
+    """``value.to_json(target)``, checked unless ``value`` is of a built-in type.
+
+    What a custom type's ``to_json`` returns must be a JSON object whose ``"_type"`` is the
+    class's ``artifact_type`` and which matches that tag's schema (its ``json_schema``, or the
+    derived one); else :class:`SchemaError` names the class, the field and what to fix, so a
+    value that could never be read back is refused when it is written.  A type with no schema
+    at all (never registered) is only checked for its tag: it is read back as an
+    :class:`media.OpaqueValue`.
+    """
+    obj = value.to_json(target)
+    if type(value) not in TRUSTED_JSON:
+        check_written_json(type(value), obj)
+    return obj
+
+
+def check_written_json(cls: type, obj: Any) -> None:
+    """Refuse ``obj`` as what ``cls.to_json`` wrote (see :func:`checked_json`)."""
+    tag = cls.artifact_type
+    where = f"{cls.__module__}.{cls.__qualname__}.to_json"
+    if not isinstance(obj, dict):
+        raise SchemaError(
+            tag,
+            "$",
+            f"{where} returned a {type(obj).__name__}, not a dict: return a JSON object "
+            f"such as {{'_type': {tag!r}, ...}}",
+        )
+    if obj.get("_type") != tag:
+        raise SchemaError(
+            tag,
+            "$._type",
+            f"{where} returned '_type' {obj.get('_type')!r}, but {cls.__qualname__}'s "
+            f"artifact_type is {tag!r}: return {{'_type': self.artifact_type, ...}} (another "
+            "type's tag would be read back as that other type)",
+        )
+    try:
+        if schemas.is_valid(obj, tag):
+            return
+    except LookupError:
+        return  # no schema: an unregistered type, kept as is and read back opaque
+    try:
+        schemas.validate(obj, tag)
+    except SchemaError as exc:
+        if cls.__dict__.get("json_schema") is not None:
+            schema = f"{cls.__qualname__}.json_schema"
+        else:
+            schema = f"the schema registered for {tag!r}"
+        raise SchemaError(
+            tag,
+            exc.field,
+            f"{exc.reason} (in what {where} returned: it must match {schema}, or it could "
+            "not be read back; fix to_json or the schema)",
+        ) from None
+
 
 class Media(Value):
     """A value backed by one file.

@@ -1,0 +1,175 @@
+"""What a draft, a table and a run check of the values written to them: a custom type's JSON
+against its schema, a media file still in use, a value name shared by two values; the
+equality of types without ``_eq_key``; and the messages of a few misuses."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+
+import numpy as np
+import pytest
+
+import media
+import schemas
+from artifacts import Artifact, Run, open_store
+from media import Audio, Table, Value, registry
+
+
+@pytest.fixture
+def own_registry(monkeypatch):
+    """Registry and schema tables that a test may change; restored afterwards."""
+    for table in ("_types", "_entry_points_seen", "_derived", "_broken"):
+        monkeypatch.setattr(
+            registry, table, type(getattr(registry, table))(getattr(registry, table))
+        )
+    monkeypatch.setattr(schemas, "_extra", dict(schemas._extra))
+    monkeypatch.setattr(schemas, "_validators", dict(schemas._validators))
+
+
+class Point(Value):
+    """A type written the wandb way: a tag, to_json and from_json; no schema, no _eq_key."""
+
+    artifact_type = "checks-point"
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def to_json(self, run_or_artifact):
+        return {"_type": "checks-point", "x": self.x, "y": self.y}
+
+    @classmethod
+    def from_json(cls, json_obj, source_artifact):
+        return cls(json_obj["x"], json_obj["y"])
+
+
+class Label(Value):
+    artifact_type = "checks-label"
+    json_schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["_type", "text"],
+        "properties": {"_type": {"const": "checks-label"}, "text": {"type": "string"}},
+    }
+
+    def __init__(self, text):
+        self.text = text
+
+    def to_json(self, run_or_artifact):
+        return {"_type": "checks-label", "text": self.text}
+
+    @classmethod
+    def from_json(cls, json_obj, source_artifact):
+        return cls(json_obj["text"])
+
+    def _eq_key(self):
+        return self.text
+
+
+class BadLabel(Label):
+    """A to_json that breaks the schema it registered."""
+
+    artifact_type = "checks-bad-label"
+    json_schema = dict(
+        Label.json_schema,
+        properties={"_type": {"const": "checks-bad-label"}, "text": {"type": "string"}},
+    )
+
+    def to_json(self, run_or_artifact):
+        return {"_type": "checks-bad-label", "text": 7}
+
+
+class WrongTag(Value):
+    """A to_json that writes another type's tag (it would be read back as a Point)."""
+
+    artifact_type = "checks-wrong-tag"
+
+    def to_json(self, run_or_artifact):
+        return {"_type": "checks-point", "x": 1, "y": 2}
+
+    @classmethod
+    def from_json(cls, json_obj, source_artifact):
+        return cls()
+
+
+@pytest.fixture
+def types(own_registry):
+    for cls in (Point, Label, BadLabel, WrongTag):
+        media.register(cls)
+
+
+def clip(seed: int = 0) -> Audio:
+    return Audio(np.random.default_rng(seed).standard_normal(50).astype(np.float32), 8000)
+
+
+def state(draft: Artifact) -> dict:
+    return {p: dict(e) for p, e in draft._entries.items()}
+
+
+# -- 1. a custom type's JSON is checked when it is written -----------------------------------
+BAD_FIELD = (
+    r"invalid 'checks-bad-label' JSON at \$\.text: 7 is not of type 'string'"
+    r".*BadLabel\.to_json.*BadLabel\.json_schema"
+)
+WRONG_TAG = (
+    r"at \$\._type: .*WrongTag\.to_json returned '_type' 'checks-point', "
+    r"but WrongTag's artifact_type is 'checks-wrong-tag'"
+)
+
+
+def test_add_refuses_json_that_breaks_the_types_schema_and_leaves_the_draft(types, tmp_path):
+    draft = Artifact("d", "dataset")
+    draft.add(clip(), "a")
+    before = state(draft)
+    with pytest.raises(media.SchemaError, match=BAD_FIELD):
+        draft.add(BadLabel("x"), "b")
+    with pytest.raises(media.SchemaError, match=WRONG_TAG):
+        draft.add(WrongTag(), "w")
+    assert state(draft) == before
+    draft.add(Label("fine"), "ok")
+    v = open_store(tmp_path / "store").commit(draft)
+    assert sorted(v.value_names()) == ["a", "ok"]
+    assert v.get("ok") == Label("fine")
+
+
+def test_add_many_and_table_cells_are_checked_too(types):
+    draft = Artifact("d", "dataset")
+    draft.add(clip(), "a")
+    before = state(draft)
+    with pytest.raises(media.SchemaError, match=BAD_FIELD):
+        draft.add_many([("c", clip(1)), ("b", BadLabel("x"))])
+    with pytest.raises(media.SchemaError, match=WRONG_TAG):
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            draft.add_many({"c": clip(2), "w": WrongTag()}, pool)
+    table = Table(["clip", "label"], [[clip(3), Label("ok")], [clip(4), BadLabel("x")]])
+    with pytest.raises(media.SchemaError, match=r"in row 1, column 'label' of a table: 7 is not"):
+        draft.add(table, "t")
+    with pytest.raises(media.SchemaError, match=WRONG_TAG):
+        draft.add(Table(["w"], [[WrongTag()]]), "t")
+    assert state(draft) == before  # not even the media of the clips before the bad cell
+
+
+def test_run_log_checks_custom_values(types, tmp_path):
+    run = Run(dir=tmp_path / "run")
+    with pytest.raises(media.SchemaError, match=BAD_FIELD):
+        run.log({"label": BadLabel("x")})
+    with pytest.raises(media.SchemaError, match=WRONG_TAG):
+        run.log({"t": Table(["w"], [[WrongTag()]])})
+    run.log({"label": Label("ok"), "p": Point(1, 2)})
+    (row,) = run.history()
+    assert row["label"] == Label("ok") and (row["p"].x, row["p"].y) == (1, 2)
+
+
+def test_an_unregistered_type_is_still_stored_as_it_is(own_registry, tmp_path):
+    class Loose(Point):
+        artifact_type = "checks-loose"  # no schema anywhere: kept, read back opaque
+
+        def to_json(self, run_or_artifact):
+            return {"_type": "checks-loose", "x": self.x}
+
+    draft = Artifact("d", "dataset")
+    draft.add(Loose(1, 2), "l")
+    got = open_store(tmp_path / "store").commit(draft).get("l")
+    assert isinstance(got, media.OpaqueValue) and got.json == {"_type": "checks-loose", "x": 1}
+
+
