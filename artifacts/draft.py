@@ -299,7 +299,9 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
     def remove(self, name: str) -> None:
         """Remove an entry, a value (given without its suffix), or a folder of entries.
 
-        Removing a value also removes the media entries that only it referred to.
+        Removing a value also removes the media entries that only it referred to.  A file
+        that a value still uses (its media) is not removed: ``ValueError`` names the value,
+        to be removed instead.
         """
         path = self._resolve_name(name)
         refs = None
@@ -311,9 +313,38 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
             doomed = [p for p in self._entries if p.startswith(prefix)]
             if not doomed:
                 raise EntryNotFoundError(f"no entry named {name!r} in {self.qualified_name}")
+        self._check_unused(name, doomed)
         self._delete_entries(doomed)
         if refs:
             self._drop_unreferenced(refs)
+
+    def _check_unused(self, name: str, doomed: list[str]) -> None:
+        """Refuse to remove files that a value staying in the draft refers to (the version
+        would hold a value whose media is gone).  Reads every value JSON of the draft, but
+        only when a file that is not a value's JSON is removed."""
+        gone = set(doomed)
+        files = {p for p in gone if not VALUE_JSON_RE.match(p)}
+        if not files:
+            return
+        users: dict[str, list[str]] = {}
+        for p in self._entries:
+            if p in gone or not VALUE_JSON_RE.match(p):
+                continue
+            used = files & (self._value_refs(p) or set())
+            for f in used:
+                users.setdefault(f, []).append(p)
+        if users:
+            f = min(users)
+            values = sorted(users[f])
+            shown = ", ".join(repr(v) for v in values[:5]) + (" ..." if len(values) > 5 else "")
+            what = "it" if f == name else repr(f)
+            if len(users) > 1:
+                what += f" (and {len(users) - 1} more of its files)"
+            raise ValueError(
+                f"cannot remove {name!r} from {self.qualified_name}: {what} is the media of "
+                f"{shown}; remove the value instead "
+                f"(draft.remove({_value_name(values[0])!r})), which removes its media too"
+            )
 
     def _value_refs(self, path: str) -> set[str] | None:
         """Entry paths the value JSON at ``path`` refers to; ``None`` when unreadable."""
@@ -364,6 +395,12 @@ def _refuse(verb: str) -> Any:
 
 for _verb in VERSION_VERBS:
     setattr(Artifact, _verb, _refuse(_verb))
+
+
+def _value_name(path: str) -> str:
+    """The name a value JSON entry was added under (``clip`` for ``clip.audio-file.json``)."""
+    m = VALUE_JSON_RE.match(path)
+    return m["base"] if m else path
 
 
 def _ref_entry(artifact: Artifact, path: str, e: dict[str, Any]) -> dict[str, Any]:

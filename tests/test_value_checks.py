@@ -173,3 +173,36 @@ def test_an_unregistered_type_is_still_stored_as_it_is(own_registry, tmp_path):
     assert isinstance(got, media.OpaqueValue) and got.json == {"_type": "checks-loose", "x": 1}
 
 
+# -- 2. a file that a value uses is not removed ---------------------------------------------
+def test_remove_refuses_a_media_file_that_a_value_uses(tmp_path):
+    store = open_store(tmp_path / "store")
+    draft = Artifact("x", "dataset")
+    draft.add(clip(), "c")
+    draft.add(Table(["clip"], [[clip(1)]]), "t")
+    draft.add_file(__file__, "notes.py")
+    v0 = store.commit(draft)
+    c_media = v0.get("c").source_file()[1]
+    t_media = v0.get("t")["clip"][0].source_file()[1]
+
+    draft = v0.new_draft()
+    before = state(draft)
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"cannot remove {c_media!r} from x:draft: it is the media of 'c.audio-file.json'; "
+            "remove the value instead (draft.remove('c'))"
+        ),
+    ):
+        draft.remove(c_media)
+    with pytest.raises(ValueError, match=r"is the media of 't\.table\.json'"):
+        draft.remove(t_media)
+    with pytest.raises(ValueError, match=r"cannot remove 'media' .* is the media of "):
+        draft.remove("media")  # a folder of media files
+    assert state(draft) == before
+    draft.remove("notes.py")  # a file no value uses goes
+    draft.remove("c")  # the value goes, and its media with it
+    assert c_media not in draft and t_media in draft
+    v1 = store.commit(draft)
+    assert v1.get("t")["clip"][0] == clip(1)
+
+
