@@ -206,3 +206,33 @@ def test_remove_refuses_a_media_file_that_a_value_uses(tmp_path):
     assert v1.get("t")["clip"][0] == clip(1)
 
 
+# -- 3. a value name shared by two values ----------------------------------------------------
+def test_a_short_name_of_two_values_is_refused_listing_the_full_names(tmp_path):
+    draft = Artifact("x", "dataset")
+    draft.add(clip(), "clip")
+    draft.add(Table(["n"], [[1]]), "clip")
+    draft.add(clip(1), "other")
+    v = open_store(tmp_path / "store").commit(draft)
+    both = (
+        r"'clip' names 2 values in x:v0: 'clip\.audio-file\.json', 'clip\.table\.json'; "
+        "give the full name"
+    )
+    with pytest.raises(ValueError, match=both):
+        v.get("clip")
+    with pytest.raises(ValueError, match=both):
+        v.get_entry("clip")
+    assert v.get("clip.audio-file.json") == clip()
+    assert v.get("clip.table.json") == Table(["n"], [[1]])
+    assert v.get("other") == clip(1)  # one value of that name: found as before
+    draft = v.new_draft()
+    with pytest.raises(ValueError, match=r"'clip' names 2 values in x:draft"):
+        draft.remove("clip")
+    draft.remove("clip.table.json")
+    draft.remove("clip")  # one left: the name is no longer shared
+    assert sorted(draft._entries) == sorted(
+        p
+        for p in v.manifest.entries
+        if not p.startswith("clip.") and p != v.get("clip.audio-file.json").source_file()[1]
+    )
+
+
