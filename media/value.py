@@ -236,8 +236,20 @@ class Value:
         return name if name.endswith(suffix) else name + suffix
 
     def _eq_key(self) -> Any:
-        """What equality compares; subclasses return their content."""
-        raise NotImplementedError
+        """What equality compares; subclasses return their content.
+
+        The default is the instance's attributes, except where it was loaded from
+        (``artifact_source``): two values of one class with equal attributes are equal, as a
+        type registered the wandb way (no ``_eq_key``) expects after a round trip.
+        """
+        key = dict(getattr(self, "__dict__", {}))
+        for cls in type(self).__mro__:  # attributes in __slots__ too
+            slots = cls.__dict__.get("__slots__", ())
+            for name in (slots,) if isinstance(slots, str) else slots:
+                if name not in ("__dict__", "__weakref__") and hasattr(self, name):
+                    key.setdefault(name, getattr(self, name))
+        key.pop("artifact_source", None)
+        return key
 
     # -- display --------------------------------------------------------------------------
     def to_html(self) -> str | None:
@@ -258,9 +270,38 @@ class Value:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return False  # not NotImplemented: numpy would answer with an array of bools
-        return bool(self._eq_key() == other._eq_key())  # type: ignore[attr-defined]
+        if other is self:
+            return True
+        mine, theirs = self._eq_key(), other._eq_key()  # type: ignore[attr-defined]
+        try:
+            return bool(mine == theirs)
+        except (ValueError, TypeError):  # arrays among the attributes: no single bool
+            return _same(mine, theirs)
 
-    __hash__ = None  # type: ignore[assignment]  # values are compared by content
+    __hash__ = None  # type: ignore[assignment]  # values are compared by (mutable) content
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality of two equality keys whose ``==`` gives no single bool (NumPy arrays inside
+    dicts, lists or tuples): arrays are equal with equal shapes and elements; anything else
+    that still cannot say is unequal (never an exception)."""
+    if a is b:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if hasattr(a, "__array__") and hasattr(b, "__array__"):
+        import numpy  # (only here: a custom value holding arrays)
+
+        try:
+            return bool(numpy.array_equal(a, b))
+        except (ValueError, TypeError):
+            return False
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError):
+        return False
 
 
 class _Bytes:

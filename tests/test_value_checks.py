@@ -236,3 +236,37 @@ def test_a_short_name_of_two_values_is_refused_listing_the_full_names(tmp_path):
     )
 
 
+# -- 4. equality of types without _eq_key ----------------------------------------------------
+class WithArray(Point):
+    def __init__(self, x, y):
+        super().__init__(np.asarray(x), y)
+
+
+class Slotted(Value):
+    __slots__ = ("n",)
+    artifact_type = "checks-slotted"
+
+    def __init__(self, n):
+        self.n = n
+
+
+def test_values_without_eq_key_compare_by_content_and_never_raise(types, tmp_path):
+    p = Point(1, 2)
+    assert p == p and p == Point(1, 2) and not p != Point(1, 2)
+    assert p != Point(1, 3) and p != 5 and not p == (1, 2)
+    assert WithArray([1, 2], "a") == WithArray([1, 2], "a")
+    assert WithArray([1, 2], "a") != WithArray([1, 3], "a")
+    assert WithArray([1, 2], "a") != WithArray([1, 2, 3], "a")
+    assert Slotted(1) == Slotted(1) and Slotted(1) != Slotted(2)  # __slots__ count too
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(p)  # compared by content, which may change: no hash to disagree with ==
+    assert Table(["p"], [[p]]) == Table(["p"], [[Point(1, 2)]])
+    assert Table(["p"], [[p]]) != Table(["p"], [[Point(2, 2)]])
+    draft = Artifact("x", "dataset")
+    draft.add(p, "p")
+    draft.add(Table(["p"], [[p]]), "t")
+    v = open_store(tmp_path / "store").commit(draft)
+    assert v.get("p") == p  # where it was loaded from is not part of the value
+    assert v.get("t") == Table(["p"], [[Point(1, 2)]])
+
+
