@@ -198,6 +198,11 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
         """Add a local file (hashed by streaming) as entry ``name`` (default: its basename)."""
         local = os.fspath(local_path)
         if not os.path.isfile(local):
+            if os.path.isdir(local):
+                raise IsADirectoryError(
+                    f"{local!r} is a folder: add_file adds one file; use "
+                    "add_dir(folder, name=None) to add every file under it"
+                )
             raise FileNotFoundError(f"no such file to add: {local!r}")
         name = os.path.basename(local) if name is None else name
         with open(local, "rb") as f:

@@ -139,8 +139,8 @@ class Run:
         path = media.bound_path(self.dir)
         if path is None:
             raise ValueError(
-                f"{media!r} is not bound to run {self.id}: call "
-                "media.bind_to_run(run, key, step) first (run.log does it for you)"
+                f"{media!r} is not bound to run {self.id}: log it with run.log({{key: value}}), "
+                "which binds it, or call value.bind_to_run(run, key, step) on it first"
             )
         return path
 

@@ -231,7 +231,16 @@ class Value:
 
     @classmethod
     def with_suffix(cls, name: str, filetype: str = "json") -> str:
-        """``name`` with ``.<artifact_type>.<filetype>`` appended, unless it already ends so."""
+        """``name`` with ``.<artifact_type>.<filetype>`` appended, unless it already ends so.
+
+        A class without a type tag (``Value`` itself) raises ``TypeError``.
+        """
+        if not cls.artifact_type:
+            raise TypeError(
+                f"{cls.__qualname__} has no artifact_type (type tag), so no suffix: call "
+                "with_suffix on a value type, e.g. Audio.with_suffix(name); a custom type "
+                "sets the class attribute artifact_type"
+            )
         suffix = f".{cls.artifact_type}.{filetype}"
         return name if name.endswith(suffix) else name + suffix
 

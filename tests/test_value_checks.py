@@ -270,3 +270,43 @@ def test_values_without_eq_key_compare_by_content_and_never_raise(types, tmp_pat
     assert v.get("t") == Table(["p"], [[Point(1, 2)]])
 
 
+# -- 5. messages -----------------------------------------------------------------------------
+def test_a_folder_given_for_a_file_is_named_a_folder(tmp_path):
+    with pytest.raises(
+        IsADirectoryError, match=r"is a folder: add_file adds one file; use add_dir"
+    ):
+        Artifact("x", "dataset").add_file(tmp_path)
+    with pytest.raises(IsADirectoryError, match=r"is a folder, not an audio file"):
+        Audio(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"no such file to add"):
+        Artifact("x", "dataset").add_file(tmp_path / "missing")
+
+
+def test_with_suffix_of_a_class_without_a_tag_says_so():
+    with pytest.raises(TypeError, match=r"Value has no artifact_type .* Audio\.with_suffix"):
+        Value.with_suffix("x")
+    assert Audio.with_suffix("x") == "x.audio-file.json"
+
+
+def test_an_invalid_json_schema_is_named_with_its_class_and_fix(own_registry):
+    class BadSchema(Point):
+        artifact_type = "checks-bad-schema"
+        json_schema = {"type": "notatype"}
+
+    with pytest.raises(ValueError) as caught:
+        media.register(BadSchema)
+    message = str(caught.value)
+    assert "Invalid json_schema on test_value_checks." in message and "BadSchema" in message
+    assert "at $.type: 'notatype' is not valid" in message and "'string'" in message
+    assert "Failed validating" not in message and "metaschema" not in message
+    assert "checks-bad-schema" not in media.type_mapping()
+
+
+def test_to_json_of_an_unbound_clip_names_what_binds_it(tmp_path):
+    run = Run(dir=tmp_path / "run")
+    with pytest.raises(
+        ValueError,
+        match=r"log it with run\.log\(\{key: value\}\).*value\.bind_to_run\(run, key, step\)",
+    ) as caught:
+        clip().to_json(run)
+    assert "media.bind_to_run" not in str(caught.value)
