@@ -105,10 +105,17 @@ class EntrySet:
         return ManifestEntry.from_json(path, self._entries[path])
 
     def value_names(self) -> list[str]:
-        """Names of the values (entries ``<name>.<tag>.json``)."""
+        """Names of the values (entries ``<name>.<tag>.json``), each one that ``get`` takes:
+        a name that several values share is given as their full entry names."""
         self._resolve_name("")
         assert self._index is not None
-        return sorted(self._index)
+        names: list[str] = []
+        for base, path in self._index.items():
+            if type(path) is tuple:
+                names.extend(path)
+            else:
+                names.append(base)
+        return sorted(names)
 
     def _read_only(self) -> ReadOnlyError:
         return ReadOnlyError(

@@ -224,6 +224,12 @@ def test_a_short_name_of_two_values_is_refused_listing_the_full_names(tmp_path):
     assert v.get("clip.audio-file.json") == clip()
     assert v.get("clip.table.json") == Table(["n"], [[1]])
     assert v.get("other") == clip(1)  # one value of that name: found as before
+    assert v.value_names() == ["clip.audio-file.json", "clip.table.json", "other"]
+    assert len(v.dataset("clip.table.json")) == 1
+    with pytest.raises(
+        ValueError, match=r"no table named 'nope' in x:v0; tables: clip\.table\.json"
+    ):
+        v.dataset("nope")
     draft = v.new_draft()
     with pytest.raises(ValueError, match=r"'clip' names 2 values in x:draft"):
         draft.remove("clip")
