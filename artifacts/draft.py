@@ -344,11 +344,15 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
             shown = ", ".join(repr(v) for v in values[:5]) + (" ..." if len(values) > 5 else "")
             what = "it" if f == name else repr(f)
             if len(users) > 1:
-                what += f" (and {len(users) - 1} more of its files)"
+                what += f" (and {len(users) - 1} more files)"
+            base = _value_name(values[0])
+            self._resolve_name("")  # (builds the index of value names)
+            if self._index is None or self._index.get(base) != values[0]:
+                base = values[0]  # (a name several values share: the full one)
             raise ValueError(
                 f"cannot remove {name!r} from {self.qualified_name}: {what} is the media of "
-                f"{shown}; remove the value instead "
-                f"(draft.remove({_value_name(values[0])!r})), which removes its media too"
+                f"{shown}; remove the value instead (draft.remove({base!r})), which removes "
+                "its media too"
             )
 
     def _value_refs(self, path: str) -> set[str] | None:

@@ -233,6 +233,9 @@ def test_a_short_name_of_two_values_is_refused_listing_the_full_names(tmp_path):
     draft = v.new_draft()
     with pytest.raises(ValueError, match=r"'clip' names 2 values in x:draft"):
         draft.remove("clip")
+    media_path = v.get("clip.audio-file.json").source_file()[1]
+    with pytest.raises(ValueError, match=r"instead \(draft\.remove\('clip\.audio-file\.json'\)\)"):
+        draft.remove(media_path)  # the name that removes the value: its full one
     draft.remove("clip.table.json")
     draft.remove("clip")  # one left: the name is no longer shared
     assert sorted(draft._entries) == sorted(
