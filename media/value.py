@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 from typing import IO, Any, BinaryIO, ClassVar, NamedTuple, Protocol, runtime_checkable
@@ -424,8 +425,14 @@ def check_written_json(cls: type, obj: Any) -> None:
             return
     except LookupError:
         return  # no schema: an unregistered type, kept as is and read back opaque
+    try:  # judged as it is stored and read back: tuples become lists
+        stored = json.loads(json.dumps(obj))
+    except (TypeError, ValueError, RecursionError):
+        stored = obj  # (not JSON at all: the writer says so, or the schema does here)
+    if stored is not obj and schemas.is_valid(stored, tag):
+        return
     try:
-        schemas.validate(obj, tag)
+        schemas.validate(stored, tag)
     except SchemaError as exc:
         if cls.__dict__.get("json_schema") is not None:
             schema = f"{cls.__qualname__}.json_schema"

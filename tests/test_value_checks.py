@@ -160,6 +160,31 @@ def test_run_log_checks_custom_values(types, tmp_path):
     assert row["label"] == Label("ok") and (row["p"].x, row["p"].y) == (1, 2)
 
 
+def test_json_is_judged_as_it_is_stored(own_registry, tmp_path):
+    @media.register
+    class Pair(Value):
+        artifact_type = "checks-pair"
+        json_schema = {
+            "type": "object",
+            "required": ["_type", "xy"],
+            "properties": {"_type": {"const": "checks-pair"}, "xy": {"type": "array"}},
+        }
+
+        def __init__(self, xy):
+            self.xy = tuple(xy)
+
+        def to_json(self, run_or_artifact):
+            return {"_type": "checks-pair", "xy": self.xy}  # a tuple: stored as a list
+
+        @classmethod
+        def from_json(cls, json_obj, source_artifact):
+            return cls(json_obj["xy"])
+
+    draft = Artifact("d", "dataset")
+    draft.add(Pair((1, 2)), "p")
+    assert open_store(tmp_path / "store").commit(draft).get("p") == Pair((1, 2))
+
+
 def test_an_unregistered_type_is_still_stored_as_it_is(own_registry, tmp_path):
     class Loose(Point):
         artifact_type = "checks-loose"  # no schema anywhere: kept, read back opaque
