@@ -16,7 +16,7 @@ import fsspec
 
 from media import Media, OpaqueValue, Value
 from media.paths import join_inside, paths_in
-from media.value import hash_stream
+from media.value import TRUSTED_JSON, checked_json, hash_stream
 
 from . import config
 from .entryset import parents
@@ -108,7 +108,9 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
                 "overwrite=True to replace it, or choose another name"
             )
         with self.all_or_nothing():
-            data = canonical_json(obj.to_json(self))  # an OpaqueValue calls keep_files_of
+            # (an OpaqueValue calls keep_files_of; a custom type's JSON is checked)
+            js = obj.to_json(self) if type(obj) in TRUSTED_JSON else checked_json(obj, self)
+            data = canonical_json(js)
             digest = hashlib.sha256(data).hexdigest()
             path = self._place(path, {"digest": digest, "size": len(data)}, data, True)
             if old_refs:  # the replaced value's media files go unless still referred to
@@ -197,6 +199,11 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
         """Add a local file (hashed by streaming) as entry ``name`` (default: its basename)."""
         local = os.fspath(local_path)
         if not os.path.isfile(local):
+            if os.path.isdir(local):
+                raise IsADirectoryError(
+                    f"{local!r} is a folder: add_file adds one file; use "
+                    "add_dir(folder, name=None) to add every file under it"
+                )
             raise FileNotFoundError(f"no such file to add: {local!r}")
         name = os.path.basename(local) if name is None else name
         with open(local, "rb") as f:
@@ -309,7 +316,9 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
     def remove(self, name: str) -> None:
         """Remove an entry, a value (given without its suffix), or a folder of entries.
 
-        Removing a value also removes the media entries that only it referred to.
+        Removing a value also removes the media entries that only it referred to.  A file
+        that a value still uses (its media) is not removed: ``ValueError`` names the value,
+        to be removed instead.
         """
         path = self._resolve_name(name)
         refs = None
@@ -321,9 +330,42 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
             doomed = [p for p in self._entries if p.startswith(prefix)]
             if not doomed:
                 raise EntryNotFoundError(f"no entry named {name!r} in {self.qualified_name}")
+        self._check_unused(name, doomed)
         self._delete_entries(doomed)
         if refs:
             self._drop_unreferenced(refs)
+
+    def _check_unused(self, name: str, doomed: list[str]) -> None:
+        """Refuse to remove files that a value staying in the draft refers to (the version
+        would hold a value whose media is gone).  Reads every value JSON of the draft, but
+        only when a file that is not a value's JSON is removed."""
+        gone = set(doomed)
+        files = {p for p in gone if not VALUE_JSON_RE.match(p)}
+        if not files:
+            return
+        users: dict[str, list[str]] = {}
+        for p in self._entries:
+            if p in gone or not VALUE_JSON_RE.match(p):
+                continue
+            used = files & (self._value_refs(p) or set())
+            for f in used:
+                users.setdefault(f, []).append(p)
+        if users:
+            f = min(users)
+            values = sorted(users[f])
+            shown = ", ".join(repr(v) for v in values[:5]) + (" ..." if len(values) > 5 else "")
+            what = "it" if f == name else repr(f)
+            if len(users) > 1:
+                what += f" (and {len(users) - 1} more files)"
+            base = _value_name(values[0])
+            self._resolve_name("")  # (builds the index of value names)
+            if self._index is None or self._index.get(base) != values[0]:
+                base = values[0]  # (a name several values share: the full one)
+            raise ValueError(
+                f"cannot remove {name!r} from {self.qualified_name}: {what} is the media of "
+                f"{shown}; remove the value instead (draft.remove({base!r})), which removes "
+                "its media too"
+            )
 
     def _value_refs(self, path: str) -> set[str] | None:
         """Entry paths the value JSON at ``path`` refers to; ``None`` when unreadable."""
@@ -374,6 +416,12 @@ def _refuse(verb: str) -> Any:
 
 for _verb in VERSION_VERBS:
     setattr(Artifact, _verb, _refuse(_verb))
+
+
+def _value_name(path: str) -> str:
+    """The name a value JSON entry was added under (``clip`` for ``clip.audio-file.json``)."""
+    m = VALUE_JSON_RE.match(path)
+    return m["base"] if m else path
 
 
 def _ref_entry(artifact: Artifact, path: str, e: dict[str, Any]) -> dict[str, Any]:

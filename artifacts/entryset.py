@@ -24,7 +24,8 @@ class EntrySet:
     metadata: dict[str, Any]
     version: str | None
     _entries: dict[str, dict[str, Any]]
-    _index: dict[str, str] | None
+    #: value name -> its JSON entry; a tuple of the entries when several share the name
+    _index: dict[str, str | tuple[str, ...]] | None
 
     @property
     def is_draft(self) -> bool:
@@ -66,10 +67,15 @@ class EntrySet:
         return self._entries.get(path)
 
     def _resolve_name(self, name: str) -> str | None:
+        """The entry path of ``name``: an entry path, or a value name without its suffix.
+
+        A value name that several values share (``clip.audio-file.json`` and
+        ``clip.table.json``) raises ``ValueError`` listing their full names.
+        """
         if name in self._entries:
             return name
         if self._index is None:
-            index: dict[str, str] = {}
+            index: dict[str, str | tuple[str, ...]] = {}
             match = VALUE_JSON_RE.match
             # (only names ending so can match: the media files are not tried; "$" allows
             # a final newline)
@@ -77,9 +83,19 @@ class EntrySet:
                 if p.endswith((".json", ".json\n")):
                     m = match(p)
                     if m:
-                        index.setdefault(m["base"], p)
+                        base = m["base"]
+                        seen = index.setdefault(base, p)
+                        if seen is not p:  # a second value of that name: ambiguous
+                            index[base] = (*((seen,) if type(seen) is str else seen), p)
             self._index = index
-        return self._index.get(name)
+        path = self._index.get(name)
+        if type(path) is tuple:
+            full = ", ".join(repr(p) for p in sorted(path))
+            raise ValueError(
+                f"{name!r} names {len(path)} values in {self.qualified_name}: {full}; "
+                "give the full name of the one you mean"
+            )
+        return path  # type: ignore[return-value]
 
     def get_entry(self, name: str) -> ManifestEntry:
         """The manifest entry of ``name`` (a path, or a value name without suffix)."""
@@ -89,10 +105,17 @@ class EntrySet:
         return ManifestEntry.from_json(path, self._entries[path])
 
     def value_names(self) -> list[str]:
-        """Names of the values (entries ``<name>.<tag>.json``)."""
+        """Names of the values (entries ``<name>.<tag>.json``), each one that ``get`` takes:
+        a name that several values share is given as their full entry names."""
         self._resolve_name("")
         assert self._index is not None
-        return sorted(self._index)
+        names: list[str] = []
+        for base, path in self._index.items():
+            if type(path) is tuple:
+                names.extend(path)
+            else:
+                names.append(base)
+        return sorted(names)
 
     def _read_only(self) -> ReadOnlyError:
         return ReadOnlyError(

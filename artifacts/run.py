@@ -12,6 +12,7 @@ from typing import Any
 import schemas
 from media import Audio, Media, Table, Value
 from media.paths import atomic_write, check_relpath, join_inside
+from media.value import checked_json
 
 from .draft import Artifact
 from .history import (
@@ -204,8 +205,8 @@ class Run:
         path = media.bound_path(self.dir)
         if path is None:
             raise ValueError(
-                f"{media!r} is not bound to run {self.id}: call "
-                "media.bind_to_run(run, key, step) first (run.log does it for you)"
+                f"{media!r} is not bound to run {self.id}: log it with run.log({{key: value}}), "
+                "which binds it, or call value.bind_to_run(run, key, step) on it first"
             )
         return path
 
@@ -307,12 +308,12 @@ class Run:
             return [self._encode(v, key, step, None) for v in value]
         if isinstance(value, Media):
             value.ensure_bound(self, key, step)
-            return value.to_json(self)
+            return checked_json(value, self)
         if isinstance(value, Table):
             value.bind_to_run(self, key, step)
             return value.to_json(self)
         if isinstance(value, Value):
-            return value.to_json(self)
+            return checked_json(value, self)
         return _json_scalar(value, key)
 
     def history(self) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from .value import (
     MediaTarget,
     RunFolder,
     Value,
+    trust_json_of,
 )
 
 __all__ = [
@@ -50,3 +51,6 @@ BUILTIN_TYPES = (Audio, AudioSegment, Table)
 for _cls in BUILTIN_TYPES:
     register(_cls)
 del _cls
+# their to_json is tested against their schemas: not checked again on every write (an
+# OpaqueValue writes back the JSON it read)
+trust_json_of(*BUILTIN_TYPES, OpaqueValue)

@@ -114,6 +114,13 @@ class Audio(Media):
 
     def _init_path(self, path: str, sample_rate: Any) -> None:
         if not os.path.isfile(path):
+            if os.path.isdir(path):
+                raise IsADirectoryError(
+                    errno.EISDIR,
+                    f"{path!r} is a folder, not an audio file: give the path of one file in it "
+                    "(one Audio per file)",
+                    path,
+                )
             raise FileNotFoundError(errno.ENOENT, f"audio file not found: {path!r}", path)
         read_at = os.stat(path)
         self._read_info(path, path)

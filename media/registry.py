@@ -95,6 +95,15 @@ def register(cls: type[Any], *, replace: bool = False) -> type[Any]:
             )
         document = cls.__dict__.get("json_schema")
         if document is not None:
+            problem = schemas.schema_problem(document)
+            if problem is not None:
+                raise ValueError(
+                    f"Invalid json_schema on {cls.__module__}.{cls.__qualname__}: {problem}. "
+                    "Fix the class attribute json_schema (a JSON Schema 2020-12 document, "
+                    f"e.g. {{'type': 'object', 'required': ['_type'], 'properties': "
+                    f"{{'_type': {{'const': {tag!r}}}}}}}), or leave it out to get a schema "
+                    "that checks only '_type'"
+                )
             # a schema derived for an earlier class of this tag gives way to a real one
             schemas.register_schema(tag, document, replace=tag in _derived)
             _derived.discard(tag)

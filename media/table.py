@@ -8,8 +8,9 @@ from collections.abc import Iterator, Sequence
 from numbers import Integral as _Integral
 from typing import Any, ClassVar
 
+from .errors import SchemaError
 from .paths import paths_in
-from .value import Media, Value
+from .value import TRUSTED_JSON, Media, Value, checked_json
 
 __all__ = ["Table", "OpaqueValue"]
 
@@ -293,8 +294,11 @@ class Table(Value):
         """``{"_type": "table", "columns", "data", "ncols", "nrows"}``; media cells hold the
         JSON of their value, and their files go to ``run_or_artifact``."""
         data = [
-            [c.to_json(run_or_artifact) if isinstance(c, Value) else c for c in row]
-            for row in self.data
+            [
+                self._cell_json(c, r, i, run_or_artifact) if isinstance(c, Value) else c
+                for i, c in enumerate(row)
+            ]
+            for r, row in enumerate(self.data)
         ]
         return {
             "_type": self.artifact_type,
@@ -303,6 +307,16 @@ class Table(Value):
             "ncols": len(self.columns),
             "nrows": len(data),
         }
+
+    def _cell_json(self, cell: Value, r: int, i: int, target: Any) -> dict[str, Any]:
+        """The JSON of a value cell, checked for a custom type (a refusal names the cell)."""
+        if type(cell) in TRUSTED_JSON:
+            return cell.to_json(target)
+        try:
+            return checked_json(cell, target)
+        except SchemaError as exc:
+            where = f"in row {r}, column {self.columns[i]!r} of a table"
+            raise SchemaError(exc.tag, exc.field, f"{where}: {exc.reason}") from None
 
     @classmethod
     def from_json(cls, json_obj: dict[str, Any], source_artifact: Any) -> Table:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import shutil
 from typing import IO, Any, BinaryIO, ClassVar, NamedTuple, Protocol, runtime_checkable
@@ -231,13 +232,34 @@ class Value:
 
     @classmethod
     def with_suffix(cls, name: str, filetype: str = "json") -> str:
-        """``name`` with ``.<artifact_type>.<filetype>`` appended, unless it already ends so."""
+        """``name`` with ``.<artifact_type>.<filetype>`` appended, unless it already ends so.
+
+        A class without a type tag (``Value`` itself) raises ``TypeError``.
+        """
+        if not cls.artifact_type:
+            raise TypeError(
+                f"{cls.__qualname__} has no artifact_type (type tag), so no suffix: call "
+                "with_suffix on a value type, e.g. Audio.with_suffix(name); a custom type "
+                "sets the class attribute artifact_type"
+            )
         suffix = f".{cls.artifact_type}.{filetype}"
         return name if name.endswith(suffix) else name + suffix
 
     def _eq_key(self) -> Any:
-        """What equality compares; subclasses return their content."""
-        raise NotImplementedError
+        """What equality compares; subclasses return their content.
+
+        The default is the instance's attributes, except where it was loaded from
+        (``artifact_source``): two values of one class with equal attributes are equal, as a
+        type registered the wandb way (no ``_eq_key``) expects after a round trip.
+        """
+        key = dict(getattr(self, "__dict__", {}))
+        for cls in type(self).__mro__:  # attributes in __slots__ too
+            slots = cls.__dict__.get("__slots__", ())
+            for name in (slots,) if isinstance(slots, str) else slots:
+                if name not in ("__dict__", "__weakref__") and hasattr(self, name):
+                    key.setdefault(name, getattr(self, name))
+        key.pop("artifact_source", None)
+        return key
 
     # -- display --------------------------------------------------------------------------
     def to_html(self) -> str | None:
@@ -258,9 +280,38 @@ class Value:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return False  # not NotImplemented: numpy would answer with an array of bools
-        return bool(self._eq_key() == other._eq_key())  # type: ignore[attr-defined]
+        if other is self:
+            return True
+        mine, theirs = self._eq_key(), other._eq_key()  # type: ignore[attr-defined]
+        try:
+            return bool(mine == theirs)
+        except (ValueError, TypeError):  # arrays among the attributes: no single bool
+            return _same(mine, theirs)
 
-    __hash__ = None  # type: ignore[assignment]  # values are compared by content
+    __hash__ = None  # type: ignore[assignment]  # values are compared by (mutable) content
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality of two equality keys whose ``==`` gives no single bool (NumPy arrays inside
+    dicts, lists or tuples): arrays are equal with equal shapes and elements; anything else
+    that still cannot say is unequal (never an exception)."""
+    if a is b:
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if hasattr(a, "__array__") and hasattr(b, "__array__"):
+        import numpy  # (only here: a custom value holding arrays)
+
+        try:
+            return bool(numpy.array_equal(a, b))
+        except (ValueError, TypeError):
+            return False
+    try:
+        return bool(a == b)
+    except (ValueError, TypeError):
+        return False
 
 
 class _Bytes:
@@ -338,6 +389,77 @@ class _SourceFile:
 
 
 registry.accept_subclasses_of(Value)
+
+#: types whose ``to_json`` is tested against their schemas (the built-in ones, set by
+#: :mod:`media`): their JSON is not checked again on every write, which keeps adding many
+#: clips fast
+TRUSTED_JSON: set[type] = set()
+
+
+def trust_json_of(*types: type) -> None:
+    """Mark ``types`` (exactly these classes, not their subclasses) as writing valid JSON."""
+    TRUSTED_JSON.update(types)
+
+
+def checked_json(value: Value, target: Any) -> dict[str, Any]:
+    """``value.to_json(target)``, checked unless ``value`` is of a built-in type.
+
+    What a custom type's ``to_json`` returns must be a JSON object whose ``"_type"`` is the
+    class's ``artifact_type`` and which matches that tag's schema (its ``json_schema``, or the
+    derived one); else :class:`SchemaError` names the class, the field and what to fix, so a
+    value that could never be read back is refused when it is written.  A type with no schema
+    at all (never registered) is only checked for its tag: it is read back as an
+    :class:`media.OpaqueValue`.
+    """
+    obj = value.to_json(target)
+    if type(value) not in TRUSTED_JSON:
+        check_written_json(type(value), obj)
+    return obj
+
+
+def check_written_json(cls: type, obj: Any) -> None:
+    """Refuse ``obj`` as what ``cls.to_json`` wrote (see :func:`checked_json`)."""
+    tag = cls.artifact_type
+    where = f"{cls.__module__}.{cls.__qualname__}.to_json"
+    if not isinstance(obj, dict):
+        raise SchemaError(
+            tag,
+            "$",
+            f"{where} returned a {type(obj).__name__}, not a dict: return a JSON object "
+            f"such as {{'_type': {tag!r}, ...}}",
+        )
+    if obj.get("_type") != tag:
+        raise SchemaError(
+            tag,
+            "$._type",
+            f"{where} returned '_type' {obj.get('_type')!r}, but {cls.__qualname__}'s "
+            f"artifact_type is {tag!r}: return {{'_type': self.artifact_type, ...}} (another "
+            "type's tag would be read back as that other type)",
+        )
+    try:
+        if schemas.is_valid(obj, tag):
+            return
+    except LookupError:
+        return  # no schema: an unregistered type, kept as is and read back opaque
+    try:  # judged as it is stored and read back: tuples become lists
+        stored = json.loads(json.dumps(obj))
+    except (TypeError, ValueError, RecursionError):
+        stored = obj  # (not JSON at all: the writer says so, or the schema does here)
+    if stored is not obj and schemas.is_valid(stored, tag):
+        return
+    try:
+        schemas.validate(stored, tag)
+    except SchemaError as exc:
+        if cls.__dict__.get("json_schema") is not None:
+            schema = f"{cls.__qualname__}.json_schema"
+        else:
+            schema = f"the schema registered for {tag!r}"
+        raise SchemaError(
+            tag,
+            exc.field,
+            f"{exc.reason} (in what {where} returned: it must match {schema}, or it could "
+            "not be read back; fix to_json or the schema)",
+        ) from None
 
 
 class Media(Value):

@@ -27,6 +27,7 @@ __all__ = [
     "is_valid",
     "quick_validator",
     "register_schema",
+    "schema_problem",
     "tags",
 ]
 
@@ -106,6 +107,26 @@ def register_schema(tag: str, document: dict[str, Any], *, replace: bool = False
             raise ValueError(f"type tag {tag!r} already has a different JSON schema")
         _extra[tag] = document
         _validators.pop(tag, None)
+
+
+def schema_problem(document: Any) -> str | None:
+    """What makes ``document`` an invalid JSON Schema 2020-12, in one line (where, and what
+    is wrong), or ``None`` when it is valid."""
+    if not isinstance(document, dict):
+        return f"it is a {type(document).__name__}, not a dict (a JSON object)"
+    error = jsonschema.exceptions.best_match(
+        Draft202012Validator(Draft202012Validator.META_SCHEMA).iter_errors(document)
+    )
+    if error is None:
+        return None
+    where = _field(error)
+    hint = ""
+    if error.path and error.path[-1] == "type" and error.validator == "anyOf":
+        hint = (
+            " (a type is 'array', 'boolean', 'integer', 'null', 'number', 'object' or "
+            "'string', or a list of them)"
+        )
+    return f"at {where}: {error.message}{hint}"
 
 
 def _validator(tag: str) -> _Compiled:

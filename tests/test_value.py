@@ -429,7 +429,7 @@ def test_to_json_needs_a_target_and_a_bound_clip_for_a_run(tmp_path):
     with pytest.raises(TypeError, match=r"Invalid target None: to_json needs a run or an artifact"):
         clip.to_json(None)
     run = Run(dir=tmp_path)
-    with pytest.raises(ValueError, match=r"is not bound to run .*: call media.bind_to_run"):
+    with pytest.raises(ValueError, match=r"not bound to run .*: log it with run.log.*bind_to_run"):
         clip.to_json(run)
     clip.bind_to_run(run, "k", 0)
     obj = clip.to_json(run)
