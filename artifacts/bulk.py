@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from media.errors import IntegrityError
+from media.files import CHUNK
 from media.paths import join_inside
-from media.value import CHUNK
 
 from .errors import EntryNotFoundError
 from .odb.batch import Member, checked, member_of, read_members

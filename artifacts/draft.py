@@ -15,8 +15,9 @@ from typing import IO, Any, NoReturn
 import fsspec
 
 from media import Media, OpaqueValue, Value
+from media.files import hash_stream
 from media.paths import join_inside, paths_in
-from media.value import TRUSTED_JSON, checked_json, hash_stream
+from media.value import TRUSTED_JSON, checked_json
 
 from . import config
 from .entryset import parents

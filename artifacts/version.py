@@ -14,7 +14,7 @@ from typing import IO, Any, NoReturn
 from media import ArtifactSource, OpaqueValue, Value
 from media.buffers import stream_of
 from media.errors import IntegrityError, UnknownTypeError
-from media.value import check_range_args
+from media.files import check_range_args
 
 from . import bulk
 from .bulk import DOWNLOADS

@@ -30,7 +30,7 @@ import soundfile as sf
 
 from . import _wav
 from .errors import IntegrityError
-from .value import _Bytes, _LocalFile, _SourceFile
+from .files import InMemory, LocalFile, SourceFile
 
 __all__ = [
     "ALLOWED_DTYPES",
@@ -130,7 +130,7 @@ class _FileReader:
 class _RangeReader:
     """Checked ranges from a source's ``read_media_range``."""
 
-    def __init__(self, f: _SourceFile, size: int):
+    def __init__(self, f: SourceFile, size: int):
         self.f = f
         self.size = size
 
@@ -141,11 +141,11 @@ class _RangeReader:
 
 def reader_for(file: Any) -> Any:
     """A reader (``size``, ``read(offset, length)``) over a :class:`media.Media` file."""
-    if isinstance(file, _Bytes):
+    if isinstance(file, InMemory):
         return _MemoryReader(file.data)
-    if isinstance(file, _LocalFile):
+    if isinstance(file, LocalFile):
         return _FileReader(file.path)
-    assert isinstance(file, _SourceFile)
+    assert isinstance(file, SourceFile)
     ranged = getattr(file.source, "read_media_range", None)
     if callable(ranged) and file.size is not None and file.size > WHOLE:
         return _RangeReader(file, file.size)
@@ -224,14 +224,14 @@ def read_whole(
     ``stored`` the dtype it says the file holds.  ``describe()`` names the file in errors
     (called only then: a good read builds no message).
     """
-    if isinstance(file, _LocalFile):
+    if isinstance(file, LocalFile):
         try:
             samples, rate = sf.read(file.path, dtype=dtype, always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:  # changed since it was opened
             raise IntegrityError(f"{file.path}: no longer readable audio ({exc})") from None
     else:
         # (a source's own buffer: the samples are built on it, not on a copy)
-        data = file.data if isinstance(file, _Bytes) else file.read_all()
+        data = file.data if isinstance(file, InMemory) else file.read_all()
         decoded = _wav.decode(data)
         native = _wav.dtype_name(decoded[0].dtype) if decoded is not None else None
         if native is not None and stored is not None and native != stored:

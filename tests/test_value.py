@@ -27,7 +27,7 @@ from media import (
     Value,
     load_cell,
 )
-from media import value as value_module
+from media import files as files_module
 
 
 class Folder:
@@ -294,15 +294,15 @@ def test_path_clip_is_hashed_by_streaming(tmp_path, monkeypatch):
         spies.append(SpyFile(open(self.path, "rb")))
         return spies[-1]
 
-    monkeypatch.setattr(value_module._LocalFile, "open", spy_open)
+    monkeypatch.setattr(files_module.LocalFile, "open", spy_open)
     clip = Audio(path)
     assert spies == []  # the header was read by soundfile, nothing was hashed yet
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert clip.sha256 == digest
     assert clip.size == path.stat().st_size
     (spy,) = spies
-    assert all(0 < n <= value_module.CHUNK for n in spy.reads), spy.reads
-    assert len(spy.reads) >= path.stat().st_size // value_module.CHUNK
+    assert all(0 < n <= files_module.CHUNK for n in spy.reads), spy.reads
+    assert len(spy.reads) >= path.stat().st_size // files_module.CHUNK
     assert clip.sha256 == digest and len(spies) == 1  # computed once
 
 

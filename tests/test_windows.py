@@ -26,7 +26,7 @@ from strategies import DTYPES, audio_arrays, sample_rates
 import artifacts.version
 from artifacts import Artifact, Run
 from media import Audio, FolderSource, IntegrityError, Value
-from media.value import hash_stream
+from media.files import hash_stream
 
 
 class CountingSource(FolderSource):

@@ -14,7 +14,7 @@ from typing import IO, Any
 import fsspec
 
 from media.errors import IntegrityError
-from media.value import CHUNK
+from media.files import CHUNK
 
 from ..backends.base import Backend
 from ..config import unreachable

@@ -9,7 +9,7 @@ from typing import IO, Any
 import blake3
 
 from media.errors import IntegrityError
-from media.value import CHUNK
+from media.files import CHUNK
 
 from .chunks import mismatch
 
