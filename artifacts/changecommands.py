@@ -141,6 +141,12 @@ def cmd_gc(store: Store, args: argparse.Namespace) -> int:
         f"{report.kept_young} younger than "
         f"{args.grace:g} s kept"
     )
+    if report.held_by:
+        print(
+            f"held back by {len(report.held_by)} commit lease(s) younger than {args.grace:g} s "
+            "(a commit in flight; one dated ahead of this clock counts as young): "
+            f"{', '.join(report.held_by)}; if no commit is running, delete them and run gc again"
+        )
     return 0
 
 
