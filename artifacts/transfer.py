@@ -38,11 +38,16 @@ from .odb.layout import MANIFEST_MAX, blob_digest, blob_path, pack_path
 from .odb.packs import PACK_MEMBER_MAX
 from .odb.readers import CheckedOpener
 
-__all__ = ["CopyError", "CopyReport", "copy"]
+__all__ = ["CopyError", "SourceDamagedError", "CopyReport", "copy"]
 
 
 class CopyError(ArtifactError):
     """A version could not be copied (the message names both stores and the version)."""
+
+
+class SourceDamagedError(CopyError, IntegrityError):
+    """A version could not be copied because the source store's bytes of one of its entries
+    do not match its manifest (or are missing): the source needs repair, not a retry."""
 
 
 @dataclass
@@ -136,6 +141,22 @@ def _copy_version(src: Any, dst: Any, m: Manifest, report: CopyReport) -> str:
             return _write_version(src, dst, m, report)
     except UnsafeBackendError:
         raise
+    except IntegrityError as exc:
+        if f"{src.url} {name}:{version}/" not in str(exc):  # (not about a source entry)
+            raise CopyError(
+                f"cannot copy {name}:{version} of {src.url} to {dst.url}: {exc}"
+            ) from exc
+        ref = f"{name}:{version}"
+        raise SourceDamagedError(
+            f"cannot copy {ref} of {src.url} to {dst.url}: the SOURCE store's bytes of an "
+            f"entry are damaged: {exc}. Check the source with "
+            f"open_store({src.url!r}).artifact({ref!r}).verify() (or `artifacts --store "
+            f"{src.url} verify {ref}`) and repair it there (commit the good file again) before "
+            f"copying: a retry fails the same way. {ref} was not copied and no alias of {name} "
+            f"moved in {dst.url} (versions copied before it are whole there); files sent "
+            "before the damage was found stay there, unreferenced, until a gc of that store "
+            "removes them (once older than its grace)"
+        ) from exc
     except Exception as exc:
         raise CopyError(
             f"cannot copy {name}:{version} of {src.url} to {dst.url}: {exc}; nothing of it is "
@@ -170,6 +191,8 @@ def _write_version(src: Any, dst: Any, m: Manifest, report: CopyReport) -> str:
     if len(data) > MANIFEST_MAX:
         raise ValueError(f"its manifest would be more than the {MANIFEST_MAX} bytes a store reads")
     Manifest.parse(data, f"the copy of {name}:{version} (nothing was written)")  # as read back
+    # the marker first: files a failed copy leaves make a store whose gc removes them
+    dst.ensure_marker()
     counter = dst.progress.counter(files, f"copy {name}:{version}")
     try:
         dst.backend.write_many(items, counter.update if counter else None)
@@ -178,7 +201,6 @@ def _write_version(src: Any, dst: Any, m: Manifest, report: CopyReport) -> str:
             counter.close()
     for rel, data in indexes:  # after their packs: an index means a whole pack
         dst.backend.write(rel, data)
-    dst.ensure_marker()
     _, n = dst.refs.head(name)
     made = dst.refs.create_version(obj, None, None, n)["version"]
     report.blobs += files
@@ -213,7 +235,7 @@ def _entries(
         out = {k: v for k, v in out.items() if k not in ("pack", "offset", "ref")}
         where = f"{src.url} {name}:{version}/{path}"
         opener = functools.partial(packs.open, dict(e), where)
-        content = CheckedOpener(opener, out["digest"], out["size"], where)
+        content = CheckedOpener(opener, out["digest"], out["size"], where, why="")
         if out["size"] <= PACK_MEMBER_MAX:
             small.setdefault(out["digest"], content)
             out["_small"] = True
@@ -222,7 +244,8 @@ def _entries(
         if "chunks" in out and kind in ("blob", "packed"):  # its chunk table goes along
             table = src.objects.read(table_entry(e), f"{where} (its chunk table)")
             digest, opener = out["chunks"]["table"], functools.partial(io.BytesIO, table)
-            uploads.setdefault(blob_path(digest), CheckedOpener(opener, digest, len(table), where))
+            table_opener = CheckedOpener(opener, digest, len(table), where, why="")
+            uploads.setdefault(blob_path(digest), table_opener)
         else:
             out.pop("chunks", None)
         entries[path] = out

@@ -4,11 +4,14 @@ between stores that met a damaged source entry or an unreadable alias."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 import artifacts
-from artifacts import AliasNotMovedError, Artifact, open_store
+from artifacts import AliasNotMovedError, Artifact, IntegrityError, open_store
+from artifacts.transfer import CopyError, SourceDamagedError
 from media import Audio
 
 
@@ -74,3 +77,65 @@ def test_an_alias_that_fails_after_another_moved_and_the_retry(tmp_path, backend
     assert store.commit(_draft(1), aliases=["prod"]).version == "v1"
     assert store.versions("clips") == ["v0", "v1"]
     assert store.aliases("clips") == {"best": "v1", "latest": "v1", "prod": "v1"}
+
+
+# -- a copy between stores that meets a damaged source entry ---------------------------------
+def _flip_one_byte_of(store, version, path: str) -> None:
+    """Damage the stored bytes of ``path`` (in its pack, or its loose blob) in place."""
+    e = version.manifest.entries[path]
+    root = store.backend.root
+    if "pack" in e:
+        file, at = os.path.join(root, "packs", e["pack"]), e["offset"] + e["size"] // 2
+    else:
+        d = e["digest"]
+        file, at = os.path.join(root, "blobs", "sha256", d[:2], d[2:]), e["size"] // 2
+    with open(file, "r+b") as f:
+        f.seek(at)
+        b = f.read(1)
+        f.seek(at)
+        f.write(bytes([b[0] ^ 1]))
+
+
+@pytest.mark.parametrize("pack_min", [2, None], ids=["packed", "loose"])
+def test_a_copy_from_a_damaged_source_blames_the_source(tmp_path, pack_min):
+    src = open_store(tmp_path / "src", pack_min=pack_min)
+    good = Artifact("clips", "dataset")
+    for i in range(3):
+        good.add(Audio(np.full(300, i, dtype=np.int16), 8000), f"g{i}")
+    src.commit(good, aliases=["best"])
+    bad = Artifact("clips", "dataset")
+    for i in range(3):
+        bad.add(Audio(np.full(300, 10 + i, dtype=np.int16), 8000), f"b{i}")
+    v1 = src.commit(bad, aliases=["best"])
+    path = sorted(p for p in v1.manifest.entries if p.startswith("media/"))[-1]
+    _flip_one_byte_of(src, v1, path)
+    dst = open_store(tmp_path / "dst")
+    with pytest.raises(SourceDamagedError) as caught:
+        src.copy_to(dst)
+    err = caught.value
+    assert isinstance(err, IntegrityError) and isinstance(err, CopyError)
+    message = str(err)
+    assert message.startswith(f"cannot copy clips:v1 of {src.url} to {dst.url}: the SOURCE store")
+    assert f"{src.url} clips:v1/{path}: stored bytes do not match" in message
+    assert f"open_store({src.url!r}).artifact('clips:v1').verify()" in message
+    assert "a retry fails the same way" in message
+    assert "until a gc of that store removes them" in message
+    assert "draft" not in message and "run the copy again" not in message
+    # what it says was done: v0 whole, v1 and the alias not there, the rest for gc
+    there = open_store(tmp_path / "dst")
+    assert there.versions("clips") == ["v0"] and there.aliases("clips") == {"latest": "v0"}
+    assert there.artifact("clips:v0").verify() == []
+    assert (tmp_path / "dst" / "store.json").exists()  # so `artifacts gc` works there too
+
+    def objects():
+        return {rel for rel, _ in there.backend.walk_files("") if rel.startswith(("blob", "pack"))}
+
+    left = objects()
+    report = there.gc(grace=0)
+    assert objects() == left - set(report.deleted)
+    assert there.gc(grace=0, dry_run=True).deleted == []
+    assert there.artifact("clips:v0").verify() == []
+    # the source says the same when asked, and a retry fails the same way
+    assert src.artifact("clips:v1").verify(raise_on_error=False)
+    with pytest.raises(SourceDamagedError):
+        src.copy_to(dst)
