@@ -3,7 +3,8 @@
 Versions (``refs``: names, every version, or ``name:vN`` / ``name:alias`` refs; ``None``:
 every artifact) arrive with their metadata, description, aliases and lineage, and verify and
 read without the source.  A version whose history diverged in ``dst`` becomes a new
-version there: nothing is overwritten.
+version there: nothing is overwritten.  A source alias that does not read stops the copy
+before anything is written (:class:`CopyError` naming the file and the mend).
 
 A version is copied the way a commit writes one: the bytes first (only those ``dst`` does
 not hold yet; new small files end to end in packs, written concurrently by the backend),
@@ -32,7 +33,7 @@ from . import lineage as _lineage
 from .backends.base import Pack
 from .errors import ArtifactError, ArtifactNotFoundError, UnsafeBackendError
 from .manifest import Manifest, canonical_json, entries_digest
-from .names import parse_ref
+from .names import check_alias, parse_ref
 from .odb.chunks import table_entry
 from .odb.layout import MANIFEST_MAX, blob_digest, blob_path, pack_path
 from .odb.packs import PACK_MEMBER_MAX
@@ -67,9 +68,46 @@ def copy(src: Any, dst: Any, refs: Iterable[str] | str | None = None) -> CopyRep
     if dst.url == src.url:
         raise ValueError(f"cannot copy {src.url} to itself: give another store")
     report = CopyReport()
-    for name, versions in _selection(src, refs).items():
-        _copy_artifact(src, dst, name, versions, report)
+    selection = _selection(src, refs)
+    # every alias is read before anything is written: one that cannot be copied stops the
+    # copy here (skipping it would leave dst's alias of that name silently stale)
+    aliases = {name: _source_aliases(src, dst, name) for name in selection}
+    for name, versions in selection.items():
+        _copy_artifact(src, dst, name, versions, aliases[name], report)
     return report
+
+
+def _source_aliases(src: Any, dst: Any, name: str) -> dict[str, str]:
+    """Alias -> version of ``name`` in ``src``; an alias file that does not read (bad JSON,
+    a schema failure, a name that is no alias) raises :class:`CopyError` saying how to mend
+    it: unlike a listing, a copy never leaves one out silently."""
+    out = {}
+    for f in src.backend.listdir(f"artifacts/{name}/aliases"):
+        if not f.endswith(".json") or f == "latest.json":  # latest is derived, never stored
+            continue
+        alias, rel = f[:-5], f"artifacts/{name}/aliases/{f}"
+        try:
+            check_alias(alias)
+        except ValueError as exc:
+            fix = f"it is no alias file ({exc}): delete it from the source store"
+        else:
+            try:
+                out[alias] = src.refs.read_alias(name, alias)
+                continue
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            except ValueError as exc:
+                fix = (
+                    f"it does not read as an alias ({exc}): point it again with "
+                    f"set_alias({name!r}, {alias!r}, 'vN') or remove it with "
+                    f"remove_alias({name!r}, {alias!r}) on the source store (or `artifacts "
+                    f"alias set {name}:vN {alias}` / `artifacts alias remove {name}:{alias}`)"
+                )
+        raise CopyError(
+            f"cannot copy {name} of {src.url} to {dst.url}: its alias file {rel} cannot be "
+            f"copied, {fix}; then copy again. Nothing was copied"
+        )
+    return out
 
 
 def _selection(src: Any, refs: Iterable[str] | str | None) -> dict[str, list[str]]:
@@ -107,8 +145,10 @@ def _key(m: Manifest) -> tuple[Any, ...]:
     return (obj["digest"], obj["type"], obj.get("description"), canonical_json(obj["metadata"]))
 
 
-def _copy_artifact(src: Any, dst: Any, name: str, versions: list[str], report: CopyReport) -> None:
-    """Copy ``name``'s ``versions`` (those not in ``dst`` yet), then their aliases."""
+def _copy_artifact(
+    src: Any, dst: Any, name: str, versions: list[str], aliases: dict[str, str], report: CopyReport
+) -> None:
+    """Copy ``name``'s ``versions`` (those not in ``dst`` yet), then ``aliases`` (of src)."""
     have: dict[tuple[Any, ...], str] = {}
     if dst.exists():
         for v in dst.refs.versions(name):
@@ -125,7 +165,7 @@ def _copy_artifact(src: Any, dst: Any, name: str, versions: list[str], report: C
             report.versions.append((f"{name}:{v}", f"{name}:{there}"))
         mapped[v] = there
     now = dst.refs.stored_aliases(name)
-    for alias, v in src.refs.stored_aliases(name).items():
+    for alias, v in aliases.items():
         if v in mapped and now.get(alias) != mapped[v]:
             dst.refs.set_alias(name, alias, mapped[v])
 

@@ -139,3 +139,45 @@ def test_a_copy_from_a_damaged_source_blames_the_source(tmp_path, pack_min):
     assert src.artifact("clips:v1").verify(raise_on_error=False)
     with pytest.raises(SourceDamagedError):
         src.copy_to(dst)
+
+
+# -- a copy between stores that meets an alias file it cannot read ---------------------------
+@pytest.mark.parametrize(
+    "file, content, says",
+    [
+        (
+            "best.json",
+            '{"_type": "alias", "alias": "../../../evil", "artifact": "clips", '
+            '"updated_at": "2026-12-01T00:00:00Z", "version": "v0"}',
+            "it does not read as an alias (invalid 'alias' JSON at $.alias: '../../../evil'",
+        ),
+        ("best.json", '{"_type": "alias"', "it does not read as an alias (invalid 'alias' JSON"),
+        ("v3.json", "{}", "it is no alias file (Invalid alias 'v3'"),
+    ],
+    ids=["schema", "not-json", "not-an-alias-name"],
+)
+def test_a_copy_refuses_an_alias_it_cannot_read_before_writing(tmp_path, file, content, says):
+    src = open_store(tmp_path / "src")
+    src.commit(_draft(0), aliases=["best"])
+    src.commit(_draft(1))
+    dst = open_store(tmp_path / "dst")
+    src.copy_to(dst, ["clips:v0"])  # dst's best names v0
+    before = sorted(dst.backend.walk_files(""))
+    (tmp_path / "src" / "artifacts" / "clips" / "aliases" / file).write_text(content)
+    with pytest.raises(CopyError) as caught:
+        src.copy_to(dst)
+    message = str(caught.value)
+    assert message.startswith(f"cannot copy clips of {src.url} to {dst.url}: its alias file ")
+    assert f"artifacts/clips/aliases/{file} cannot be copied, {says}" in message
+    assert message.endswith("then copy again. Nothing was copied")
+    assert sorted(dst.backend.walk_files("")) == before  # v1 not copied, best not moved
+    # what the message says to do, then the copy goes through
+    if file == "best.json":
+        assert "set_alias('clips', 'best', 'vN') or remove it with remove_alias" in message
+        src.set_alias("clips", "best", "v1")
+    else:
+        assert "delete it from the source store" in message
+        os.remove(tmp_path / "src" / "artifacts" / "clips" / "aliases" / file)
+    assert src.copy_to(dst).versions == [("clips:v1", "clips:v1")]
+    expect = "v1" if file == "best.json" else "v0"
+    assert open_store(tmp_path / "dst").aliases("clips") == {"best": expect, "latest": "v1"}
