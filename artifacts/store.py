@@ -386,7 +386,7 @@ class Store:
     def _gc_wait_message(self, rel: str, age: float) -> str:
         if age >= -GC_MARKER_SKEW:
             return (
-                f"commit to {self.url} waits for a gc that is deleting files (its marker "
+                f"commit to {self.url} waits for a running gc (its marker "
                 f"{rel}, written {max(age, 0):.0f} s ago): it goes on when that gc ends, or "
                 f"once the marker is {GC_MARKER_STALE:.0f} s old (a crashed gc's)"
             )

@@ -75,7 +75,7 @@ def test_gc_paused_before_deleting_while_a_commit_reuses_the_files(backend, tmp_
 
     collector.backend.delete = delete
     # the commit waits for the gc, and says so (the warning is raised on its thread)
-    with pytest.warns(UserWarning, match="waits for a gc that is deleting files"):
+    with pytest.warns(UserWarning, match="waits for a running gc"):
         collector.gc(grace=OLD)
         threads[0].join(timeout=60)
     art = _open(url).artifact("clips:v0")
