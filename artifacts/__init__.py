@@ -9,6 +9,7 @@ from media.errors import IntegrityError
 
 from .draft import Artifact
 from .errors import (
+    AliasNotMovedError,
     ArtifactError,
     ArtifactNotFoundError,
     EntryNotFoundError,
@@ -34,6 +35,7 @@ __all__ = [
     "read_history",
     "GcReport",
     "ArtifactError",
+    "AliasNotMovedError",
     "ArtifactNotFoundError",
     "EntryNotFoundError",
     "IntegrityError",

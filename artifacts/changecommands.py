@@ -11,7 +11,7 @@ import os
 from . import config
 from .commands import PROG, UserError, human, print_json, table
 from .draft import Artifact
-from .names import VERSION_RE, check_alias, check_artifact_name
+from .names import VERSION_RE, check_alias, check_artifact_name, parse_ref
 from .store import Store, open_store
 
 __all__ = ["cmd_alias", "cmd_copy", "cmd_delete", "cmd_gc", "cmd_put", "cmd_remote"]
@@ -113,17 +113,16 @@ def cmd_put(store: Store, args: argparse.Namespace) -> int:
 def cmd_alias(store: Store, args: argparse.Namespace) -> int:
     """Set or remove an alias."""
     if args.action == "set":
-        name, _, label = args.ref.partition(":")
-        check_artifact_name(name)
+        name, label = parse_ref(args.ref)  # ("NAME:" is refused, not read as latest)
         alias = check_alias(args.alias)
-        store.set_alias(name, alias, label or "latest")
+        store.set_alias(name, alias, label)
         _, version = store.resolve(f"{name}:{alias}")
         print(f"{name}:{alias} -> {version}")
         return 0
     if args.alias is None:
         name, _, alias = args.ref.partition(":")
         if not alias:
-            raise UserError(f"name the alias to remove: {args.ref}:ALIAS or {args.ref} ALIAS")
+            raise UserError(f"name the alias to remove: {name}:ALIAS or {name} ALIAS")
     else:
         name, alias = args.ref, args.alias
     check_artifact_name(name)
@@ -149,6 +148,12 @@ def cmd_gc(store: Store, args: argparse.Namespace) -> int:
         f"{report.kept_young} younger than "
         f"{args.grace:g} s kept"
     )
+    if report.held_by:
+        print(
+            f"held back by {len(report.held_by)} commit lease(s) younger than {args.grace:g} s "
+            "(a commit in flight; one dated ahead of this clock counts as young): "
+            f"{', '.join(report.held_by)}; if no commit is running, delete them and run gc again"
+        )
     return 0
 
 

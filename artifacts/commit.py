@@ -13,7 +13,7 @@ from typing import Any
 
 from .backends.base import Pack
 from .draft import Artifact
-from .errors import ReadOnlyError
+from .errors import AliasNotMovedError, ReadOnlyError
 from .manifest import canonical_json, check_named, entries_digest, inline_text
 from .names import check_alias
 from .odb.chunks import (
@@ -64,8 +64,9 @@ def commit(
             staged.description,
             staged.metadata,
         ):
-            _move_aliases(store, staged.name, latest, alias_list)
-            return Version(store, m)
+            found = Version(store, m)
+            _move_aliases(store, found, alias_list, made=False)
+            return found
     obj: dict[str, Any] = {
         "_type": "manifest",
         # format 2 only where it must be: an entry with BLAKE3 digests (old readers refuse it)
@@ -119,9 +120,9 @@ def commit(
     finally:
         if counter is not None:
             counter.close()
-    manifest = store.refs.create_version(obj, latest, checked, n)
-    _move_aliases(store, staged.name, obj["version"], alias_list)
-    return Version(store, manifest)
+    committed = Version(store, store.refs.create_version(obj, latest, checked, n))
+    _move_aliases(store, committed, alias_list, made=True)
+    return committed
 
 
 def _write(
@@ -227,9 +228,32 @@ def _check_readable(obj: dict[str, Any], name: str) -> bytes:
     return data
 
 
-def _move_aliases(store: Any, name: str, version: str, aliases: list[str]) -> None:
-    for alias in aliases:
-        store.set_alias(name, alias, version)  # (through the facade: tests pause it there)
+def _move_aliases(store: Any, version: Version, aliases: list[str], made: bool) -> None:
+    """Point ``aliases`` at the committed ``version``; one that fails raises
+    :class:`AliasNotMovedError`, which says the version exists and how to move the rest
+    (the caller's draft is committed: a bare OSError would read as a failed commit)."""
+    name, v = version.name, version.version
+    for i, alias in enumerate(aliases):
+        try:
+            store.set_alias(name, alias, v)  # (through the facade: tests pause it there)
+        except Exception as exc:
+            left = aliases[i:]
+            what = (
+                f"{version.qualified_name} was committed to {store.url} (latest moved to it)"
+                if made
+                else f"no new version was made: the draft equals {version.qualified_name} "
+                f"of {store.url} (latest)"
+            )
+            moved = f" (moved: {', '.join(aliases[:i])})" if i else ""
+            raise AliasNotMovedError(
+                f"{what}, but alias(es) {', '.join(left)} did not move{moved}: "
+                f"{type(exc).__name__}: {exc}. Once the cause is fixed, move them with "
+                + "; ".join(f"store.set_alias({name!r}, {a!r}, {v!r})" for a in left)
+                + f" (or: artifacts alias set {name}:{v} ALIAS), or commit the same draft "
+                "again (it makes no new version)",
+                version,
+                left,
+            ) from exc
 
 
 def _stage(

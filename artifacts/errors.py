@@ -12,6 +12,7 @@ __all__ = [
     "UnsafeBackendError",
     "ReadOnlyError",
     "StoreNotFoundError",
+    "AliasNotMovedError",
 ]
 
 
@@ -37,3 +38,14 @@ class ReadOnlyError(ArtifactError, ValueError):
 
 class UnsafeBackendError(ArtifactError, RuntimeError):
     """The backend does not honour create-if-absent, so concurrent commits could lose data."""
+
+
+class AliasNotMovedError(ArtifactError):
+    """A commit made (or found) its version, but some of the aliases it was asked to move
+    did not move: ``version`` is the committed artifact, ``aliases`` the ones not moved;
+    the cause is chained (``__cause__``)."""
+
+    def __init__(self, message: str, version: object, aliases: list[str]):
+        super().__init__(message)
+        self.version = version
+        self.aliases = aliases

@@ -140,11 +140,19 @@ def check_alias(alias: object) -> str:
 
 
 def parse_ref(ref: str) -> tuple[str, str]:
-    """``"clips:v3"`` -> ``("clips", "v3")``; ``"clips"`` means ``"clips:latest"``."""
+    """``"clips:v3"`` -> ``("clips", "v3")``; ``"clips"`` means ``"clips:latest"``.
+
+    ``"clips:"`` is refused: it is most often ``f"clips:{tag}"`` with an empty tag, and
+    reading it as ``latest`` would let ``store.delete`` remove the newest version."""
     if not isinstance(ref, str):
         raise TypeError(f"Invalid artifact reference {ref!r}: expected 'name:version'")
-    name, _, label = ref.partition(":")
+    name, colon, label = ref.partition(":")
     check_artifact_name(name)
+    if colon and not label:
+        raise ValueError(
+            f"Invalid artifact reference {ref!r}: no version or alias after ':'; give "
+            "'name:vN', 'name:<alias>' or 'name:latest'"
+        )
     label = label or "latest"
     if not VERSION_RE.match(label):
         check_alias(label)

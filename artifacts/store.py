@@ -21,6 +21,7 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -33,11 +34,18 @@ from . import transfer as _transfer
 from .backends import Backend, LocalBackend, open_backend
 from .commit import commit as _commit
 from .draft import Artifact
-from .errors import ArtifactNotFoundError, StoreNotFoundError, UnsafeBackendError
+from .errors import ArtifactError, ArtifactNotFoundError, StoreNotFoundError, UnsafeBackendError
 from .manifest import canonical_json
 from .names import check_alias
 from .odb.cache import BlobCache
-from .odb.gc import DEFAULT_GRACE, GC_MARKER_STALE, GcReport, sweep
+from .odb.gc import (
+    DEFAULT_GRACE,
+    GC_FUTURE_WAIT,
+    GC_MARKER_SKEW,
+    GC_MARKER_STALE,
+    GcReport,
+    sweep,
+)
 from .odb.layout import RECORD_MAX
 from .odb.objects import Objects
 from .odb.packs import PACK_MEMBER_MAX, PACK_MIN, PACK_TARGET, Packs
@@ -362,17 +370,73 @@ class Store:
         """Write this commit's lease, then wait while another process's gc is deleting."""
         lease = f"leases/commit-{uuid.uuid4().hex}"
         self.backend.write(lease, b"commit")
-        delay = 0.01
-        while self._leases("gc-", GC_MARKER_STALE):
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+        try:
+            self._wait_for_gc()
+        except BaseException:
+            self.backend.delete(lease)  # a commit that gives up leaves nothing
+            raise
         return lease
 
-    def _leases(self, kind: str, max_age: float) -> int:
-        """How many ``leases/<kind>*`` files younger than ``max_age`` seconds exist."""
+    def _wait_for_gc(self) -> None:
+        """Wait, with a warning, while a gc marker younger than ``GC_MARKER_STALE`` exists.
+
+        A marker dated more than ``GC_MARKER_SKEW`` ahead of this clock (clock skew, or a
+        planted file) would look young for hours: it is trusted only while something
+        rewrites it, and one left unchanged for ``GC_FUTURE_WAIT`` seconds stops the commit
+        with an :class:`ArtifactError` naming it (never a silent wait, never a commit that
+        goes on while a gc might be deleting)."""
+        delay, warned = 0.01, False
+        seen: dict[str, tuple[float, float]] = {}  # future marker -> (its mtime, seen since)
+        while True:
+            now, clock = time.time(), time.monotonic()
+            waiting = []
+            for rel, mtime in self.backend.walk_files("leases"):
+                if not rel.rsplit("/", 1)[-1].startswith("gc-") or now - mtime >= GC_MARKER_STALE:
+                    continue
+                if mtime - now > GC_MARKER_SKEW:
+                    if seen.get(rel, (None,))[0] != mtime:
+                        seen[rel] = (mtime, clock)  # new, or rewritten: a gc is running
+                    elif clock - seen[rel][1] >= GC_FUTURE_WAIT:
+                        raise ArtifactError(self._future_marker(rel, mtime - now))
+                waiting.append((rel, now - mtime))
+            if not waiting:
+                return
+            if not warned:
+                rel, age = waiting[0]
+                warnings.warn(self._gc_wait_message(rel, age), stacklevel=4)
+                warned = True
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+    def _gc_wait_message(self, rel: str, age: float) -> str:
+        if age >= -GC_MARKER_SKEW:
+            return (
+                f"commit to {self.url} waits for a running gc (its marker "
+                f"{rel}, written {max(age, 0):.0f} s ago): it goes on when that gc ends, or "
+                f"once the marker is {GC_MARKER_STALE:.0f} s old (a crashed gc's)"
+            )
+        return (
+            f"commit to {self.url} waits for gc marker {rel}, dated {-age:.0f} s ahead of "
+            "this machine's clock (clock skew, or a marker left behind): it waits up to "
+            f"{GC_FUTURE_WAIT:.0f} s for a running gc to rewrite it, then gives up"
+        )
+
+    def _future_marker(self, rel: str, ahead: float) -> str:
+        return (
+            f"commit to {self.url} gave up waiting for gc: its marker {rel} is dated "
+            f"{ahead:.0f} s ahead of this machine's clock and was not rewritten for "
+            f"{GC_FUTURE_WAIT:.0f} s, so its date says nothing about whether a gc is "
+            "running; nothing was committed. If a gc is running on another machine, commit "
+            "after it ends (and set that machine's clock right); if none is, delete "
+            f"{self.url.rstrip('/')}/{rel} and commit again"
+        )
+
+    def _leases(self, kind: str, max_age: float) -> list[str]:
+        """The ``leases/<kind>*`` files younger than ``max_age`` seconds (one dated in the
+        future counts as young: held back is the safe side for gc)."""
         now = time.time()
-        return sum(
-            1
+        return sorted(
+            rel
             for rel, mtime in self.backend.walk_files("leases")
             if rel.rsplit("/", 1)[-1].startswith(kind) and now - mtime < max_age
         )
@@ -419,8 +483,8 @@ class Store:
         flight (written before its manifest) survive.  ``gc`` first writes its own marker
         (``leases/gc-<id>``; commits wait while it exists), then deletes nothing at all if
         a commit's lease younger than ``grace`` exists (its files are then counted in
-        ``kept_young``): a commit that reuses files it found in the store is never cut
-        short, provided it finishes within ``grace``.
+        ``kept_young``, the leases named in ``held_by``): a commit that reuses files it
+        found in the store is never cut short, provided it finishes within ``grace``.
         """
         if grace < 0:
             raise ValueError(f"Invalid grace {grace!r}: give a number of seconds >= 0")
@@ -429,10 +493,17 @@ class Store:
         marker = f"leases/gc-{uuid.uuid4().hex}"
         self.backend.write(marker, b"gc")
         try:
-            if self._leases("commit-", grace):  # a commit in flight: delete nothing
+            held_by = self._leases("commit-", grace)
+            if held_by:  # a commit in flight: delete nothing
                 r = self._gc(True, grace, marker)
                 return GcReport(
-                    [], 0, r.live_blobs, r.kept_young + len(r.deleted), False, r.live_packs
+                    [],
+                    0,
+                    r.live_blobs,
+                    r.kept_young + len(r.deleted),
+                    False,
+                    r.live_packs,
+                    held_by,
                 )
             return self._gc(False, grace, marker)
         finally:

@@ -3,7 +3,8 @@
 Versions (``refs``: names, every version, or ``name:vN`` / ``name:alias`` refs; ``None``:
 every artifact) arrive with their metadata, description, aliases and lineage, and verify and
 read without the source.  A version whose history diverged in ``dst`` becomes a new
-version there: nothing is overwritten.
+version there: nothing is overwritten.  A source alias that does not read stops the copy
+before anything is written (:class:`CopyError` naming the file and the mend).
 
 A version is copied the way a commit writes one: the bytes first (only those ``dst`` does
 not hold yet; new small files end to end in packs, written concurrently by the backend),
@@ -32,17 +33,22 @@ from . import lineage as _lineage
 from .backends.base import Pack
 from .errors import ArtifactError, ArtifactNotFoundError, UnsafeBackendError
 from .manifest import Manifest, canonical_json, entries_digest
-from .names import parse_ref
+from .names import check_alias, parse_ref
 from .odb.chunks import table_entry
 from .odb.layout import MANIFEST_MAX, blob_digest, blob_path, pack_path
 from .odb.packs import PACK_MEMBER_MAX
 from .odb.readers import CheckedOpener
 
-__all__ = ["CopyError", "CopyReport", "copy"]
+__all__ = ["CopyError", "SourceDamagedError", "CopyReport", "copy"]
 
 
 class CopyError(ArtifactError):
     """A version could not be copied (the message names both stores and the version)."""
+
+
+class SourceDamagedError(CopyError, IntegrityError):
+    """A version could not be copied because the source store's bytes of one of its entries
+    do not match its manifest (or are missing): the source needs repair, not a retry."""
 
 
 @dataclass
@@ -62,9 +68,46 @@ def copy(src: Any, dst: Any, refs: Iterable[str] | str | None = None) -> CopyRep
     if dst.url == src.url:
         raise ValueError(f"cannot copy {src.url} to itself: give another store")
     report = CopyReport()
-    for name, versions in _selection(src, refs).items():
-        _copy_artifact(src, dst, name, versions, report)
+    selection = _selection(src, refs)
+    # every alias is read before anything is written: one that cannot be copied stops the
+    # copy here (skipping it would leave dst's alias of that name silently stale)
+    aliases = {name: _source_aliases(src, dst, name) for name in selection}
+    for name, versions in selection.items():
+        _copy_artifact(src, dst, name, versions, aliases[name], report)
     return report
+
+
+def _source_aliases(src: Any, dst: Any, name: str) -> dict[str, str]:
+    """Alias -> version of ``name`` in ``src``; an alias file that does not read (bad JSON,
+    a schema failure, a name that is no alias) raises :class:`CopyError` saying how to mend
+    it: unlike a listing, a copy never leaves one out silently."""
+    out = {}
+    for f in src.backend.listdir(f"artifacts/{name}/aliases"):
+        if not f.endswith(".json") or f == "latest.json":  # latest is derived, never stored
+            continue
+        alias, rel = f[:-5], f"artifacts/{name}/aliases/{f}"
+        try:
+            check_alias(alias)
+        except ValueError as exc:
+            fix = f"it is no alias file ({exc}): delete it from the source store"
+        else:
+            try:
+                out[alias] = src.refs.read_alias(name, alias)
+                continue
+            except FileNotFoundError:  # removed meanwhile
+                continue
+            except ValueError as exc:
+                fix = (
+                    f"it does not read as an alias ({exc}): point it again with "
+                    f"set_alias({name!r}, {alias!r}, 'vN') or remove it with "
+                    f"remove_alias({name!r}, {alias!r}) on the source store (or `artifacts "
+                    f"alias set {name}:vN {alias}` / `artifacts alias remove {name}:{alias}`)"
+                )
+        raise CopyError(
+            f"cannot copy {name} of {src.url} to {dst.url}: its alias file {rel} cannot be "
+            f"copied, {fix}; then copy again. Nothing was copied"
+        )
+    return out
 
 
 def _selection(src: Any, refs: Iterable[str] | str | None) -> dict[str, list[str]]:
@@ -102,8 +145,10 @@ def _key(m: Manifest) -> tuple[Any, ...]:
     return (obj["digest"], obj["type"], obj.get("description"), canonical_json(obj["metadata"]))
 
 
-def _copy_artifact(src: Any, dst: Any, name: str, versions: list[str], report: CopyReport) -> None:
-    """Copy ``name``'s ``versions`` (those not in ``dst`` yet), then their aliases."""
+def _copy_artifact(
+    src: Any, dst: Any, name: str, versions: list[str], aliases: dict[str, str], report: CopyReport
+) -> None:
+    """Copy ``name``'s ``versions`` (those not in ``dst`` yet), then ``aliases`` (of src)."""
     have: dict[tuple[Any, ...], str] = {}
     if dst.exists():
         for v in dst.refs.versions(name):
@@ -120,7 +165,7 @@ def _copy_artifact(src: Any, dst: Any, name: str, versions: list[str], report: C
             report.versions.append((f"{name}:{v}", f"{name}:{there}"))
         mapped[v] = there
     now = dst.refs.stored_aliases(name)
-    for alias, v in src.refs.stored_aliases(name).items():
+    for alias, v in aliases.items():
         if v in mapped and now.get(alias) != mapped[v]:
             dst.refs.set_alias(name, alias, mapped[v])
 
@@ -136,6 +181,22 @@ def _copy_version(src: Any, dst: Any, m: Manifest, report: CopyReport) -> str:
             return _write_version(src, dst, m, report)
     except UnsafeBackendError:
         raise
+    except IntegrityError as exc:
+        if f"{src.url} {name}:{version}/" not in str(exc):  # (not about a source entry)
+            raise CopyError(
+                f"cannot copy {name}:{version} of {src.url} to {dst.url}: {exc}"
+            ) from exc
+        ref = f"{name}:{version}"
+        raise SourceDamagedError(
+            f"cannot copy {ref} of {src.url} to {dst.url}: the SOURCE store's bytes of an "
+            f"entry are damaged: {exc}. Check the source with "
+            f"open_store({src.url!r}).artifact({ref!r}).verify() (or `artifacts --store "
+            f"{src.url} verify {ref}`) and repair it there (commit the good file again) before "
+            f"copying: a retry fails the same way. {ref} was not copied and no alias of {name} "
+            f"moved in {dst.url} (versions copied before it are whole there); files sent "
+            "before the damage was found stay there, unreferenced, until a gc of that store "
+            "removes them (once older than its grace)"
+        ) from exc
     except Exception as exc:
         raise CopyError(
             f"cannot copy {name}:{version} of {src.url} to {dst.url}: {exc}; nothing of it is "
@@ -170,6 +231,8 @@ def _write_version(src: Any, dst: Any, m: Manifest, report: CopyReport) -> str:
     if len(data) > MANIFEST_MAX:
         raise ValueError(f"its manifest would be more than the {MANIFEST_MAX} bytes a store reads")
     Manifest.parse(data, f"the copy of {name}:{version} (nothing was written)")  # as read back
+    # the marker first: files a failed copy leaves make a store whose gc removes them
+    dst.ensure_marker()
     counter = dst.progress.counter(files, f"copy {name}:{version}")
     try:
         dst.backend.write_many(items, counter.update if counter else None)
@@ -178,7 +241,6 @@ def _write_version(src: Any, dst: Any, m: Manifest, report: CopyReport) -> str:
             counter.close()
     for rel, data in indexes:  # after their packs: an index means a whole pack
         dst.backend.write(rel, data)
-    dst.ensure_marker()
     _, n = dst.refs.head(name)
     made = dst.refs.create_version(obj, None, None, n)["version"]
     report.blobs += files
@@ -213,7 +275,7 @@ def _entries(
         out = {k: v for k, v in out.items() if k not in ("pack", "offset", "ref")}
         where = f"{src.url} {name}:{version}/{path}"
         opener = functools.partial(packs.open, dict(e), where)
-        content = CheckedOpener(opener, out["digest"], out["size"], where)
+        content = CheckedOpener(opener, out["digest"], out["size"], where, why="")
         if out["size"] <= PACK_MEMBER_MAX:
             small.setdefault(out["digest"], content)
             out["_small"] = True
@@ -222,7 +284,8 @@ def _entries(
         if "chunks" in out and kind in ("blob", "packed"):  # its chunk table goes along
             table = src.objects.read(table_entry(e), f"{where} (its chunk table)")
             digest, opener = out["chunks"]["table"], functools.partial(io.BytesIO, table)
-            uploads.setdefault(blob_path(digest), CheckedOpener(opener, digest, len(table), where))
+            table_opener = CheckedOpener(opener, digest, len(table), where, why="")
+            uploads.setdefault(blob_path(digest), table_opener)
         else:
             out.pop("chunks", None)
         entries[path] = out

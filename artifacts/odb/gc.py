@@ -11,11 +11,18 @@ from typing import Any
 from ..backends.base import Backend
 from .layout import blob_digest
 
-__all__ = ["GcReport", "sweep", "DEFAULT_GRACE", "GC_MARKER_STALE"]
+__all__ = ["GcReport", "sweep", "DEFAULT_GRACE", "GC_MARKER_STALE", "GC_MARKER_SKEW"]
+__all__ += ["GC_FUTURE_WAIT"]
 
 DEFAULT_GRACE = 3600.0
 #: a gc marker not refreshed for this long is a crashed gc's: commits stop waiting for it
 GC_MARKER_STALE = 300.0
+#: how far ahead of this machine's clock a marker may be dated (clocks of machines sharing
+#: a store differ a little) and still be judged by its date
+GC_MARKER_SKEW = 60.0
+#: a marker dated further ahead: a commit waits this long for a gc to rewrite it (a gc on
+#: a machine whose clock is ahead), then gives up with an error naming it
+GC_FUTURE_WAIT = 120.0
 
 
 @dataclasses.dataclass
@@ -28,6 +35,8 @@ class GcReport:
     kept_young: int
     dry_run: bool
     live_packs: int = 0
+    #: the commit leases (``leases/commit-<id>``) that held this gc back: it deleted nothing
+    held_by: list[str] = dataclasses.field(default_factory=list)
 
 
 def sweep(

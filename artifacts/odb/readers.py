@@ -83,20 +83,31 @@ class CheckedReader(io.RawIOBase):
             super().close()
 
 
+#: why a draft's file fails its check at upload (the default of :func:`open_checked`)
+DRAFT_CHANGED = "its file changed after it was added to the draft; add it again"
+
+
 class CheckedOpener:
     """Opens a draft entry's file for upload (see :func:`open_checked`); ``size`` lets a
     backend tell a whole blob already stored from a torn one."""
 
-    def __init__(self, content: str | Any, digest: str, size: int, name: str):
+    def __init__(
+        self, content: str | Any, digest: str, size: int, name: str, why: str = DRAFT_CHANGED
+    ):
         self.content, self.digest, self.size, self.name = content, digest, size, name
+        self.why = why
 
     def __call__(self) -> IO[bytes]:
-        return open_checked(self.content, self.digest, self.size, self.name)
+        return open_checked(self.content, self.digest, self.size, self.name, self.why)
 
 
-def open_checked(content: str | Any, digest: str, size: int, name: str) -> IO[bytes]:
+def open_checked(
+    content: str | Any, digest: str, size: int, name: str, why: str = DRAFT_CHANGED
+) -> IO[bytes]:
     """Open a draft entry's file for upload; the stream raises at EOF if it changed since
-    it was added (so a blob is never published under the wrong digest)."""
+    it was added (so a blob is never published under the wrong digest).  ``why``: what a
+    mismatch means, put after ``name`` in the error (``""``: nothing; a copy between stores
+    says it itself)."""
     try:
         raw = open(content, "rb") if isinstance(content, str) else content()
     except FileNotFoundError:
@@ -104,5 +115,4 @@ def open_checked(content: str | Any, digest: str, size: int, name: str) -> IO[by
             f"cannot commit {name}: its file {content if isinstance(content, str) else ''} is "
             "gone since it was added to the draft; add it again"
         ) from None
-    why = "its file changed after it was added to the draft; add it again"
-    return CheckedReader(raw, digest, size, f"{name} ({why})")
+    return CheckedReader(raw, digest, size, f"{name} ({why})" if why else name)
