@@ -21,7 +21,8 @@ _AUDIO_FIELDS = (
     ("caption", "caption"),
     ("format", "extension"),
 )
-_BLOCK = 1 << 18  # frames compared at a time: memory stays bounded for long clips
+_WHOLE = 1 << 22  # samples up to which two clips are compared in one read each
+_BLOCK = 1 << 20  # frames compared at a time past that: memory stays bounded for long clips
 
 
 def _entry_key(e: dict[str, Any]) -> tuple[Any, ...]:
@@ -128,8 +129,10 @@ def _same_samples(a: Audio, b: Audio) -> bool:
         return True
     if (a.frames, a.channels, a.ndim, a.dtype) != (b.frames, b.channels, b.ndim, b.dtype):
         return False
-    for start in range(0, a.frames, _BLOCK):
-        stop = min(start + _BLOCK, a.frames)
+    # (one read for most clips: a block at a time would seek a compressed file again each time)
+    block = a.frames if a.frames * a.channels <= _WHOLE else _BLOCK
+    for start in range(0, a.frames, max(block, 1)):
+        stop = min(start + block, a.frames)
         if a.numpy(start, stop).tobytes() != b.numpy(start, stop).tobytes():
             return False
     return True
