@@ -11,18 +11,20 @@ import sys
 from collections.abc import Sequence
 from typing import IO, Any
 
+from media import Audio, AudioSegment
 from media.errors import MediaError
 from media.paths import atomic_write, paths_in
 
 from . import view
 from .draft import Artifact
 from .errors import EntryNotFoundError
+from .hf import _segment_file
 from .names import (
     VALUE_JSON_RE,
     check_artifact_name,
     check_entry_name,
 )
-from .preview import fmt
+from .preview import describe_changes, fmt
 from .store import Store
 
 PROG = "artifacts"
@@ -268,6 +270,11 @@ def cmd_get(store: Store, args: argparse.Namespace) -> int:
             and not out.endswith(("/", os.sep))
             and os.path.splitext(out)[1]
         ):
+            value = art.get(entry)
+            if isinstance(value, AudioSegment):  # its frames only, never the recording
+                _write_segment(entry, value, out)
+                print(os.path.abspath(out))
+                return 0
             # one media value to a file name: that file, as it is stored
             (media,) = files
             ext = os.path.splitext(media)[1]
@@ -292,6 +299,27 @@ def cmd_get(store: Store, args: argparse.Namespace) -> int:
     for path in sorted(paths):
         print(os.path.join(root, path))
     return 0
+
+
+def _write_segment(entry: str, seg: AudioSegment, out: str) -> None:
+    """Write an audio segment's frames (only those) losslessly to ``out``: WAV of the stored
+    dtype, or FLAC for int16 samples, chosen by the name's extension."""
+    ext = os.path.splitext(out)[1].lower().lstrip(".")
+    if ext not in Audio.FORMATS:
+        raise UserError(
+            f"{entry!r} is an audio segment (frames {seg.start}..{seg.stop} of a recording); "
+            f"it is written as a file of its frames: give -o a name ending .wav (or .flac for "
+            f"int16 samples), or a folder for its JSON and the recording's file"
+        )
+    try:
+        data = _segment_file(seg, ext)
+    except ValueError as exc:  # FLAC cannot hold these samples losslessly
+        raise UserError(f"{entry!r} cannot be written as {ext.upper()}: {exc}") from None
+
+    def fill(f: IO[bytes]) -> None:
+        f.write(data)
+
+    atomic_write(out, fill)
 
 
 def _probe_line(store: Store) -> str:
@@ -367,10 +395,7 @@ def cmd_diff(store: Store, args: argparse.Namespace) -> int:
 
 def _changes(changes: dict[str, Any]) -> str:
     """``field old -> new; ...`` (ASCII arrows written here: values are printed as they are)."""
-    return "; ".join(
-        "samples changed" if field == "sha256" else f"{field} {fmt(old)} -> {fmt(new)}"
-        for field, (old, new) in changes.items()
-    )
+    return describe_changes(changes, arrow="->")
 
 
 def cmd_view(store: Store, args: argparse.Namespace) -> int:

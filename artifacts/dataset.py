@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from media import Table, load_cell
+from media import Audio, Table, load_cell, lookup
 from media.buffers import stream_of
 
 __all__ = ["Dataset", "Batches"]
@@ -151,15 +151,20 @@ class Dataset:
             if column not in self.columns:
                 raise ValueError(f"no column {column!r} in {self.name}; columns: {self.columns}")
             return column
-        audio = [
-            c for j, c in enumerate(self.columns) if self._rows and _is_audio_json(self._rows[0][j])
-        ]
+        audio = [c for j, c in enumerate(self.columns) if _is_audio_json(self._first_cell(j))]
         if len(audio) != 1:
             raise ValueError(
                 f"{self.name} has {len(audio)} audio columns ({audio}); pass duration_column= "
                 f"one of {self.columns} (an audio column or a column of seconds)"
             )
         return audio[0]
+
+    def _first_cell(self, j: int) -> Any:
+        """The stored JSON of the first cell of column ``j`` that is not None (else None)."""
+        for row in self._rows:
+            if row[j] is not None:
+                return row[j]
+        return None
 
     def batches(
         self,
@@ -463,7 +468,18 @@ def _files_of(cell: Any) -> Iterator[tuple[str, str | None, int | None]]:
 
 
 def _is_audio_json(cell: Any) -> bool:
-    return isinstance(cell, dict) and cell.get("_type") == "audio-file"
+    """Whether a cell's stored JSON is a clip: a whole file, a segment, or a registered
+    subclass of Audio (known from the tag alone: nothing is decoded)."""
+    tag = cell.get("_type") if isinstance(cell, dict) else None
+    if tag in ("audio-file", "audio-segment"):
+        return True
+    if not isinstance(tag, str):
+        return False
+    try:
+        cls = lookup(tag)
+    except Exception:  # an unknown or broken type is not an audio column
+        return False
+    return isinstance(cls, type) and issubclass(cls, Audio)
 
 
 def _is_table_entry(artifact: Any, name: str) -> bool:
@@ -484,9 +500,17 @@ def _seconds(cell: Any, i: int, column: str, ds: Dataset) -> float:
     if isinstance(got, (int, float)) and not isinstance(got, bool) and math.isfinite(got):
         if got >= 0:
             return float(got)
+    if cell is None:
+        why = ": the cell is empty (None); drop the rows without audio, or"
+    elif _is_audio_json(cell):
+        why = (
+            " in its stored JSON (audio JSON without frames and sample_rate, as the wandb "
+            "client writes it);"
+        )
+    else:
+        shown = repr(cell) if len(repr(cell)) <= 60 else repr(cell)[:57] + "..."
+        why = f": it holds {shown}, not audio or a number of seconds (finite, at least 0);"
     raise ValueError(
-        f"{ds.artifact.qualified_name}/{ds.name}: row {i}, column {column!r} has no duration in "
-        "its stored JSON (audio JSON without frames and sample_rate, as the wandb client writes "
-        "it, or a cell that is not a number of seconds); add a column of durations and pass "
-        "duration_column= its name"
+        f"{ds.artifact.qualified_name}/{ds.name}: row {i}, column {column!r} has no duration"
+        f"{why} add a column of durations in seconds and pass duration_column= its name"
     )

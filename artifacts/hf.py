@@ -4,7 +4,8 @@
   audio columns as HF's ``Audio`` feature (a struct of ``bytes`` and ``path``, with the
   feature recorded in the schema metadata that ``datasets`` reads), other columns as Arrow
   columns.  ``datasets.Dataset.from_parquet(path)`` loads it; cast the audio column to
-  ``datasets.Audio(decode=False)`` to get the file bytes without a decoder.
+  ``datasets.Audio(decode=False)`` to get the file bytes without a decoder.  A segment
+  cell is written as a lossless file of its frames only (see :func:`to_parquet`).
 * :func:`table_from_parquet` reads such a file (or one written by ``datasets``) back into a
   ``Table``: the audio bytes are the stored bytes, bit for bit.
 * :func:`audiofolder_table` reads an "audio folder" (clips plus a ``metadata.csv`` or
@@ -22,7 +23,7 @@ import json
 import os
 from typing import Any
 
-from media import Audio, Table
+from media import Audio, AudioSegment, Table, _samples
 from media.paths import check_relpath, join_inside
 
 __all__ = ["to_parquet", "table_from_parquet", "audiofolder_table", "import_audiofolder"]
@@ -44,31 +45,89 @@ def _pyarrow() -> Any:
 
 def _column_kind(name: str, cells: list[Any]) -> str:
     """``audio``, ``bool``, ``int``, ``float``, ``str``, or ``json`` (mixed scalars)."""
-    kinds = {type(c) for c in cells if c is not None}
-    if kinds == {Audio}:
-        return "audio"
-    if any(not isinstance(c, (str, int, float, bool, type(None))) for c in cells):
-        bad = next(
-            c for c in cells if not isinstance(c, (Audio, str, int, float, bool, type(None)))
-        )
-        raise ValueError(
-            f"column {name!r} holds {type(bad).__name__} cells; Parquet export takes Audio "
-            "cells (each column all Audio or None) and JSON scalars"
-        )
+    present = [c for c in cells if c is not None]
+    if present and all(isinstance(c, Audio) for c in present):
+        return "audio"  # whole clips, segments, or both
+    for c in present:
+        if isinstance(c, Audio):
+            other = next((o for o in present if not isinstance(o, Audio)), None)
+            raise ValueError(
+                f"column {name!r} mixes Audio cells with {type(other).__name__} cells; "
+                "Parquet export takes columns of Audio (or None) and columns of JSON scalars: "
+                "put the clips in a column of their own"
+            )
+        if not isinstance(c, (str, int, float, bool)):
+            raise ValueError(
+                f"column {name!r} holds {type(c).__name__} cells; Parquet export takes Audio "
+                "cells (each column all Audio or None) and JSON scalars"
+            )
+    kinds = {type(c) for c in present}
     if len(kinds) == 1:
-        kind = next(iter(kinds))
-        if kind is int and not all(c is None or -(2**63) <= c < 2**63 for c in cells):
+        (kind,) = kinds
+        if kind is int and not all(-(2**63) <= c < 2**63 for c in present):
             return "json"
         return kind.__name__
     return "json" if kinds else "str"
 
 
+def _audio_cell(c: Audio) -> dict[str, Any]:
+    """The ``{"bytes", "path"}`` struct of one clip: its file as it is stored, or for a
+    segment a file of its own frames only (never the whole recording)."""
+    if isinstance(c, AudioSegment):
+        return _segment_cell(c)
+    with c.open() as f:
+        data = f.read()
+    src = c.source_file()
+    file = src[1] if src else f"{c.sha256[:20]}.{c.extension}"
+    return {"bytes": data, "path": file}
+
+
+def _segment_file(seg: AudioSegment, fmt: str | None = None) -> bytes:
+    """The bytes of a file of a segment's frames only, lossless in its dtype: ``"wav"``, or
+    ``"flac"`` (int16 samples only; ``ValueError`` otherwise).  ``None`` picks FLAC when the
+    recording is an int16 FLAC that FLAC can hold again, else WAV."""
+    samples = seg.numpy()
+    frames, channels, rate = seg.frames, seg.channels, seg.sample_rate
+    if fmt is None:
+        fmt = "wav"
+        if seg.extension == "flac" and seg.dtype in _samples.FLAC_DTYPES:
+            try:
+                _samples.check_flac(frames, channels, rate)
+                fmt = "flac"
+            except ValueError:  # beyond what FLAC holds: WAV keeps the samples as well
+                pass
+    elif fmt == "flac":
+        if seg.dtype not in _samples.FLAC_DTYPES:
+            raise ValueError(
+                f"FLAC keeps {', '.join(_samples.FLAC_DTYPES)} samples losslessly, not "
+                f"{seg.dtype}; write this segment as WAV"
+            )
+        _samples.check_flac(frames, channels, rate)
+    elif fmt != "wav":
+        raise ValueError(f"Unknown format {fmt!r}: a segment is written as wav or flac")
+    # (from the samples, not through Audio(array): a short stereo window is a valid clip here)
+    return _samples.encode(samples, rate, fmt)
+
+
+def _segment_cell(seg: AudioSegment) -> dict[str, Any]:
+    """A segment's frames as a lossless file of their own (see :func:`_segment_file`), named
+    after the recording's file and the range."""
+    data = _segment_file(seg)
+    ext = "flac" if data[:4] == b"fLaC" else "wav"
+    src = seg.source_file()
+    stem = src[1].rsplit("/", 1)[-1].rsplit(".", 1)[0] if src else seg.sha256[:20]
+    return {"bytes": data, "path": f"{stem}.{seg.start}-{seg.stop}.{ext}"}
+
+
 def to_parquet(artifact: Any, name: str, path: str | os.PathLike[str]) -> str:
     """Write the ``Table`` value ``name`` of a committed version to the Parquet file ``path``.
 
-    Each audio file is read (and checked) once and written into the file as is.  Returns
-    the path.  Raises ``ValueError`` for a table with cells Parquet cannot hold here (a
-    custom type, or a column mixing Audio with other cells).
+    Each audio file is read (and checked) once and written into the file as is.  A segment
+    (``clip.segment(a, b)``) is written as a file of its own frames, losslessly: FLAC when its
+    recording is an int16 FLAC, else WAV of its dtype (a lossy recording's decoded samples);
+    it is read back as a whole clip of those frames.  Returns the path.  Raises
+    ``ValueError`` for a table with cells Parquet cannot hold here (a custom type, or a
+    column mixing Audio with other cells).
     """
     pa = _pyarrow()
     table = artifact.get(name)
@@ -83,16 +142,7 @@ def to_parquet(artifact: Any, name: str, path: str | os.PathLike[str]) -> str:
         cells = table[col]
         kind = kinds[col] = _column_kind(col, cells)
         if kind == "audio":
-            values = []
-            for c in cells:
-                if c is None:
-                    values.append(None)
-                    continue
-                with c.open() as f:
-                    data = f.read()
-                src = c.source_file()
-                file = src[1] if src else f"{c.sha256[:20]}.{c.extension}"
-                values.append({"bytes": data, "path": file})
+            values = [None if c is None else _audio_cell(c) for c in cells]
             arrays.append(pa.array(values, type=audio_type))
             features[col] = {"_type": "Audio"}
             if any(c is not None and c.caption is not None for c in cells):
@@ -180,8 +230,15 @@ def _typed(values: list[str]) -> list[Any]:
             continue
         if convert is float and not all(v == v and abs(v) != float("inf") for v in converted):
             break  # NaN or infinity: keep the text
-        it = iter(converted)
-        return [None if v == "" else next(it) for v in values]
+        out: list[Any] = []
+        k = 0  # (no next(): a StopIteration would end a caller's map() silently)
+        for v in values:
+            if v == "":
+                out.append(None)
+            else:
+                out.append(converted[k])
+                k += 1
+        return out
     return [None if v == "" else v for v in values]
 
 

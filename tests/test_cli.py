@@ -195,6 +195,35 @@ def test_get_one_file_to_a_file_or_into_a_folder(tmp_path):
     assert (tmp_path / "into" / "tone0.wav").read_bytes() == wavs[0].read_bytes()
 
 
+def test_get_a_segment_to_a_file_writes_its_frames_only(tmp_path):
+    url = str(tmp_path / "store")
+    rec = np.arange(16000 * 3 * 2, dtype=np.int16).reshape(-1, 2)
+    floats = tone(440, 1.0)
+    d = Artifact("segs", "dataset")
+    d.add(Audio(rec, 16000).segment(16000, 20000), "seg")
+    d.add(Audio(floats, 16000).segment(100, 350), "fseg")
+    open_store(url).commit(d)
+    out = ok("get", "segs", "seg", "-o", str(tmp_path / "seg.wav"), "--store", url)
+    assert out.strip() == str(tmp_path / "seg.wav")
+    x, rate = sf.read(tmp_path / "seg.wav", dtype="int16")
+    assert rate == 16000 and np.array_equal(x, rec[16000:20000])  # not the whole recording
+    ok("get", "segs", "seg", "-o", str(tmp_path / "seg.flac"), "--store", url)
+    y, _ = sf.read(tmp_path / "seg.flac", dtype="int16")
+    assert (tmp_path / "seg.flac").read_bytes()[:4] == b"fLaC" and np.array_equal(y, x)
+    ok("get", "segs", "fseg", "-o", str(tmp_path / "f.wav"), "--store", url)
+    assert sf.info(tmp_path / "f.wav").subtype == "FLOAT"
+    z, _ = sf.read(tmp_path / "f.wav", dtype="float32")
+    assert np.array_equal(z, floats[100:350])  # lossless in its dtype
+    msg = fails("get", "segs", "fseg", "-o", str(tmp_path / "f.flac"), "--store", url)
+    assert msg.startswith("'fseg' cannot be written as FLAC: FLAC keeps int16")
+    msg = fails("get", "segs", "seg", "-o", str(tmp_path / "seg.mp3"), "--store", url)
+    assert "is an audio segment (frames 16000..20000 of a recording)" in msg
+    assert not (tmp_path / "f.flac").exists() and not (tmp_path / "seg.mp3").exists()
+    # a folder still gets the value as it is stored: its JSON and the recording's file
+    files = ok("get", "segs", "seg", "-o", str(tmp_path / "dir"), "--store", url).split()
+    assert any(f.endswith("seg.audio-segment.json") for f in files) and len(files) == 2
+
+
 def test_get_unknown_entry_says_what_there_is(url):
     msg = fails("get", "clips:v0", "nothing", "--store", url)
     assert msg.startswith("no entry, value or folder 'nothing' in clips:v0; try ")
@@ -454,6 +483,35 @@ def test_diff_lists_entries_and_audio_metadata_changes(url):
     assert d["artifact"] == {"metadata.round": [None, 2]}
     same = json.loads(ok("diff", "clips:v1", "clips:latest", "--json", "--store", url))
     assert (same["added"], same["removed"], same["changed"], same["values"]) == ([], [], [], {})
+
+
+def test_diff_says_samples_changed_only_when_they_did(tmp_path):
+    url = str(tmp_path / "store")
+    store = open_store(url)
+    x = np.arange(-50, 50, dtype=np.int16)
+    rec = Audio(np.arange(16000, dtype=np.int16), 16000)
+    d = Artifact("df", "dataset")
+    d.add(Audio(x, 8000, caption="c"), "a")
+    d.add(Audio(x, 8000), "b")
+    d.add(rec.segment(0, 1000), "s")
+    d.add(Audio(x, 8000), "w")
+    v0 = store.commit(d)
+    d = v0.new_draft()
+    d.add(Audio(x, 8000, caption="c", format="flac"), "a", overwrite=True)  # same samples
+    d.add(Audio(x.astype(np.int32) * 65536, 8000), "b", overwrite=True)
+    d.add(v0.get("s").recording.segment(5000, 6000), "s", overwrite=True)  # same file
+    d.add(Audio(x[::-1].copy(), 8000), "w", overwrite=True)  # same format, other samples
+    store.commit(d)
+    lines = ok("diff", "df:v0", "df:v1", "--store", url).splitlines()
+    said = {ln.split(":")[0].strip(): ln.split(": ", 1)[1] for ln in lines if ": " in ln}
+    assert said["a"] == 'format "wav" -> "flac"; file changed, samples equal'
+    assert said["b"] == 'dtype "int16" -> "int32"; samples changed'
+    assert said["s"] == "start 0 -> 5000; stop 1000 -> 6000; samples changed"
+    assert said["w"] == "samples changed"
+    values = json.loads(ok("diff", "df:v0", "df:v1", "--json", "--store", url))["values"]
+    assert values["a"]["changes"]["format"] == ["wav", "flac"]
+    assert "samples" not in values["a"]["changes"] and "extension" not in values["a"]["changes"]
+    assert values["s"]["changes"]["samples"] == [None, "changed"]
 
 
 def test_diff_unknown_version(url):

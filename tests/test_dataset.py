@@ -344,3 +344,29 @@ def test_every_plan_is_a_partition(
         assert all(len(b) == 1 or d[b].sum() <= max_duration + 1e-9 for p in plans for b in p)
         assert max(counts) - min(counts) <= 1
     assert plans == [list(ds.batches(**kwargs, rank=r)) for r in range(world_size)]
+
+
+def test_durations_of_segment_columns_and_columns_starting_with_none(store):
+    # the audio column is found by its first cell that is not None; segments count
+    rec = Audio(np.zeros((5 * RATE, 2), np.int16), RATE)
+    cuts = [rec.segment(k, k + 100 * (1 + j % 3)) for j, k in enumerate(range(0, 4000, 400))]
+    draft = Artifact("cuts", "dataset")
+    draft.add(Table(["audio", "label"], [[c, str(j)] for j, c in enumerate(cuts)]), "segs")
+    draft.add(Table(["label", "audio"], [["x", None], ["y", clip(1, 250)], ["z", cuts[1]]]), "gaps")
+    v = store.commit(draft)
+    ds = v.dataset("segs")
+    want = [c.frames / RATE for c in cuts]  # each segment's own length, not the recording's
+    np.testing.assert_allclose(ds.durations(), want)
+    np.testing.assert_allclose(ds.durations("audio"), want)
+    plan = list(ds.batches(max_duration=0.45, seed=2, buckets=2))
+    assert sorted(sum(plan, [])) == list(range(len(cuts)))
+    assert any(len(b) > 1 for b in plan)
+    for b in plan:
+        assert len(b) == 1 or np.array(want)[b].sum() <= 0.45 + 1e-9
+    gaps = v.dataset("gaps")
+    # found (not "0 audio columns"); the empty row says what it is
+    for call in (gaps.durations, lambda: gaps.durations("audio")):
+        with pytest.raises(ValueError, match=r"row 0, column 'audio' has no duration: the cell "):
+            call()
+    with pytest.raises(ValueError, match="is empty \\(None\\); drop the rows without audio"):
+        gaps.batches(max_duration=1.0)

@@ -278,3 +278,77 @@ def test_parquet_missing_clips_and_path_only_structs(store, tmp_path):
     )
     with pytest.raises(ValueError, match=r"row 0, column 'audio': the audio struct holds only"):
         table_from_parquet(tmp_path / "paths.parquet")
+
+
+# -- segments -----------------------------------------------------------------------------
+@pytest.mark.parametrize("store", ["local", "memory"], indirect=True)
+def test_parquet_segments_are_their_own_frames_losslessly(store, tmp_path):
+    import datasets
+
+    frames = np.arange(16000 * 2, dtype=np.int16).reshape(16000, 2)
+    rec = Audio(frames, 16000, caption="rec")
+    flac = Audio(np.arange(-3000, 3000, dtype=np.int16), 8000, format="flac")
+    floats = Audio(np.linspace(-1, 1, 999, dtype=np.float32), 8000)
+    t = Table(
+        columns=["audio", "f"],
+        data=[
+            [rec.segment(100, 900), floats.segment(10, 20)],
+            [rec, flac.segment(5, 4005)],  # a whole clip and segments in one column
+            [None, floats],
+            [rec.segment(0, 1), None],
+        ],
+    )
+    draft = Artifact("cuts", "dataset")
+    draft.add(t, "train")
+    v = store.commit(draft)
+    stored = v.get("train")
+    path = to_parquet(v, "train", tmp_path / "cuts.parquet")
+
+    ds = datasets.Dataset.from_parquet(str(path))
+    assert isinstance(ds.features["audio"], datasets.Audio)
+    ds = ds.cast_column("audio", datasets.Audio(decode=False))
+    ds = ds.cast_column("f", datasets.Audio(decode=False))
+    for col in ("audio", "f"):
+        for row, cell in zip(ds, stored[col]):
+            if cell is None:
+                assert row[col] is None
+                continue
+            data = row[col]["bytes"]
+            x, rate = soundfile.read(io.BytesIO(data), dtype=cell.dtype, always_2d=cell.ndim == 2)
+            # the segment's frames, bit for bit, never the whole recording
+            assert rate == cell.sample_rate and np.array_equal(x, cell.numpy())
+            if not hasattr(cell, "start"):
+                assert data == stored_bytes(cell)  # a whole clip: its file as it is
+    flac_seg = ds[1]["f"]
+    assert flac_seg["bytes"][:4] == b"fLaC" and flac_seg["path"].endswith(".5-4005.flac")
+    assert ds[0]["audio"]["path"].endswith(".100-900.wav")
+
+    back = table_from_parquet(path)
+    assert [c is None for c in back["audio"]] == [False, False, True, False]
+    for got, want in zip(back["audio"] + back["f"], stored["audio"] + stored["f"]):
+        if want is not None:
+            assert got.dtype == want.dtype and np.array_equal(got.numpy(), want.numpy())
+            assert got.caption == want.caption
+    assert back["audio"][0].caption == "rec" and back["audio"][0].frames == 800
+
+
+def test_parquet_export_of_many_splits_never_ends_a_map_early(tmp_path):
+    # a StopIteration escaping to_parquet would end the map() silently after "train"
+    store = open_store(str(tmp_path / "store"))
+    rec = Audio(np.zeros((1600, 2), np.int16), 16000)
+    draft = Artifact("splits", "dataset")
+    draft.add(Table(["audio"], [[rec]]), "train")
+    draft.add(Table(["audio"], [[rec.segment(0, 8)]]), "dev")
+    draft.add(Table(["audio", "x"], [[rec.segment(8, 16), 1]]), "test")
+    v = store.commit(draft)
+    names = ["train", "dev", "test"]
+    done = list(map(lambda n: to_parquet(v, n, tmp_path / f"{n}.parquet"), names))
+    assert done == [str(tmp_path / f"{n}.parquet") for n in names]
+    assert table_from_parquet(done[1])["audio"][0].frames == 8
+    # Audio mixed with other cells in one column: an error naming it, never StopIteration
+    draft = Artifact("mixed", "dataset")
+    draft.add(Table(["audio"], [[rec], ["text"]]), "t")
+    m = store.commit(draft)
+    with pytest.raises(ValueError, match="column 'audio' mixes Audio cells with str cells"):
+        list(map(lambda n: to_parquet(m, n, tmp_path / "m.parquet"), ["t"]))
+    assert not (tmp_path / "m.parquet").exists()

@@ -283,7 +283,8 @@ def test_compare_and_the_side_by_side_page(tmp_path):
     assert diff["changed"] == ["edit.audio-file.json", "tab.table.json"]
     edit = diff["values"]["edit"]
     assert edit["status"] == "changed"
-    assert {k: v for k, v in edit["changes"].items() if k != "sha256"} == {
+    assert edit["changes"]["samples"] == [None, "changed"] and "sha256" in edit["changes"]
+    assert {k: v for k, v in edit["changes"].items() if k not in ("sha256", "samples")} == {
         "sample_rate": [16000, 8000],
         "channels": [1, 2],
         "frames": [8000, 4000],

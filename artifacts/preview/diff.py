@@ -11,7 +11,18 @@ from .items import VALUE_JSON
 
 __all__ = ["compare", "counts", "describe_changes", "fmt", "table_cell_changes"]
 
-_AUDIO_FIELDS = ("sample_rate", "duration", "channels", "frames", "dtype", "caption", "extension")
+# (field shown, attribute): the file's format is its extension
+_AUDIO_FIELDS = (
+    ("sample_rate", "sample_rate"),
+    ("duration", "duration"),
+    ("channels", "channels"),
+    ("frames", "frames"),
+    ("dtype", "dtype"),
+    ("caption", "caption"),
+    ("format", "extension"),
+)
+_WHOLE = 1 << 22  # samples up to which two clips are compared in one read each
+_BLOCK = 1 << 20  # frames compared at a time past that: memory stays bounded for long clips
 
 
 def _entry_key(e: dict[str, Any]) -> tuple[Any, ...]:
@@ -23,14 +34,21 @@ def fmt(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False) if not isinstance(v, (int, float)) else f"{v:g}"
 
 
-def describe_changes(changes: dict[str, Any]) -> str:
-    """``"field old → new; ..."`` for one value's changes (``sha256``: "samples changed")."""
+def describe_changes(changes: dict[str, Any], arrow: str = "→") -> str:
+    """``"field old → new; ..."`` for one value's changes.
+
+    ``samples`` reads "samples changed"; a file digest (``sha256``) that changed while the
+    samples did not reads "file changed, samples equal".
+    """
     parts = []
     for field, (old, new) in changes.items():
-        if field == "sha256":
+        if field == "samples":
             parts.append("samples changed")
+        elif field == "sha256":
+            if "samples" not in changes:
+                parts.append("file changed, samples equal")
         else:
-            parts.append(f"{field} {fmt(old)} → {fmt(new)}")
+            parts.append(f"{field} {fmt(old)} {arrow} {fmt(new)}")
     return "; ".join(parts)
 
 
@@ -46,9 +64,14 @@ def _type_name(v: Value) -> str:
     return getattr(v, "tag", None) or type(v).artifact_type or type(v).__name__
 
 
+def _range(clip: Audio) -> tuple[int, int] | None:
+    return (clip.start, clip.stop) if isinstance(clip, AudioSegment) else None
+
+
 def _same_cell(a: Any, b: Any) -> bool:
     if isinstance(a, Audio) and isinstance(b, Audio):
-        return a.sha256 == b.sha256 and a.caption == b.caption
+        # (a segment is its recording's file: the same file in another range is other audio)
+        return (a.sha256, _range(a), a.caption) == (b.sha256, _range(b), b.caption)
     if type(a) is not type(b):
         return False
     return bool(a == b)
@@ -72,16 +95,18 @@ def _value_changes(a: Value, b: Value) -> dict[str, list[Any]]:
         return {"type": [_type_name(a), _type_name(b)]}
     if isinstance(a, Audio):
         assert isinstance(b, Audio)
-        for field in _AUDIO_FIELDS:
-            va, vb = getattr(a, field), getattr(b, field)
+        for field, attr in _AUDIO_FIELDS:
+            va, vb = getattr(a, attr), getattr(b, attr)
             if va != vb:
                 changes[field] = [va, vb]
-        if a.sha256 != b.sha256:
-            changes["sha256"] = [a.sha256, b.sha256]
         if isinstance(a, AudioSegment) and isinstance(b, AudioSegment):  # same file, other range
             for field in ("start", "stop"):
                 if getattr(a, field) != getattr(b, field):
                     changes[field] = [getattr(a, field), getattr(b, field)]
+        if a.sha256 != b.sha256:
+            changes["sha256"] = [a.sha256, b.sha256]
+        if not _same_samples(a, b):
+            changes["samples"] = [None, "changed"]
         return changes
     if isinstance(a, Table):
         assert isinstance(b, Table)
@@ -93,14 +118,36 @@ def _value_changes(a: Value, b: Value) -> dict[str, list[Any]]:
     return changes
 
 
+def _same_samples(a: Audio, b: Audio) -> bool:
+    """Whether two clips hold the same samples (the arrays ``numpy()`` returns).
+
+    The same file (and range) holds the same samples; other frames, channels or dtype are
+    other samples; otherwise both are decoded, a block at a time, and compared: the same
+    samples re-encoded (WAV to FLAC) are equal.
+    """
+    if a.sha256 == b.sha256 and _range(a) == _range(b):
+        return True
+    if (a.frames, a.channels, a.ndim, a.dtype) != (b.frames, b.channels, b.ndim, b.dtype):
+        return False
+    # (one read for most clips: a block at a time would seek a compressed file again each time)
+    block = a.frames if a.frames * a.channels <= _WHOLE else _BLOCK
+    for start in range(0, a.frames, max(block, 1)):
+        stop = min(start + block, a.frames)
+        if a.numpy(start, stop).tobytes() != b.numpy(start, stop).tobytes():
+            return False
+    return True
+
+
 def compare(a: Any, b: Any) -> dict[str, Any]:
     """What changed from version ``a`` to version ``b``.
 
     ``{"a", "b", "added", "removed", "changed"}`` (entry paths), ``"values"`` (value name
     -> ``{"status": "added" | "removed" | "changed", "changes": {field: [old, new]}}``; for
-    audio the fields are sample_rate, duration, channels, frames, dtype, caption, extension
-    and sha256 (the samples)) and ``"artifact"`` (type, description and metadata keys that
-    changed, as ``[old, new]``).
+    audio the fields are sample_rate, duration, channels, frames, dtype, caption, format (the
+    file's extension), start and stop (segments), sha256 (the file) and samples
+    (``[null, "changed"]`` when the decoded samples differ: a clip re-encoded with the same
+    samples has a new sha256 but no samples change)) and ``"artifact"`` (type, description
+    and metadata keys that changed, as ``[old, new]``).
     """
     ea, eb = a.manifest.entries, b.manifest.entries
     out: dict[str, Any] = {
