@@ -18,7 +18,7 @@ from media.paths import atomic_write, paths_in
 from . import view
 from .draft import Artifact
 from .errors import EntryNotFoundError
-from .hf import _segment_file
+from .hf import segment_file
 from .names import (
     VALUE_JSON_RE,
     check_artifact_name,
@@ -312,7 +312,7 @@ def _write_segment(entry: str, seg: AudioSegment, out: str) -> None:
             f"int16 samples), or a folder for its JSON and the recording's file"
         )
     try:
-        data = _segment_file(seg, ext)
+        data = segment_file(seg, ext)
     except ValueError as exc:  # FLAC cannot hold these samples losslessly
         raise UserError(f"{entry!r} cannot be written as {ext.upper()}: {exc}") from None
 

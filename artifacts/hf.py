@@ -26,7 +26,13 @@ from typing import Any
 from media import Audio, AudioSegment, Table, _samples
 from media.paths import check_relpath, join_inside
 
-__all__ = ["to_parquet", "table_from_parquet", "audiofolder_table", "import_audiofolder"]
+__all__ = [
+    "to_parquet",
+    "table_from_parquet",
+    "audiofolder_table",
+    "import_audiofolder",
+    "segment_file",
+]
 
 _META_KEY = b"media_artifacts"  # our own schema metadata: what HF's layout cannot say
 _AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".aiff", ".aif", ".au", ".caf", ".w64")
@@ -82,7 +88,7 @@ def _audio_cell(c: Audio) -> dict[str, Any]:
     return {"bytes": data, "path": file}
 
 
-def _segment_file(seg: AudioSegment, fmt: str | None = None) -> bytes:
+def segment_file(seg: AudioSegment, fmt: str | None = None) -> bytes:
     """The bytes of a file of a segment's frames only, lossless in its dtype: ``"wav"``, or
     ``"flac"`` (int16 samples only; ``ValueError`` otherwise).  ``None`` picks FLAC when the
     recording is an int16 FLAC that FLAC can hold again, else WAV."""
@@ -110,9 +116,9 @@ def _segment_file(seg: AudioSegment, fmt: str | None = None) -> bytes:
 
 
 def _segment_cell(seg: AudioSegment) -> dict[str, Any]:
-    """A segment's frames as a lossless file of their own (see :func:`_segment_file`), named
+    """A segment's frames as a lossless file of their own (see :func:`segment_file`), named
     after the recording's file and the range."""
-    data = _segment_file(seg)
+    data = segment_file(seg)
     ext = "flac" if data[:4] == b"fLaC" else "wav"
     src = seg.source_file()
     stem = src[1].rsplit("/", 1)[-1].rsplit(".", 1)[0] if src else seg.sha256[:20]
