@@ -13,11 +13,11 @@ import re
 import blake3
 import numpy as np
 import pytest
-from integrity_helpers import open_backend_store, snapshot_dir
+from integrity_helpers import open_backend_store, resealed, snapshot_dir
 
 import artifacts
 from artifacts import Artifact, IntegrityError
-from artifacts.manifest import blob_path, canonical_json, pack_path
+from artifacts.manifest import blob_path, pack_path
 from media import Audio
 
 CLIP = np.linspace(-1, 1, 4000, dtype=np.float32)
@@ -171,8 +171,9 @@ def test_repairing_the_blob_makes_the_version_whole_again(store):
 
 def _forge_blake3(store, ref: str, path: str, data: bytes) -> None:
     """Store ``data`` as entry ``path`` of ``ref``: in place of its bytes (its blob or its
-    pack member, same size), with the entry's ``blake3`` set to match, the manifest's
-    digest left as it is (blake3 is not part of it)."""
+    pack member, same size), with the entry's ``blake3`` set to match and the manifest
+    sealed again, as a careful forger would; its digest is left as it is (blake3 is not part
+    of it, so it stays right)."""
     name, version = ref.split(":")
     where = f"artifacts/{name}/versions/{version}.json"
     obj = json.loads(store.backend.read(where))
@@ -186,7 +187,7 @@ def _forge_blake3(store, ref: str, path: str, data: bytes) -> None:
     else:
         store.backend.write(blob_path(e["digest"]), data)
     e["blake3"] = blake3.blake3(data).hexdigest()
-    store.backend.write(where, canonical_json(obj))
+    store.backend.write(where, resealed(obj))
 
 
 @pytest.mark.parametrize("packed", [True, False], ids=["pack member", "blob"])
@@ -202,6 +203,7 @@ def test_verify_checks_sha256_though_blake3_was_forged(tmp_path, packed):
     good = store.artifact("clips:v0").read_bytes(wav)
     _forge_blake3(store, "clips:v0", wav, flip(good))
     art = artifacts.open_store(store.url).artifact("clips:v0")
+    assert art.read_bytes(wav) == flip(good)  # reads check BLAKE3 only: they pass
     (problem,) = art.verify(raise_on_error=False)
     assert problem.startswith(f"{wav}: clips:v0/{wav}: the stored bytes match the BLAKE3 digest")
     assert f"not the sha256 {entry['digest']} (their content address)" in problem
