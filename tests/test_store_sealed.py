@@ -198,3 +198,22 @@ def test_commits_and_copies_write_sealed_manifests_and_equal_content_keeps_equal
     copied = c.backend.read(rel)
     assert seal_of(copied) == json.loads(copied)["_seal"]
     assert artifacts.open_store(c.url).artifact("clips:v0").verify() == []
+
+
+def test_the_seal_example_of_the_store_format_doc_runs(tmp_path):
+    """docs/store-format.md's example of the seal ("The seal") runs as written."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "store-format.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S)
+    (block,) = [b for b in blocks if "_seal" in b]
+    script = tmp_path / "example.py"
+    script.write_text(block + "\nprint('OK')\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-W", "error", str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "OK"
