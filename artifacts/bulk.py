@@ -4,6 +4,7 @@ bar.  :class:`artifacts.version.Version` delegates its methods of these names he
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from media.paths import join_inside
 
 from .errors import EntryNotFoundError
 from .odb.batch import Member, checked, member_of, read_members
+from .odb.chunks import BLAKE3_KEY, table_entry
 
 __all__ = ["download", "verify", "batched", "DOWNLOADS"]
 
@@ -86,18 +88,41 @@ def download(version: Any, root: str | os.PathLike[str] | None, paths: Iterable[
 
 
 def verify(version: Any, raise_on_error: bool) -> list[str]:
-    """See :meth:`artifacts.version.Version.verify` (``version`` is that version)."""
+    """See :meth:`artifacts.version.Version.verify` (``version`` is that version).
+
+    Thorough where reads are quick: every file is checked against its sha256 (its content
+    address, which the manifest's digest covers) as well as its BLAKE3 digest when one is
+    recorded (reads check only that), and every chunk table against its own sha256 and the
+    size its file implies (reads of windows depend on it; whole reads never look at it)."""
     problems = []
-    paths = sorted(version.manifest.entries)
+    entries = version.manifest.entries
+    objects = version.store.objects
+    paths = sorted(entries)
     items = batched(version, paths, cached=False)
     for path, m, data in progress(version.store, items, len(paths), "verify"):
+        e = entries[path]
+        name = f"{version.qualified_name}/{path}"
         try:
+            # without a BLAKE3 digest, the read itself checks the sha256
+            sha = hashlib.sha256() if e.get(BLAKE3_KEY) is not None else None
             if m is not None:
-                checked(m, data)
-                continue
-            with version.open_entry(path) as f:
-                while f.read(CHUNK):
-                    pass
+                got = checked(m, data)
+                if sha is not None:
+                    sha.update(got)
+            else:
+                with version.open_entry(path) as f:
+                    while chunk := f.read(CHUNK):
+                        if sha is not None:
+                            sha.update(chunk)
+            if sha is not None and sha.hexdigest() != e["digest"]:
+                raise IntegrityError(
+                    f"{name}: the stored bytes match the BLAKE3 digest {e[BLAKE3_KEY]} but not "
+                    f"the sha256 {e['digest']} (their content address): the file was altered, "
+                    "and its entry's BLAKE3 digest with it; restore the file (committing the "
+                    "original again replaces a damaged blob)"
+                )
+            if objects.ranged(e):
+                _check_table(objects, e, name)
         except (IntegrityError, OSError, LookupError, ValueError) as exc:
             # (a reference to a missing store or version, a forged entry: a problem to
             # report like a bad byte, not a reason to stop the check)
@@ -109,6 +134,18 @@ def verify(version: Any, raise_on_error: bool) -> list[str]:
             f"{'y' if len(problems) == 1 else 'ies'}:\n  " + "\n  ".join(problems)
         )
     return problems
+
+
+def _check_table(objects: Any, e: Any, name: str) -> None:
+    """Raise IntegrityError unless entry ``e``'s chunk table is stored whole: its sha256
+    (its address) and its size (one digest per chunk of the file) as recorded."""
+    try:
+        objects.read(table_entry(e), f"{name} (its chunk table)")
+    except IntegrityError as exc:
+        raise IntegrityError(
+            f"{exc}; windows of the file cannot be read: commit the same file again to "
+            "mend its table"
+        ) from None
 
 
 def batched(

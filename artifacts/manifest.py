@@ -38,6 +38,9 @@ __all__ = [
     "pack_path",
     "pack_id",
     "canonical_json",
+    "seal",
+    "check_seal",
+    "SEAL_KEY",
     "entry_kind",
     "KINDS",
     "HEX64",
@@ -184,6 +187,59 @@ def canonical_json(obj: Any) -> bytes:
     return _CANONICAL.encode(obj).encode()
 
 
+#: the manifest's field holding its seal: sorted first, so a stored manifest begins with it
+SEAL_KEY = "_seal"
+_SEAL_HEAD = b'{"_seal":"'
+_SEAL_END = len(_SEAL_HEAD) + 64  # where the seal's hex digits end
+_UNSEALED = b"0" * 64  # the seal's value while the seal is computed
+
+
+def seal(data: bytes) -> tuple[bytes, str]:
+    """``data`` (a manifest's canonical bytes, without a seal) sealed, and its seal.
+
+    The seal is the sha256 of the stored bytes with the seal's own 64 hex digits read as
+    zeros: unlike the manifest's ``digest`` (equal content, equal digest), it covers every
+    field as written, derived data (``blake3``, ``chunks``, ``pack``, ``offset``), references,
+    metadata and times included, and costs one hash of the bytes to check (no JSON written
+    again).  ``"_seal"`` sorts before every other key, so the sealed bytes are still the
+    canonical JSON of the manifest with its seal."""
+    if not data.startswith(b'{"') or data.startswith(_SEAL_HEAD):
+        raise ValueError("seal() takes a manifest's canonical JSON without a seal")
+    rest = memoryview(data)[1:]
+    h = hashlib.sha256(_SEAL_HEAD + _UNSEALED + b'",')
+    h.update(rest)
+    value = h.hexdigest()
+    return _SEAL_HEAD + value.encode() + b'",' + rest, value
+
+
+def check_seal(data: bytes, obj: Any, where: str) -> None:
+    """Raise :class:`IntegrityError` when ``obj`` (the JSON parsed from ``data``, a stored
+    manifest) has a seal that its bytes do not match.  (A manifest written before seals has
+    none, and is checked by its digest alone.)"""
+    if not isinstance(obj, dict) or SEAL_KEY not in obj:
+        return
+    value = obj[SEAL_KEY]
+    view = memoryview(data)
+    good = (
+        isinstance(value, str)
+        and data.startswith(_SEAL_HEAD)
+        and view[len(_SEAL_HEAD) : _SEAL_END] == value.encode("ascii", "replace")
+        and view[_SEAL_END : _SEAL_END + 1] == b'"'
+    )
+    if good:
+        h = hashlib.sha256(_SEAL_HEAD + _UNSEALED)
+        h.update(view[_SEAL_END:])
+        good = h.hexdigest() == value
+    if not good:
+        name, version = obj.get("name"), obj.get("version")
+        which = f"{name}:{version}" if isinstance(name, str) and isinstance(version, str) else ""
+        raise IntegrityError(
+            f"{where}: the manifest{' of ' + which if which else ''} does not match its seal "
+            "(it was altered after it was written: an entry, its derived data or the "
+            "metadata); restore the file from a backup of the store"
+        )
+
+
 @dataclass(frozen=True)
 class ManifestEntry:
     """One file of an artifact.
@@ -295,6 +351,7 @@ class Manifest:
             obj = json.loads(data)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise schemas.SchemaError("manifest", "$", f"{where} is not JSON ({exc})") from None
+        check_seal(data, obj, where)  # before anything in it is used
         check_named(obj, where)
         return cls(obj)
 

@@ -17,7 +17,7 @@ from media.errors import IntegrityError
 from . import lineage
 from .backends.base import Backend
 from .errors import ArtifactError, ArtifactNotFoundError
-from .manifest import Manifest, canonical_json, entry_kind
+from .manifest import SEAL_KEY, Manifest, canonical_json, entry_kind, seal
 from .names import (
     TOMBSTONE_RE,
     VERSION_FILE_RE,
@@ -201,20 +201,23 @@ class Refs:
         after ``after`` (or as number ``number``), if absent; on a conflict the next free
         number is tried.  ``checked``: ``obj``'s bytes as already checked, for its first
         number.  A deleted version's file stays (a tombstone), so its number is never
-        created again."""
+        created again.  The file is sealed (:func:`artifacts.manifest.seal`); ``obj`` gets
+        its seal."""
         name = obj["name"]
+        obj.pop(SEAL_KEY, None)  # (a copy of another version brings that one's)
         n = number if number is not None else int(after[1:]) + 1 if after else 0
         first = obj["version"]
         while True:
             version = version_or_refuse(name, n)
             data = checked if checked is not None and version == first else None
             obj["version"] = version
-            data = data or canonical_json(obj)
+            data, value = seal(data or canonical_json(obj))
             try:
                 self.backend.create(f"artifacts/{name}/versions/v{n}.json", data)
                 break
             except FileExistsError:
                 n = max(n + 1, self._numbers(name)[1])
+        obj[SEAL_KEY] = value
         manifest = Manifest(obj)  # what was written: every part of obj is its own
         self._manifests[(name, obj["version"])] = manifest
         return manifest

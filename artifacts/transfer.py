@@ -32,7 +32,7 @@ from media.errors import IntegrityError
 from . import lineage as _lineage
 from .backends.base import Pack
 from .errors import ArtifactError, ArtifactNotFoundError, UnsafeBackendError
-from .manifest import Manifest, canonical_json, entries_digest
+from .manifest import SEAL_KEY, Manifest, canonical_json, entries_digest
 from .names import check_alias, parse_ref
 from .odb.chunks import table_entry
 from .odb.layout import MANIFEST_MAX, blob_digest, blob_path, pack_path
@@ -225,6 +225,7 @@ def _write_version(src: Any, dst: Any, m: Manifest, report: CopyReport) -> str:
     files = sum(len(c.parts) if isinstance(c, Pack) else 1 for _, c in items)
     sent = sum(c.size for _, c in items)
     obj = json.loads(canonical_json(dict(m.obj)))
+    obj.pop(SEAL_KEY, None)  # its entries change: the copy gets a seal of its own
     obj["entries"] = entries
     obj["version"] = "v0"
     data = canonical_json(obj)

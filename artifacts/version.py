@@ -323,8 +323,11 @@ class Version(EntrySet):
     def verify(self, raise_on_error: bool = True) -> list[str]:
         """Re-hash every entry (following references); return the problems found.
 
-        With ``raise_on_error`` (the default) any problem raises :class:`IntegrityError`
-        naming every bad entry.
+        The thorough check: each file against its sha256 (its content address) and its
+        BLAKE3 digest when recorded (reads check only that), and each chunk table against
+        its own sha256 and its file's size (windows read through it).  With
+        ``raise_on_error`` (the default) any problem raises :class:`IntegrityError` naming
+        every bad entry.
         """
         return bulk.verify(self, raise_on_error)
 

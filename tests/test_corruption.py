@@ -7,15 +7,17 @@ backend directly, around the store.
 
 from __future__ import annotations
 
+import json
 import re
 
+import blake3
 import numpy as np
 import pytest
-from integrity_helpers import open_backend_store, snapshot_dir
+from integrity_helpers import open_backend_store, resealed, snapshot_dir
 
 import artifacts
 from artifacts import Artifact, IntegrityError
-from artifacts.manifest import blob_path
+from artifacts.manifest import blob_path, pack_path
 from media import Audio
 
 CLIP = np.linspace(-1, 1, 4000, dtype=np.float32)
@@ -165,3 +167,89 @@ def test_repairing_the_blob_makes_the_version_whole_again(store):
     assert artifacts.open_store(store.url).artifact("clips:v0").verify(raise_on_error=False)
     _write_blob(store, digest, good)
     assert artifacts.open_store(store.url).artifact("clips:v0").verify() == []
+
+
+def _forge_blake3(store, ref: str, path: str, data: bytes) -> None:
+    """Store ``data`` as entry ``path`` of ``ref``: in place of its bytes (its blob or its
+    pack member, same size), with the entry's ``blake3`` set to match and the manifest
+    sealed again, as a careful forger would; its digest is left as it is (blake3 is not part
+    of it, so it stays right)."""
+    name, version = ref.split(":")
+    where = f"artifacts/{name}/versions/{version}.json"
+    obj = json.loads(store.backend.read(where))
+    e = obj["entries"][path]
+    assert len(data) == e["size"]
+    if "pack" in e:
+        pack = pack_path(e["pack"])
+        whole = store.backend.read(pack)
+        start = e["offset"]
+        store.backend.write(pack, whole[:start] + data + whole[start + len(data) :])
+    else:
+        store.backend.write(blob_path(e["digest"]), data)
+    e["blake3"] = blake3.blake3(data).hexdigest()
+    store.backend.write(where, resealed(obj))
+
+
+@pytest.mark.parametrize("packed", [True, False], ids=["pack member", "blob"])
+def test_verify_checks_sha256_though_blake3_was_forged(tmp_path, packed):
+    store = artifacts.open_store(str(tmp_path / "s"), pack_min=2 if packed else 10**6)
+    draft = Artifact("clips", "dataset")
+    draft.add(Audio(CLIP, 16000), "clip")
+    draft.add(Audio(CLIP[::-1].copy(), 16000), "other")
+    store.commit(draft)
+    wav = _media_path(store)
+    entry = store.artifact("clips:v0").manifest.entries[wav]
+    assert ("pack" in entry) == packed and "blake3" in entry
+    good = store.artifact("clips:v0").read_bytes(wav)
+    _forge_blake3(store, "clips:v0", wav, flip(good))
+    art = artifacts.open_store(store.url).artifact("clips:v0")
+    assert art.read_bytes(wav) == flip(good)  # reads check BLAKE3 only: they pass
+    (problem,) = art.verify(raise_on_error=False)
+    assert problem.startswith(f"{wav}: clips:v0/{wav}: the stored bytes match the BLAKE3 digest")
+    assert f"not the sha256 {entry['digest']} (their content address)" in problem
+    with pytest.raises(IntegrityError, match="1 bad entry"):
+        art.verify()
+
+
+LONG = (np.arange(16000 * 40) * 7919 % 65536 - 32768).astype(np.int16)
+
+
+def _recording_store(store):
+    """``long:v0``: a 40 s recording (1.28 MB: a loose blob with a chunk table)."""
+    draft = Artifact("long", "dataset")
+    draft.add(Audio(LONG, 16000), "rec")
+    v = store.commit(draft)
+    (wav,) = [p for p in v.manifest.entries if p.endswith(".wav")]
+    return wav, v.manifest.entries[wav]
+
+
+TABLE_DAMAGE = {
+    "flipped byte": (flip, r"\(its chunk table\): sha256 of the stored bytes does not match"),
+    "truncated": (lambda d: d[:100], r"\(its chunk table\): size is 100 bytes, expected \d+"),
+    "deleted": (None, r"\(its chunk table\): its blob [0-9a-f]{16}\.\.\. is missing"),
+}
+
+
+@pytest.mark.parametrize("how", list(TABLE_DAMAGE))
+def test_verify_names_a_damaged_chunk_table(store, how):
+    wav, entry = _recording_store(store)
+    table = blob_path(entry["chunks"]["table"])
+    change, said = TABLE_DAMAGE[how]
+    if change is None:
+        store.backend.delete(table)
+    else:
+        store.backend.write(table, change(store.backend.read(table)))
+    art = artifacts.open_store(store.url).artifact("long:v0")
+    with pytest.raises(IntegrityError):  # what verify must report: windows fail
+        art.get("rec").numpy(16000, 32000)
+    (problem,) = art.verify(raise_on_error=False)
+    assert problem.startswith(f"{wav}: long:v0/{wav} (its chunk table)")
+    assert re.search(said, problem), problem
+    assert problem.endswith("commit the same file again to mend its table")
+    with pytest.raises(IntegrityError, match=r"long:v0: 1 bad entry:\n"):
+        art.verify()
+    # the documented mend: committing the same recording again writes the table whole
+    again = Artifact("again", "dataset")
+    again.add(Audio(LONG, 16000), "rec")
+    store.commit(again)
+    assert artifacts.open_store(store.url).artifact("long:v0").verify() == []

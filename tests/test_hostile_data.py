@@ -462,16 +462,21 @@ def _fresh(store):
     return artifacts.open_store(store.url)
 
 
-def test_a_manifest_edited_without_its_digest_is_rejected(store):
+@pytest.mark.parametrize("sealed", [True, False], ids=["sealed", "written before seals"])
+def test_a_manifest_edited_without_its_digest_is_rejected(store, sealed):
     m = read_manifest(store, "clips", "v0")
     path = next(p for p in m["entries"] if p.endswith(".wav"))
     m["entries"][path]["size"] += 1
+    if not sealed:  # as the code before seals wrote it: checked by its digest alone
+        del m["_seal"]
     write_manifest(store, "clips", "v0", m, fix_digest=False)
     err = _refused(
         _fresh(store),
         lambda: _fresh(store).artifact("clips:v0"),
         IntegrityError,
-        r"artifacts/clips/versions/v0\.json: manifest digest does not match its entries "
+        r"artifacts/clips/versions/v0\.json: the manifest of clips:v0 does not match its seal"
+        if sealed
+        else r"artifacts/clips/versions/v0\.json: manifest digest does not match its entries "
         r"\(it was altered\)",
     )
     assert isinstance(err, ValueError)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from integrity_helpers import resealed
 
 import schemas
 from artifacts import Artifact, IntegrityError, Run, open_store
@@ -142,7 +143,7 @@ def test_a_bad_inline_entry_is_refused(tmp_path, inline):
     obj["entries"]["c.audio-file.json"]["inline"] = inline
     obj["digest"] = entries_digest(obj["entries"])
     with pytest.raises(schemas.SchemaError, match=r"\.inline: must be text of at most 4096"):
-        Manifest.parse(json.dumps(obj).encode(), "forged.json")
+        Manifest.parse(resealed(obj), "forged.json")
 
 
 def test_progress_without_tqdm(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+from integrity_helpers import resealed
 
 import artifacts
 from artifacts import Artifact
@@ -79,7 +80,7 @@ def test_verify_without_raising_reports_a_reference_to_a_missing_store(tmp_path)
         "path": "n.txt",
         "store": str(tmp_path / "gone"),
     }
-    store.backend.write(path, canonical_json(obj))
+    store.backend.write(path, resealed(obj))
     problems = artifacts.open_store(store.url).artifact("a:v0").verify(raise_on_error=False)
     assert len(problems) == 1 and problems[0].startswith("n.txt: no store at")
 

@@ -20,11 +20,11 @@ import fsspec
 import numpy as np
 import pytest
 from doc_examples import console_session, run_console_session
+from integrity_helpers import resealed
 
 import artifacts
 from artifacts import Artifact, ArtifactError, ArtifactNotFoundError, open_store
 from artifacts.backends import LocalBackend
-from artifacts.manifest import canonical_json
 from artifacts.store import Store
 from artifacts.transfer import CopyError
 from media import Audio
@@ -419,7 +419,7 @@ def test_an_unreachable_reference_names_the_location_it_needs(store, s3_bucket, 
     path = "artifacts/refs/versions/v0.json"
     obj = json.loads(store.backend.read(path))
     obj["entries"]["take.wav"]["options"] = {"endpoint_url": "http://127.0.0.1:9"}
-    store.backend.write(path, canonical_json(obj))
+    store.backend.write(path, resealed(obj))
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     fresh = open_store(store.url).artifact("refs:v0")
     with pytest.raises(artifacts.config.StoreUnreachableError) as info:
