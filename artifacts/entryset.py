@@ -77,10 +77,9 @@ class EntrySet:
         if self._index is None:
             index: dict[str, str | tuple[str, ...]] = {}
             match = VALUE_JSON_RE.match
-            # (only names ending so can match: the media files are not tried; "$" allows
-            # a final newline)
+            # (only names ending so can match: the media files are not tried)
             for p in self._entries:
-                if p.endswith((".json", ".json\n")):
+                if p.endswith(".json"):
                     m = match(p)
                     if m:
                         base = m["base"]
