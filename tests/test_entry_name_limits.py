@@ -14,6 +14,7 @@ from integrity_helpers import manifest_path, read_manifest, snapshot, snapshot_d
 
 import artifacts
 from artifacts import Artifact
+from artifacts.manifest import SEAL_KEY
 from artifacts.names import ENTRY_NAME_MAX_BYTES, ENTRY_NAME_MAX_DEPTH
 from media import Audio, SchemaError
 
@@ -125,6 +126,7 @@ def test_a_stored_manifest_with_such_a_name_is_refused_naming_it(store, name):
 def test_a_stored_manifest_with_a_lone_surrogate_is_refused_naming_it(store):
     m = read_manifest(store, "n", "v0")
     m["entries"][SURROGATE] = m["entries"]["ok.txt"]
+    m.pop(SEAL_KEY, None)  # (no seal can be made of such a name: a forger cuts it off)
     with open(manifest_path(store, "n", "v0"), "wb") as f:
         f.write(json.dumps(m).encode())  # (JSON's \ud800 escape: no UTF-8 can hold it)
     with pytest.raises(SchemaError) as info:
