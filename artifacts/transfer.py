@@ -14,6 +14,11 @@ bytes already there and sends only the rest.
 A version counts as already copied when ``dst`` has a version of the same name with the
 same content (entries digest), type, description and metadata: a repeated copy reads the
 manifests of both sides and sends no blob.
+
+After a copy, ``dst``'s ``latest`` (when the source's ``latest`` was among the versions
+copied) and every alias copied name a version with the same content as the source's,
+whatever its number in ``dst``: a source ``latest`` that ``dst`` holds under an older number
+is repeated as ``dst``'s newest version (from the files ``dst`` holds; nothing is sent).
 """
 
 from __future__ import annotations
@@ -63,7 +68,9 @@ def copy(src: Any, dst: Any, refs: Iterable[str] | str | None = None) -> CopyRep
         raise ValueError(f"cannot copy {src.url} to itself: give another store")
     report = CopyReport()
     for name, versions in _selection(src, refs).items():
-        _copy_artifact(src, dst, name, versions, report)
+        # (every version selected: the last is the source's latest, known without a listing)
+        latest = versions[-1] if refs is None else src.refs.latest(name)
+        _copy_artifact(src, dst, name, versions, report, latest)
     return report
 
 
@@ -102,12 +109,18 @@ def _key(m: Manifest) -> tuple[Any, ...]:
     return (obj["digest"], obj["type"], obj.get("description"), canonical_json(obj["metadata"]))
 
 
-def _copy_artifact(src: Any, dst: Any, name: str, versions: list[str], report: CopyReport) -> None:
-    """Copy ``name``'s ``versions`` (those not in ``dst`` yet), then their aliases."""
+def _copy_artifact(
+    src: Any, dst: Any, name: str, versions: list[str], report: CopyReport, latest: str | None
+) -> None:
+    """Copy ``name``'s ``versions`` (those not in ``dst`` yet), then make ``dst``'s
+    ``latest`` hold the content of the source's ``latest`` (when copied), then copy the
+    aliases."""
     have: dict[tuple[Any, ...], str] = {}
+    newest = None  # dst's newest version, as this copy knows it
     if dst.exists():
         for v in dst.refs.versions(name):
             have.setdefault(_key(dst.refs.manifest(name, v)), v)
+            newest = v
     mapped: dict[str, str] = {}
     for v in versions:
         m = src.refs.manifest(name, v)
@@ -115,14 +128,38 @@ def _copy_artifact(src: Any, dst: Any, name: str, versions: list[str], report: C
         if there is not None:
             report.skipped.append((f"{name}:{v}", f"{name}:{there}"))
         else:
-            there = _copy_version(src, dst, m, report)
+            there = newest = _copy_version(src, dst, m, report)
             have[_key(m)] = there
             report.versions.append((f"{name}:{v}", f"{name}:{there}"))
         mapped[v] = there
+    if latest in mapped and (
+        newest is None
+        or _key(dst.refs.manifest(name, newest)) != _key(src.refs.manifest(name, latest))
+    ):
+        mapped[latest] = _repeat_latest(src, dst, name, latest, mapped[latest], report)
     now = dst.refs.stored_aliases(name)
     for alias, v in src.refs.stored_aliases(name).items():
         if v in mapped and now.get(alias) != mapped[v]:
             dst.refs.set_alias(name, alias, mapped[v])
+
+
+def _repeat_latest(
+    src: Any, dst: Any, name: str, latest: str, there: str, report: CopyReport
+) -> str:
+    """Make ``dst``'s version ``there`` (the copy of the source's ``latest``, not ``dst``'s
+    newest) ``dst``'s newest as well: a new version with the same content, made from the
+    files ``dst`` holds (nothing is sent); returns it."""
+    dst.check_writable()
+    with dst.lease():  # (its files are named by a version of dst already)
+        obj = json.loads(canonical_json(dict(dst.refs.manifest(name, there).obj)))
+        _, n = dst.refs.head(name)
+        made = dst.refs.create_version(obj, None, None, n)["version"]
+    _copy_lineage(src, dst, name, latest, made)
+    pair = (f"{name}:{latest}", f"{name}:{there}")
+    if pair in report.skipped:
+        report.skipped.remove(pair)
+    report.versions.append((f"{name}:{latest}", f"{name}:{made}"))
+    return made
 
 
 def _copy_version(src: Any, dst: Any, m: Manifest, report: CopyReport) -> str:
