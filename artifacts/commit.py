@@ -28,6 +28,7 @@ from .odb.layout import MANIFEST_MAX, blob_path
 from .odb.packs import PACK_MEMBER_MAX
 from .odb.readers import CheckedOpener
 from .refs import version_or_refuse
+from .reuse import check_reused
 from .staging import Staged
 from .timefmt import now
 from .version import Version
@@ -37,6 +38,8 @@ __all__ = ["commit"]
 #: stands in the checked manifest for a BLAKE3 digest computed while the files are written:
 #: a valid digest of the same length, so the check holds for the bytes with the real one
 _PENDING = "0" * 64
+#: where a store keeps an entry's bytes, and the digests it derived from them there
+_LOCATION = ("ref", "pack", "offset", BLAKE3_KEY, "chunks")
 
 
 def commit(
@@ -268,8 +271,11 @@ def _stage(
     # a draft made by new_draft() carries its parent's entries: committed to another
     # store, they become references to the parent (its bytes are not in this store)
     parent = staged.parent
+    # where each reused same-store entry came from (checked to still hold its bytes)
+    reused: dict[str | None, list[str]] = {}
+    own = None
     if parent is not None and parent.store.url == url:
-        parent = None
+        own, parent = parent.qualified_name, None
     for path, e in staged.entries.items():
         content = staged.pending.get(path)
         source = staged.sources.get(path)
@@ -328,6 +334,19 @@ def _stage(
             e["ref"] = dict(e["ref"])  # the new manifest shares nothing with the draft
         if content is None and _same_store(e) and "chunks" in staged.entries[path]:
             e["chunks"] = dict(staged.entries[path]["chunks"])  # its table is stored here
+        if content is None and _same_store(e):  # bytes this store must still hold
+            origin = e["ref"]["artifact"] if "ref" in e else own
+            reused.setdefault(origin, []).append(path)
+        entries[path] = e
+    for path, data in check_reused(store, staged.name, entries, reused).items():
+        # gone from the store, but its checked bytes are in the read cache: new bytes
+        e = {k: v for k, v in entries[path].items() if k not in _LOCATION}
+        _add_digests(e, data, uploads, pending)
+        if e["size"] <= PACK_MEMBER_MAX:
+            small.setdefault(e["digest"], data)
+            e["_small"] = True
+        else:
+            uploads.setdefault(blob_path(e["digest"]), data)
         entries[path] = e
     indexes = store.packs.plan(entries, small, uploads) if small else []
     return entries, list(uploads.items()), indexes

@@ -91,7 +91,8 @@ def open_store(
 
     Opening creates nothing: where there is no store yet, reads find no artifacts
     (``artifact()`` raises :class:`StoreNotFoundError`) and the first commit creates it.
-    ``None`` opens the embedded default store (:func:`default_store_path`).
+    ``None`` opens the embedded default store (:func:`default_store_path`); an empty URL
+    is refused (``ValueError``), never taken as the current folder.
     ``single_writer=True`` promises that one process at a time commits, which is required
     on backends that do not honour create-if-absent.  ``progress`` shows progress bars
     (default: when stderr is a terminal).  A commit that writes at least ``pack_min`` new
@@ -106,6 +107,11 @@ def open_store(
     if url is None:
         url = default_store_path()
     url = os.fspath(url)
+    if isinstance(url, str) and not url.strip():
+        raise ValueError(
+            f"Invalid store URL {url!r}: it is empty; give a folder or a URL "
+            "(open_store(None) opens the default store)"
+        )
     backend, canonical = open_backend(url, **storage_options)
     if isinstance(backend, LocalBackend) and os.path.isfile(canonical):
         raise NotADirectoryError(f"{canonical!r} is a file; a store is a folder: give its path")
@@ -346,10 +352,41 @@ class Store:
                 check_alias(a)
         self.check_writable()
         lease = self._take_lease()
+        # a commit to a location that is not a store yet undoes what it wrote if it fails:
+        # a failed commit never leaves files there without a store to collect them
+        before = None if self.exists() else self._objects_here()
         try:
             return _commit(self, draft, aliases, run_id)
+        except BaseException:
+            if before is not None:
+                self._undo_first_commit(before)
+            raise
         finally:
             self.backend.delete(lease)
+
+    def _objects_here(self) -> set[str]:
+        """The files under ``blobs/`` and ``packs/``, and ``store.json`` if there."""
+        found = {rel for p in ("blobs", "packs") for rel, _ in self.backend.walk_files(p)}
+        return found | ({"store.json"} if self.backend.exists("store.json") else set())
+
+    def _undo_first_commit(self, before: set[str]) -> None:
+        """Remove what a failed commit wrote to a location that held no store when it began
+        (``before``: what was there then), unless a version or another commit appeared
+        meanwhile.  It takes ``gc``'s turn (see :meth:`gc`): no commit starts meanwhile."""
+        marker = f"leases/gc-{uuid.uuid4().hex}"
+        try:
+            self.backend.write(marker, b"gc")
+            try:
+                if self._leases("commit-", DEFAULT_GRACE) > 1 or self.backend.listdir("artifacts"):
+                    return  # another commit's files, or a store now: gc's to collect
+                for rel in sorted(self._objects_here() - before, key=lambda r: r != "store.json"):
+                    with contextlib.suppress(FileNotFoundError):
+                        self.backend.delete(rel)
+                self._exists = False
+            finally:
+                self.backend.delete(marker)
+        except Exception:  # (best effort: the commit's own error is the one to raise)
+            pass
 
     @contextlib.contextmanager
     def lease(self) -> Iterator[None]:
@@ -485,9 +522,14 @@ class Store:
         a commit's lease younger than ``grace`` exists (its files are then counted in
         ``kept_young``, the leases named in ``held_by``): a commit that reuses files it
         found in the store is never cut short, provided it finishes within ``grace``.
+
+        Where there is no store (no ``store.json``: a mistyped location) it writes nothing
+        and raises :class:`StoreNotFoundError`.
         """
         if grace < 0:
             raise ValueError(f"Invalid grace {grace!r}: give a number of seconds >= 0")
+        if not self.exists():  # (before its marker: gc never makes files where no store is)
+            raise self.no_store_error()
         if dry_run:
             return self._gc(True, grace)
         marker = f"leases/gc-{uuid.uuid4().hex}"

@@ -15,6 +15,11 @@ bytes already there and sends only the rest.
 A version counts as already copied when ``dst`` has a version of the same name with the
 same content (entries digest), type, description and metadata: a repeated copy reads the
 manifests of both sides and sends no blob.
+
+After a copy, ``dst``'s ``latest`` (when the source's ``latest`` was among the versions
+copied) and every alias copied name a version with the same content as the source's,
+whatever its number in ``dst``: a source ``latest`` that ``dst`` holds under an older number
+is repeated as ``dst``'s newest version (from the files ``dst`` holds; nothing is sent).
 """
 
 from __future__ import annotations
@@ -73,7 +78,9 @@ def copy(src: Any, dst: Any, refs: Iterable[str] | str | None = None) -> CopyRep
     # copy here (skipping it would leave dst's alias of that name silently stale)
     aliases = {name: _source_aliases(src, dst, name) for name in selection}
     for name, versions in selection.items():
-        _copy_artifact(src, dst, name, versions, aliases[name], report)
+        # (every version selected: the last is the source's latest, known without a listing)
+        latest = versions[-1] if refs is None else src.refs.latest(name)
+        _copy_artifact(src, dst, name, versions, aliases[name], report, latest)
     return report
 
 
@@ -146,13 +153,23 @@ def _key(m: Manifest) -> tuple[Any, ...]:
 
 
 def _copy_artifact(
-    src: Any, dst: Any, name: str, versions: list[str], aliases: dict[str, str], report: CopyReport
+    src: Any,
+    dst: Any,
+    name: str,
+    versions: list[str],
+    aliases: dict[str, str],
+    report: CopyReport,
+    latest: str | None,
 ) -> None:
-    """Copy ``name``'s ``versions`` (those not in ``dst`` yet), then ``aliases`` (of src)."""
+    """Copy ``name``'s ``versions`` (those not in ``dst`` yet), then make ``dst``'s
+    ``latest`` hold the content of the source's ``latest`` (when copied), then copy
+    ``aliases`` (of src)."""
     have: dict[tuple[Any, ...], str] = {}
+    newest = None  # dst's newest version, as this copy knows it
     if dst.exists():
         for v in dst.refs.versions(name):
             have.setdefault(_key(dst.refs.manifest(name, v)), v)
+            newest = v
     mapped: dict[str, str] = {}
     for v in versions:
         m = src.refs.manifest(name, v)
@@ -160,14 +177,38 @@ def _copy_artifact(
         if there is not None:
             report.skipped.append((f"{name}:{v}", f"{name}:{there}"))
         else:
-            there = _copy_version(src, dst, m, report)
+            there = newest = _copy_version(src, dst, m, report)
             have[_key(m)] = there
             report.versions.append((f"{name}:{v}", f"{name}:{there}"))
         mapped[v] = there
+    if latest in mapped and (
+        newest is None
+        or _key(dst.refs.manifest(name, newest)) != _key(src.refs.manifest(name, latest))
+    ):
+        mapped[latest] = _repeat_latest(src, dst, name, latest, mapped[latest], report)
     now = dst.refs.stored_aliases(name)
     for alias, v in aliases.items():
         if v in mapped and now.get(alias) != mapped[v]:
             dst.refs.set_alias(name, alias, mapped[v])
+
+
+def _repeat_latest(
+    src: Any, dst: Any, name: str, latest: str, there: str, report: CopyReport
+) -> str:
+    """Make ``dst``'s version ``there`` (the copy of the source's ``latest``, not ``dst``'s
+    newest) ``dst``'s newest as well: a new version with the same content, made from the
+    files ``dst`` holds (nothing is sent); returns it."""
+    dst.check_writable()
+    with dst.lease():  # (its files are named by a version of dst already)
+        obj = json.loads(canonical_json(dict(dst.refs.manifest(name, there).obj)))
+        _, n = dst.refs.head(name)
+        made = dst.refs.create_version(obj, None, None, n)["version"]
+    _copy_lineage(src, dst, name, latest, made)
+    pair = (f"{name}:{latest}", f"{name}:{there}")
+    if pair in report.skipped:
+        report.skipped.remove(pair)
+    report.versions.append((f"{name}:{latest}", f"{name}:{made}"))
+    return made
 
 
 def _copy_version(src: Any, dst: Any, m: Manifest, report: CopyReport) -> str:

@@ -216,8 +216,8 @@ def test_reading_a_location_without_a_store_creates_nothing_and_says_so(nowhere)
             read()
         assert store.url in str(caught.value) and "commit" in str(caught.value)
         assert isinstance(caught.value, artifacts.ArtifactNotFoundError)
-    report = store.gc()  # nothing there to delete, and nothing made
-    assert (report.deleted, report.live_blobs) == ([], 0)
+    with pytest.raises(artifacts.StoreNotFoundError, match="no store at"):
+        store.gc()  # a mistyped location: said so, and nothing made
     assert _everything_under(nowhere) == []
     assert not store.exists()
     # the first commit creates it

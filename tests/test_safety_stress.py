@@ -26,7 +26,7 @@ def test_gc_looping_against_committers_that_reuse_packs(backend, tmp_path, reque
         url = f"{request.getfixturevalue('s3_bucket')}/store"
     else:
         url = str(tmp_path / "store")
-    artifacts.open_store(url)
+    artifacts.open_store(url).ensure_marker()  # a store before gc starts: gc refuses none
     roles = [("commit", f"w{i}") for i in range(3)] + [("gc", "gc")]
     procs = [
         subprocess.Popen(

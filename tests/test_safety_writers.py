@@ -103,6 +103,7 @@ def test_a_failed_commit_removes_nothing_another_commit_published(tmp_path, monk
 def test_s3_never_skips_an_upload_on_a_cached_listing(s3_bucket):
     url = f"{s3_bucket}/store"
     mine = artifacts.open_store(url, pack_min=None)
+    mine.ensure_marker()  # a store (gc refuses a location that holds none)
     data = _blob(3)
     digest = hashlib.sha256(data).hexdigest()
     mine.backend.write(blob_path(digest), data)  # debris of a crashed commit
