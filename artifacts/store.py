@@ -377,7 +377,9 @@ class Store:
         try:
             self.backend.write(marker, b"gc")
             try:
-                if self._leases("commit-", DEFAULT_GRACE) > 1 or self.backend.listdir("artifacts"):
+                if len(self._leases("commit-", DEFAULT_GRACE)) > 1 or self.backend.listdir(
+                    "artifacts"
+                ):
                     return  # another commit's files, or a store now: gc's to collect
                 for rel in sorted(self._objects_here() - before, key=lambda r: r != "store.json"):
                     with contextlib.suppress(FileNotFoundError):
@@ -385,7 +387,7 @@ class Store:
                 self._exists = False
             finally:
                 self.backend.delete(marker)
-        except Exception:  # (best effort: the commit's own error is the one to raise)
+        except OSError:  # (best effort: the commit's own error is the one to raise)
             pass
 
     @contextlib.contextmanager
