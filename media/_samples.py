@@ -191,7 +191,7 @@ class Info(NamedTuple):
     extension: str
 
 
-def read_info(file: Any, name: str) -> Info:
+def read_info(file: Any, name: str, stored: bool = False) -> Info:
     """The header of ``file`` (a path or a seekable binary file) named ``name``; a file
     soundfile cannot read raises ``ValueError`` saying which formats it can."""
     try:
@@ -202,7 +202,7 @@ def read_info(file: Any, name: str) -> Info:
             "WAV, FLAC, OGG, MP3 or another format in soundfile.available_formats()"
         ) from None
     if info.format in ("WAV", "WAVEX"):
-        _refuse_cut_wav(file, name, int(info.frames))
+        _refuse_cut_wav(file, name, int(info.frames), stored)
     channels = int(info.channels)
     frames = int(info.frames)
     if info.format in ESTIMATED_FRAMES:
@@ -222,7 +222,7 @@ def read_info(file: Any, name: str) -> Info:
 _FEW_CHANNELS = 8
 
 
-def _refuse_cut_wav(file: Any, name: str, frames: int) -> None:
+def _refuse_cut_wav(file: Any, name: str, frames: int, stored: bool) -> None:
     """Refuse a WAV whose data chunk claims more bytes than the file has: soundfile reads
     the frames that are there, but a stored copy would be refused by every checked read
     (its header lies), so the clip could never be read back."""
@@ -238,13 +238,18 @@ def _refuse_cut_wav(file: Any, name: str, frames: int) -> None:
         finally:
             file.seek(at)
     overrun = _wav.data_overrun(head, total)
-    if overrun is not None:
-        raise ValueError(
-            f"{name!r} is cut short: its WAV header says {overrun[0]} bytes of samples but "
-            f"only {overrun[1]} follow (a crash or an unfinished copy?). Copy or export the "
-            f"file again; to keep the {frames} frames that are there, give them as an array: "
-            "Audio(*soundfile.read(path))"
-        )
+    if overrun is None:
+        return
+    said = (
+        f"the WAV data chunk says {overrun[0]} bytes but only {overrun[1]} follow it (the "
+        "file is truncated or its header lies)"
+    )
+    if stored:  # (what was stored is what was given: nothing to redo here)
+        raise ValueError(said)
+    raise ValueError(
+        f"{name!r} is cut short: {said}. Copy or export the file again; to keep the "
+        f"{frames} frames that are there, give them as an array: Audio(*soundfile.read(path))"
+    )
 
 
 #: how much of a WAV's start is read to find its data chunk (the chunks before it are small)

@@ -139,8 +139,8 @@ class Audio(Media):
                 f"{self._sample_rate}; leave sample_rate out for files (it is read from them)"
             )
 
-    def _read_info(self, file: Any, name: str) -> None:
-        info = _samples.read_info(file, name)
+    def _read_info(self, file: Any, name: str, stored: bool = False) -> None:
+        info = _samples.read_info(file, name, stored)
         self._sample_rate, self._frames, self._channels = info[:3]
         self._ndim, self._dtype, self._extension = info[3:]
 
@@ -171,7 +171,7 @@ class Audio(Media):
         if self._sample_rate is None:
             with self.open() as f:
                 try:
-                    self._read_info(f, self._describe())
+                    self._read_info(f, self._describe(), stored=True)
                 except ValueError as exc:  # stored bytes that are not audio
                     raise IntegrityError(f"{self._describe()}: {exc}") from None
             header = (self._sample_rate, self._frames, self._channels, self._dtype)

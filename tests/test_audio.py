@@ -171,7 +171,7 @@ def test_a_cut_wav_is_refused_before_it_can_be_stored(tmp_path, subtype):
     sf.write(path, np.linspace(-0.5, 0.5, 10000), 16000, subtype=subtype)
     whole = path.read_bytes()
     path.write_bytes(whole[:-4000])
-    with pytest.raises(ValueError, match=r"is cut short: its WAV header says \d+ bytes") as err:
+    with pytest.raises(ValueError, match=r"is cut short: the WAV data chunk says \d+ bytes") as err:
         Audio(path)
     assert "Audio(*soundfile.read(path))" in str(err.value)
     with pytest.raises(ValueError, match="is cut short"):
