@@ -19,10 +19,8 @@ import contextlib
 import json
 import os
 import threading
-import time
 import uuid
-import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import platformdirs
@@ -34,15 +32,13 @@ from . import transfer as _transfer
 from .backends import Backend, LocalBackend, open_backend
 from .commit import commit as _commit
 from .draft import Artifact
-from .errors import ArtifactError, ArtifactNotFoundError, StoreNotFoundError, UnsafeBackendError
+from .errors import ArtifactNotFoundError, StoreNotFoundError, UnsafeBackendError
+from .leases import Leases
 from .manifest import canonical_json
 from .names import check_alias
 from .odb.cache import BlobCache
 from .odb.gc import (
     DEFAULT_GRACE,
-    GC_FUTURE_WAIT,
-    GC_MARKER_SKEW,
-    GC_MARKER_STALE,
     GcReport,
     sweep,
 )
@@ -170,6 +166,7 @@ class Store:
         self.pack_min = pack_min
         self._exists = False
         self.refs = Refs(backend, url, self._missing_store)
+        self.leases = Leases(backend, url)
         self.objects = Objects(backend, url, self._foreign)
         self.packs = Packs(backend, pack_min)
         self.progress = Progress(progress)
@@ -351,7 +348,7 @@ class Store:
             if a != "latest":
                 check_alias(a)
         self.check_writable()
-        lease = self._take_lease()
+        lease = self.leases.take()
         # a commit to a location that is not a store yet undoes what it wrote if it fails:
         # a failed commit never leaves files there without a store to collect them
         before = None if self.exists() else self._objects_here()
@@ -377,7 +374,7 @@ class Store:
         try:
             self.backend.write(marker, b"gc")
             try:
-                if len(self._leases("commit-", DEFAULT_GRACE)) > 1 or self.backend.listdir(
+                if len(self.leases.young("commit-", DEFAULT_GRACE)) > 1 or self.backend.listdir(
                     "artifacts"
                 ):
                     return  # another commit's files, or a store now: gc's to collect
@@ -390,95 +387,15 @@ class Store:
         except OSError:  # (best effort: the commit's own error is the one to raise)
             pass
 
-    @contextlib.contextmanager
-    def lease(self) -> Iterator[None]:
+    def lease(self) -> contextlib.AbstractContextManager[None]:
         """Hold a commit's lease for the block: ``gc`` deletes nothing meanwhile."""
-        lease = self._take_lease()
-        try:
-            yield
-        finally:
-            self.backend.delete(lease)
+        return self.leases.hold()
 
     def copy_to(self, dst: Store, refs: Iterable[str] | str | None = None) -> CopyReport:
         """Copy versions (``refs``: names or ``name:vN``; ``None``: all) with their
         metadata, aliases and lineage to ``dst``, sending only bytes it lacks; see
         :mod:`artifacts.transfer`."""
         return _transfer.copy(self, dst, refs)
-
-    def _take_lease(self) -> str:
-        """Write this commit's lease, then wait while another process's gc is deleting."""
-        lease = f"leases/commit-{uuid.uuid4().hex}"
-        self.backend.write(lease, b"commit")
-        try:
-            self._wait_for_gc()
-        except BaseException:
-            self.backend.delete(lease)  # a commit that gives up leaves nothing
-            raise
-        return lease
-
-    def _wait_for_gc(self) -> None:
-        """Wait, with a warning, while a gc marker younger than ``GC_MARKER_STALE`` exists.
-
-        A marker dated more than ``GC_MARKER_SKEW`` ahead of this clock (clock skew, or a
-        planted file) would look young for hours: it is trusted only while something
-        rewrites it, and one left unchanged for ``GC_FUTURE_WAIT`` seconds stops the commit
-        with an :class:`ArtifactError` naming it (never a silent wait, never a commit that
-        goes on while a gc might be deleting)."""
-        delay, warned = 0.01, False
-        seen: dict[str, tuple[float, float]] = {}  # future marker -> (its mtime, seen since)
-        while True:
-            now, clock = time.time(), time.monotonic()
-            waiting = []
-            for rel, mtime in self.backend.walk_files("leases"):
-                if not rel.rsplit("/", 1)[-1].startswith("gc-") or now - mtime >= GC_MARKER_STALE:
-                    continue
-                if mtime - now > GC_MARKER_SKEW:
-                    if seen.get(rel, (None,))[0] != mtime:
-                        seen[rel] = (mtime, clock)  # new, or rewritten: a gc is running
-                    elif clock - seen[rel][1] >= GC_FUTURE_WAIT:
-                        raise ArtifactError(self._future_marker(rel, mtime - now))
-                waiting.append((rel, now - mtime))
-            if not waiting:
-                return
-            if not warned:
-                rel, age = waiting[0]
-                warnings.warn(self._gc_wait_message(rel, age), stacklevel=4)
-                warned = True
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
-
-    def _gc_wait_message(self, rel: str, age: float) -> str:
-        if age >= -GC_MARKER_SKEW:
-            return (
-                f"commit to {self.url} waits for a running gc (its marker "
-                f"{rel}, written {max(age, 0):.0f} s ago): it goes on when that gc ends, or "
-                f"once the marker is {GC_MARKER_STALE:.0f} s old (a crashed gc's)"
-            )
-        return (
-            f"commit to {self.url} waits for gc marker {rel}, dated {-age:.0f} s ahead of "
-            "this machine's clock (clock skew, or a marker left behind): it waits up to "
-            f"{GC_FUTURE_WAIT:.0f} s for a running gc to rewrite it, then gives up"
-        )
-
-    def _future_marker(self, rel: str, ahead: float) -> str:
-        return (
-            f"commit to {self.url} gave up waiting for gc: its marker {rel} is dated "
-            f"{ahead:.0f} s ahead of this machine's clock and was not rewritten for "
-            f"{GC_FUTURE_WAIT:.0f} s, so its date says nothing about whether a gc is "
-            "running; nothing was committed. If a gc is running on another machine, commit "
-            "after it ends (and set that machine's clock right); if none is, delete "
-            f"{self.url.rstrip('/')}/{rel} and commit again"
-        )
-
-    def _leases(self, kind: str, max_age: float) -> list[str]:
-        """The ``leases/<kind>*`` files younger than ``max_age`` seconds (one dated in the
-        future counts as young: held back is the safe side for gc)."""
-        now = time.time()
-        return sorted(
-            rel
-            for rel, mtime in self.backend.walk_files("leases")
-            if rel.rsplit("/", 1)[-1].startswith(kind) and now - mtime < max_age
-        )
 
     # -- lineage ----------------------------------------------------------------------------
     def record_lineage(self, run_id: str, action: str, artifact: Version) -> dict[str, Any]:
@@ -537,7 +454,7 @@ class Store:
         marker = f"leases/gc-{uuid.uuid4().hex}"
         self.backend.write(marker, b"gc")
         try:
-            held_by = self._leases("commit-", grace)
+            held_by = self.leases.young("commit-", grace)
             if held_by:  # a commit in flight: delete nothing
                 r = self._gc(True, grace, marker)
                 return GcReport(

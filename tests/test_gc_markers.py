@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pytest
 
+import artifacts.leases
 import artifacts.store
 from artifacts import Artifact, ArtifactError, open_store
 from media import Audio
@@ -68,7 +69,7 @@ def test_a_commit_waiting_for_a_running_gc_says_so(tmp_path):
 
 
 def test_a_marker_dated_in_the_future_stops_the_commit_with_an_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(artifacts.store, "GC_FUTURE_WAIT", 1.0)  # (120 s by default)
+    monkeypatch.setattr(artifacts.leases, "GC_FUTURE_WAIT", 1.0)  # (120 s by default)
     store = open_store(tmp_path / "s")
     store.commit(_draft(0))
     marker = _plant(tmp_path / "s", "gc-deadbeef", ahead=3600)
@@ -89,7 +90,7 @@ def test_a_marker_dated_in_the_future_stops_the_commit_with_an_error(tmp_path, m
 def test_a_future_marker_that_is_being_rewritten_is_waited_for(tmp_path, monkeypatch):
     """A gc running on a machine whose clock is ahead rewrites its marker: commits wait for
     it, past GC_FUTURE_WAIT, and go on once it is gone."""
-    monkeypatch.setattr(artifacts.store, "GC_FUTURE_WAIT", 1.0)
+    monkeypatch.setattr(artifacts.leases, "GC_FUTURE_WAIT", 1.0)
     store = open_store(tmp_path / "s")
     store.commit(_draft(0))
     marker = _plant(tmp_path / "s", "gc-ahead", ahead=3600)
