@@ -191,3 +191,26 @@ def test_a_read_only_chain_with_nested_options_reads_back(tmp_path):
     again.verify()
     assert again.read_bytes("ref.bin") == DATA  # the stored options are unchanged
     assert again.manifest.entries["ref.bin"]["options"] == {"dir": {"asynchronous": False}}
+
+
+def test_a_member_of_a_zip_archive_reads_back_as_a_reference(tmp_path):
+    """``zip://member::file://archive.zip``: the zip filesystem closes the archive when it
+    is collected, which it was as soon as the file was opened (before: "seek of closed
+    file" on every read)."""
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("m.bin", DATA)
+    before = snapshot_dir(tmp_path)
+    store = artifacts.open_store(str(tmp_path / "store"))
+    draft = Artifact("z", "dataset")
+    draft.add_reference(f"zip://m.bin::file://{archive}", name="m.bin")
+    version = artifacts.open_store(store.url).artifact(store.commit(draft).qualified_name)
+    assert version.read_bytes("m.bin") == DATA
+    with version.open_entry("m.bin") as f:
+        assert f.read() == DATA
+    assert version.verify() == []
+    out = version.download(str(tmp_path / "out"))
+    assert (tmp_path / "out" / "m.bin").read_bytes() == DATA and out == str(tmp_path / "out")
+    # nothing written beside the archive: only the store and the download folder are new
+    after = snapshot_dir(tmp_path)
+    assert {k: v for k, v in after.items() if not k.startswith(("store", "out"))} == before

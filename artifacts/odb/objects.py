@@ -161,7 +161,8 @@ class Objects:
             tag = info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("created")
             if str(tag).strip('"') != e["etag"]:
                 raise IntegrityError(f"{name}: {e['uri']} changed since it was referenced")
-        return fs.open(p, "rb")
+        f = fs.open(p, "rb")
+        return _HoldsFs(f, fs) if "::" in e["uri"] else f
 
     def read(self, e: Mapping[str, Any], name: str) -> bytes:
         """The entry's bytes, checked against its digest and size (``name`` in errors)."""
@@ -303,3 +304,24 @@ class Objects:
                 f"{name}: bytes {e['offset']}..{e['offset'] + e['size']} of its pack "
                 f"{e['pack'][:16]}... cannot be read ({exc}); the pack is shorter or damaged"
             ) from None
+
+
+class _HoldsFs:
+    """A file of a chained URL (``zip://member::file://archive.zip``) that holds its
+    filesystem while it is open: the outer filesystem closes the archive when it is
+    collected, and nothing else refers to it once the file is handed out."""
+
+    def __init__(self, f: Any, fs: Any):
+        self._f, self._fs = f, fs
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._f, name)
+
+    def __iter__(self) -> Any:
+        return iter(self._f)
+
+    def __enter__(self) -> _HoldsFs:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._f.close()
