@@ -7,9 +7,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+from media.errors import IntegrityError
 
 from .backends.base import Pack
 from .draft import Artifact
@@ -259,6 +262,23 @@ def _move_aliases(store: Any, version: Version, aliases: list[str], made: bool) 
             ) from exc
 
 
+def _check_still_there(local: str, size: int, name: str) -> None:
+    """Refuse, before anything is written, a file added by path that is gone or has another
+    size now (a change that keeps the size is found while it is copied, by its sha256)."""
+    try:
+        now = os.stat(local).st_size
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"cannot commit {name}: its file {local} is gone since it was added to the draft; "
+            "add it again"
+        ) from None
+    if now != size:
+        raise IntegrityError(
+            f"cannot commit {name}: its file {local} has {now} bytes, {size} when it was added "
+            "to the draft (it changed); add it again"
+        )
+
+
 def _stage(
     store: Any, staged: Staged, pending: dict[str, Any]
 ) -> tuple[dict[str, Any], list[tuple[str, Any]], list[tuple[str, bytes]]]:
@@ -293,6 +313,8 @@ def _stage(
         elif content is not None:
             e.pop("pack", None)
             e.pop("offset", None)
+            if isinstance(content, str):
+                _check_still_there(content, e["size"], f"{staged.name}/{path}")
             if not isinstance(content, (bytes, bytearray)):
                 content = CheckedOpener(content, e["digest"], e["size"], f"{staged.name}/{path}")
             if e["digest"] in staged.blake3 and not wants_chunks(e["size"]):

@@ -31,6 +31,29 @@ def test_file_changed_after_add_is_refused_at_commit_and_nothing_is_published(tm
         store.commit(draft)
 
 
+@pytest.mark.parametrize("change", ["deleted", "resized"])
+def test_a_file_gone_or_resized_after_add_is_refused_before_any_write(tmp_path, change):
+    # (before: the other new files of the draft were written first, and stayed as debris)
+    store = open_store(tmp_path / "s")
+    store.commit(Artifact("keep", "dataset"))  # an existing store: nothing undoes for us
+    before = sorted(store.backend.walk_files("blobs"))
+    f = tmp_path / "notes.txt"
+    f.write_bytes(b"hello")
+    draft = Artifact("x", "dataset")
+    draft.add(clip(), "clip")  # a new file written before notes.txt, were it written
+    draft.add_file(f, "notes.txt")
+    if change == "deleted":
+        f.unlink()
+        error, says = FileNotFoundError, "is gone since it was added"
+    else:
+        f.write_bytes(b"hello, world")
+        error, says = IntegrityError, "has 12 bytes, 5 when it was added to the draft"
+    with pytest.raises(error, match=says):
+        store.commit(draft)
+    assert store.versions("x") == []
+    assert sorted(store.backend.walk_files("blobs")) == before
+
+
 def test_aliases_given_as_one_string(tmp_path):
     store = open_store(tmp_path / "s")
     v0 = store.commit(Artifact("x", "dataset"), aliases="best")
