@@ -72,6 +72,20 @@ def stop_process(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+@pytest.fixture
+def own_registry(monkeypatch):
+    """Registry and schema tables this test may change; restored afterwards."""
+    import schemas
+    from media import registry
+
+    for table in ("_types", "_entry_points_seen", "_derived", "_broken"):
+        monkeypatch.setattr(
+            registry, table, type(getattr(registry, table))(getattr(registry, table))
+        )
+    monkeypatch.setattr(schemas, "_extra", dict(schemas._extra))
+    monkeypatch.setattr(schemas, "_validators", dict(schemas._validators))
+
+
 @pytest.fixture(autouse=True)
 def _isolated_default_store(tmp_path, monkeypatch):
     """Every test gets its own embedded default store (never the user's)."""

@@ -23,7 +23,7 @@ import media
 import schemas
 from artifacts import Artifact, Run, read_history
 from artifacts.cli import main as cli
-from media import Audio, Value, registry
+from media import Audio, Value
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -304,17 +304,6 @@ def test_a_resumed_run_keeps_the_id_its_lineage_recorded(tmp_path):
 
 
 # -- 7: custom types the wandb way (no json_schema), plugins that fail to load ------------
-@pytest.fixture
-def own_registry(monkeypatch):
-    """Registry and schema tables this test may change; restored afterwards."""
-    for table in ("_types", "_entry_points_seen", "_derived", "_broken"):
-        monkeypatch.setattr(
-            registry, table, type(getattr(registry, table))(getattr(registry, table))
-        )
-    monkeypatch.setattr(schemas, "_extra", dict(schemas._extra))
-    monkeypatch.setattr(schemas, "_validators", dict(schemas._validators))
-
-
 class Note(Value):
     """A value type as wandb users write them: a tag, to_json and from_json, no schema."""
 

@@ -20,18 +20,7 @@ FAKE_MODULE = "fake_media_plugin_types"
 
 
 @pytest.fixture
-def isolated_registry(monkeypatch):
-    """Registry and schema tables that this test may change; restored afterwards."""
-    monkeypatch.setattr(registry, "_types", dict(registry._types))
-    monkeypatch.setattr(registry, "_entry_points_seen", set(registry._entry_points_seen))
-    monkeypatch.setattr(registry, "_derived", set(registry._derived))
-    monkeypatch.setattr(registry, "_broken", dict(registry._broken))
-    monkeypatch.setattr(schemas, "_extra", dict(schemas._extra))
-    monkeypatch.setattr(schemas, "_validators", dict(schemas._validators))
-
-
-@pytest.fixture
-def fake_plugin(isolated_registry, monkeypatch):
+def fake_plugin(own_registry, monkeypatch):
     """The fake distribution in tests/fake_dist on sys.path, as if it were installed."""
     assert (FAKE_DIST / "fake_media_plugin-0.1.dist-info" / "entry_points.txt").is_file()
     sys.modules.pop(FAKE_MODULE, None)
@@ -103,14 +92,14 @@ def test_every_registered_tag_has_a_schema():
 
 
 # -- register -----------------------------------------------------------------------------
-def test_register_same_class_twice_is_a_noop(isolated_registry):
+def test_register_same_class_twice_is_a_noop(own_registry):
     before = Value.type_mapping()
     assert media.register(Audio) is Audio
     assert media.register(Audio) is Audio
     assert Value.type_mapping() == before
 
 
-def test_register_a_different_class_under_a_taken_tag_is_refused(isolated_registry):
+def test_register_a_different_class_under_a_taken_tag_is_refused(own_registry):
     impostor = type("Impostor", (Audio,), {"artifact_type": "audio-file"})
     with pytest.raises(ValueError, match=r"type tag 'audio-file' is already registered to "):
         media.register(impostor)
@@ -120,7 +109,7 @@ def test_register_a_different_class_under_a_taken_tag_is_refused(isolated_regist
     assert "media.audio.Audio" in str(err.value)
 
 
-def test_register_replace_and_decorator_use(isolated_registry):
+def test_register_replace_and_decorator_use(own_registry):
     Custom = media.register(_new_type("custom-x"))
     assert Value.type_mapping()["custom-x"] is Custom
     Other = _new_type("custom-x", "Other")
@@ -128,7 +117,7 @@ def test_register_replace_and_decorator_use(isolated_registry):
     assert media.lookup("custom-x") is Other
 
 
-def test_register_refuses_what_is_not_a_value_type(isolated_registry):
+def test_register_refuses_what_is_not_a_value_type(own_registry):
     with pytest.raises(TypeError, match=r"Invalid media type .*subclass of media.Value"):
         media.register(dict)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="Invalid media type"):
@@ -136,13 +125,13 @@ def test_register_refuses_what_is_not_a_value_type(isolated_registry):
 
 
 @pytest.mark.parametrize("tag", ["", "Upper", "-dash-first", "a/b", "x" * 65, None, "tag\n"])
-def test_register_refuses_bad_tags(isolated_registry, tag):
+def test_register_refuses_bad_tags(own_registry, tag):
     cls = type("Bad", (Value,), {"artifact_type": tag})
     with pytest.raises(ValueError, match=r"Invalid type tag .* set the class attribute"):
         media.register(cls)
 
 
-def test_the_library_s_own_json_forms_are_reserved_tags(isolated_registry):
+def test_the_library_s_own_json_forms_are_reserved_tags(own_registry):
     # every built-in schema is a registered value type or one of the reserved forms
     files = importlib.resources.files("schemas").iterdir()
     builtin = {f.name[: -len(".schema.json")] for f in files if f.name.endswith(".schema.json")}
@@ -156,7 +145,7 @@ def test_the_library_s_own_json_forms_are_reserved_tags(isolated_registry):
         assert Value.type_mapping().get(tag) is not cls
 
 
-def test_register_derives_a_schema_when_none_is_given(isolated_registry):
+def test_register_derives_a_schema_when_none_is_given(own_registry):
     cls = type("NoSchema", (Value,), {"artifact_type": "no-schema-here"})
     media.register(cls)  # the wandb way: the schema only checks the tag
     assert Value.type_mapping()["no-schema-here"] is cls
@@ -165,7 +154,7 @@ def test_register_derives_a_schema_when_none_is_given(isolated_registry):
         schemas.validate({"_type": "other"}, "no-schema-here")
 
 
-def test_registered_type_loads_through_init_from_json(isolated_registry):
+def test_registered_type_loads_through_init_from_json(own_registry):
     class Point(Value):
         artifact_type: ClassVar[str] = "test-point"
         json_schema: ClassVar[dict[str, Any]] = {

@@ -15,7 +15,7 @@ import artifacts
 import media
 import schemas
 from artifacts import Artifact, ArtifactNotFoundError, Run, read_history
-from media import Audio, Table, Value, registry
+from media import Audio, Table, Value
 
 
 def strict_lines(run_dir) -> list[dict]:
@@ -26,17 +26,6 @@ def strict_lines(run_dir) -> list[dict]:
 
     with open(os.path.join(run_dir, "history.jsonl"), encoding="utf-8") as f:
         return [json.loads(line, parse_constant=refuse) for line in f]
-
-
-@pytest.fixture
-def own_registry(monkeypatch):
-    """Registry and schema tables this test may change; restored afterwards."""
-    for table in ("_types", "_entry_points_seen", "_derived", "_broken"):
-        monkeypatch.setattr(
-            registry, table, type(getattr(registry, table))(getattr(registry, table))
-        )
-    monkeypatch.setattr(schemas, "_extra", dict(schemas._extra))
-    monkeypatch.setattr(schemas, "_validators", dict(schemas._validators))
 
 
 class Point(Value):

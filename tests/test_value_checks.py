@@ -11,20 +11,8 @@ import numpy as np
 import pytest
 
 import media
-import schemas
 from artifacts import Artifact, Run, open_store
-from media import Audio, Table, Value, registry
-
-
-@pytest.fixture
-def own_registry(monkeypatch):
-    """Registry and schema tables that a test may change; restored afterwards."""
-    for table in ("_types", "_entry_points_seen", "_derived", "_broken"):
-        monkeypatch.setattr(
-            registry, table, type(getattr(registry, table))(getattr(registry, table))
-        )
-    monkeypatch.setattr(schemas, "_extra", dict(schemas._extra))
-    monkeypatch.setattr(schemas, "_validators", dict(schemas._validators))
+from media import Audio, Table, Value
 
 
 class Point(Value):
