@@ -124,3 +124,28 @@ def resealed(obj: dict[str, Any]) -> bytes:
 def blob_file(store: artifacts.Store, digest: str) -> str:
     """Local file of the blob with this sha256."""
     return os.path.join(store.backend.root, "blobs", "sha256", digest[:2], digest[2:])
+
+
+def draft_adders(draft: Artifact, payload: Any, tmp_path: Any) -> dict[str, Any]:
+    """``method name -> f(entry name)`` for each way a draft takes a named entry (a file
+    ``payload``, text, a clip, a folder, a reference), to try one name every way."""
+    import numpy as np
+
+    from media import Audio
+
+    folder = tmp_path / "folder"
+    folder.mkdir(exist_ok=True)
+    (folder / "f.txt").write_bytes(b"f")
+    clip = Audio(np.zeros(4, np.float32), 16000)
+
+    def new_file(name: str) -> None:
+        with draft.new_file(name) as f:
+            f.write("text")
+
+    return {
+        "add_file": lambda name: draft.add_file(payload, name),
+        "new_file": new_file,
+        "add": lambda name: draft.add(clip, name),
+        "add_dir": lambda name: draft.add_dir(folder, name),
+        "add_reference": lambda name: draft.add_reference(f"file://{payload}", name),
+    }

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from integrity_helpers import manifest_path, read_manifest, snapshot, snapshot_dir, write_manifest
+from integrity_helpers import (
+    draft_adders,
+    manifest_path,
+    read_manifest,
+    snapshot,
+    snapshot_dir,
+    write_manifest,
+)
 
 import artifacts
 from artifacts import Artifact
 from artifacts.manifest import SEAL_KEY
 from artifacts.names import ENTRY_NAME_MAX_BYTES, ENTRY_NAME_MAX_DEPTH
-from media import Audio, SchemaError
+from media import SchemaError
 
 DEEP = "x/" * ENTRY_NAME_MAX_DEPTH + "y"  # one component too many
 LONG = ("a" * 200 + "/") * 21 + "b"  # 4222 bytes, 22 components of at most 200
@@ -47,22 +53,7 @@ def store(tmp_path):
 def adders(draft, tmp_path):
     payload = tmp_path / "payload.txt"
     payload.write_bytes(b"hello")
-    folder = tmp_path / "folder"
-    folder.mkdir(exist_ok=True)
-    (folder / "f.txt").write_bytes(b"f")
-    clip = Audio(np.zeros(4, np.float32), 16000)
-
-    def new_file(name):
-        with draft.new_file(name) as f:
-            f.write("text")
-
-    return {
-        "add_file": lambda name: draft.add_file(payload, name),
-        "new_file": new_file,
-        "add": lambda name: draft.add(clip, name),
-        "add_dir": lambda name: draft.add_dir(folder, name),
-        "add_reference": lambda name: draft.add_reference(f"file://{payload}", name),
-    }
+    return draft_adders(draft, payload, tmp_path)
 
 
 @pytest.mark.parametrize("name", list(TOO_MUCH), ids=["deep", "long", "long-utf8", "surrogate"])

@@ -12,7 +12,7 @@ import re
 
 import numpy as np
 import pytest
-from integrity_helpers import open_backend_store, snapshot, snapshot_dir
+from integrity_helpers import draft_adders, open_backend_store, snapshot, snapshot_dir
 
 import artifacts
 from artifacts import Artifact, ArtifactNotFoundError, EntryNotFoundError, Run
@@ -62,25 +62,6 @@ def _draft_state(draft: Artifact) -> tuple:
     return (dict(draft._entries), dict(draft._pending), set(draft._dirs))
 
 
-def _adders(draft: Artifact, payload, tmp_path):
-    folder = tmp_path / "folder"
-    folder.mkdir(exist_ok=True)
-    (folder / "f.txt").write_bytes(b"f")
-    clip = Audio(np.zeros(4, np.float32), 16000)
-
-    def new_file(name):
-        with draft.new_file(name) as f:
-            f.write("text")
-
-    return {
-        "add_file": lambda name: draft.add_file(payload, name),
-        "new_file": new_file,
-        "add": lambda name: draft.add(clip, name),
-        "add_dir": lambda name: draft.add_dir(folder, name),
-        "add_reference": lambda name: draft.add_reference(f"file://{payload}", name),
-    }
-
-
 # add_dir(folder, "") means "at the top of the artifact", so "" is no hostile name there
 CASES = [
     (method, bad)
@@ -94,7 +75,7 @@ CASES = [
 def test_bad_entry_names_are_refused_and_nothing_changes(store, payload, tmp_path, method, bad):
     draft = store.artifact("clips:latest").new_draft()
     before_draft = _draft_state(draft)
-    adders = _adders(draft, payload, tmp_path)
+    adders = draft_adders(draft, payload, tmp_path)
     before_store = snapshot(store)
     before_src = snapshot_dir(tmp_path)
     with pytest.raises(ValueError) as info:
