@@ -17,7 +17,7 @@ import fsspec
 from media import Media, OpaqueValue, Value
 from media.files import hash_stream
 from media.paths import join_inside, paths_in
-from media.value import TRUSTED_JSON, checked_json
+from media.value import checked_json
 
 from . import config
 from .entryset import parents
@@ -110,8 +110,7 @@ class Artifact(DraftState, metaclass=abc.ABCMeta):
             )
         with self.all_or_nothing():
             # (an OpaqueValue calls keep_files_of; a custom type's JSON is checked)
-            js = obj.to_json(self) if type(obj) in TRUSTED_JSON else checked_json(obj, self)
-            data = canonical_json(js)
+            data = canonical_json(checked_json(obj, self))
             digest = hashlib.sha256(data).hexdigest()
             path = self._place(path, {"digest": digest, "size": len(data)}, data, True)
             if old_refs:  # the replaced value's media files go unless still referred to

@@ -240,9 +240,6 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
-# (names of these classes before they moved to media.files: pickles made then still load)
-_Bytes, _LocalFile, _SourceFile = InMemory, LocalFile, SourceFile
-
 registry.accept_subclasses_of(Value)
 
 #: types whose ``to_json`` is tested against their schemas (the built-in ones, set by
